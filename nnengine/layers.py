@@ -1,0 +1,171 @@
+"""Layers with parameters (or state): the base ``Layer``, ``Affine``, ``BatchNorm`` and ``Dropout``.
+
+Protocol (see docs/internals.md):
+
+- ``forward(x, train)`` keeps what ``backward`` needs; ``train`` is an argument, never a global.
+- ``backward(dout)`` returns ``dx`` and fills ``grads`` (same keys as ``params``); it never writes into
+  ``dout``.
+- The arrays in ``params`` are created once and only ever changed in place (optimizers use ``-=`` and
+  ``out=``), so a layer never rebinds ``self.params[k]``.  The gradient arrays are also allocated once and
+  refilled in place by every ``backward``, which saves an allocation per step and keeps any reference to
+  them valid.
+"""
+import numpy as np
+
+
+class Layer:
+    """Base class: ``params`` / ``grads`` dicts (empty for parameter-free layers)."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+
+    def forward(self, x, train=True):
+        """x : ndarray -> output ndarray; remembers what ``backward`` needs."""
+        raise NotImplementedError
+
+    def backward(self, dout):
+        """dout : ndarray shaped like the last output -> dx shaped like the last input."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        shapes = ", ".join(f"{k}={v.shape}" for k, v in self.params.items())
+        return f"{type(self).__name__}({shapes})"
+
+
+class Affine(Layer):
+    """out = x @ W + b.
+
+    W : ndarray of shape (d_in, d_out); b : ndarray of shape (d_out,).
+    x : ndarray of shape (n, d_in) -> out : ndarray of shape (n, d_out).
+
+    ``need_dx=False`` makes ``backward`` skip the ``dout @ W.T`` product and return ``None``: the first
+    layer of a network has no one to pass dx to, and that product is a third of its backward cost.
+    """
+
+    def __init__(self, W, b, need_dx=True):
+        super().__init__()
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(f"Affine needs W (d_in, d_out) and b (d_out,), got {W.shape} and {b.shape}")
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.need_dx = need_dx
+        self.x = None
+
+    @property
+    def W(self):
+        return self.params["W"]
+
+    @property
+    def b(self):
+        return self.params["b"]
+
+    def forward(self, x, train=True):
+        self.x = x  # a reference, not a copy: no layer writes into its input
+        out = x @ self.params["W"]
+        out += self.params["b"]
+        return out
+
+    def backward(self, dout):
+        np.matmul(self.x.T, dout, out=self.grads["W"])     # dW = x^T dout
+        np.sum(dout, axis=0, out=self.grads["b"])         # db = sum_n dout
+        if not self.need_dx:
+            return None
+        return dout @ self.params["W"].T                  # dx = dout W^T
+
+
+class BatchNorm(Layer):
+    """Batch normalization (Ioffe & Szegedy 2015): out = gamma * (x - mu) / sqrt(var + eps) + beta.
+
+    gamma, beta : ndarray of shape (d,).  x : ndarray of shape (n, d) -> out of the same shape.
+
+    Training uses the batch mean / (biased) variance and updates the running estimates
+    ``running = momentum * running + (1 - momentum) * batch`` (the book's convention); evaluation uses the
+    running estimates.  ``running_mean`` / ``running_var`` are attributes, not params (no gradient, no
+    weight decay, not touched by optimizers).
+    """
+
+    def __init__(self, gamma, beta, momentum=0.9, eps=1e-5):
+        super().__init__()
+        if gamma.ndim != 1 or beta.shape != gamma.shape:
+            raise ValueError(f"BatchNorm needs gamma and beta of shape (d,), got {gamma.shape} and {beta.shape}")
+        self.params = {"gamma": gamma, "beta": beta}
+        self.grads = {"gamma": np.zeros_like(gamma), "beta": np.zeros_like(beta)}
+        self.momentum = momentum
+        self.eps = eps
+        self.running_mean = np.zeros_like(gamma)
+        self.running_var = np.ones_like(gamma)
+        self.xhat = None
+        self.inv_std = None
+
+    def forward(self, x, train=True):
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if not train:
+            # fold the affine normalisation into one scale and one shift: two passes over x
+            scale = gamma / np.sqrt(self.running_var + self.eps)
+            shift = beta - self.running_mean * scale
+            out = x * scale
+            out += shift
+            return out
+
+        mu = x.mean(axis=0)
+        xhat = x - mu                                  # centred x, normalised in place below
+        var = np.einsum("ij,ij->j", xhat, xhat) / x.shape[0]
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        xhat *= inv_std
+        self.xhat, self.inv_std = xhat, inv_std
+
+        m = self.momentum
+        self.running_mean *= m
+        self.running_mean += (1.0 - m) * mu
+        self.running_var *= m
+        self.running_var += (1.0 - m) * var
+
+        out = xhat * gamma
+        out += beta
+        return out
+
+    def backward(self, dout):
+        xhat, inv_std, gamma = self.xhat, self.inv_std, self.params["gamma"]
+        n = dout.shape[0]
+        dbeta = np.sum(dout, axis=0, out=self.grads["beta"])                    # dbeta = sum_n dout
+        dgamma = np.einsum("ij,ij->j", dout, xhat, out=self.grads["gamma"],
+                           casting="same_kind")     # dgamma = sum_n dout*xhat
+        # dx = gamma / (n * std) * (n * dout - dbeta - xhat * dgamma), built in one fresh array
+        dx = xhat * (-dgamma / n)
+        dx += dout
+        dx -= dbeta / n
+        dx *= gamma * inv_std
+        return dx
+
+
+class Dropout(Layer):
+    """Inverted dropout (Srivastava et al. 2014): while training, zero each unit with probability p and
+    scale the kept ones by 1 / (1 - p), so evaluation is the identity.
+
+    p : float in [0, 1); rng : numpy.random.Generator (one draw of x.shape uniforms per training forward,
+    so the same rng state gives the same mask).  x : ndarray of any shape -> out of the same shape.
+    """
+
+    def __init__(self, p, rng):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout p must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = rng
+        self.mask = None  # kept-unit mask already scaled by 1 / (1 - p), in x's dtype
+
+    def forward(self, x, train=True):
+        if not train:
+            self.mask = None
+            return x
+        dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        keep = self.rng.random(x.shape, dtype=dtype) >= self.p
+        self.mask = keep.astype(dtype)
+        self.mask *= 1.0 / (1.0 - self.p)
+        return x * self.mask
+
+    def backward(self, dout):
+        if self.mask is None:  # the last forward was in evaluation mode: identity
+            return dout.copy()
+        return dout * self.mask                       # dx = dout * keep / (1 - p)
