@@ -1,0 +1,881 @@
+"""Gradient-based optimizers behind the book's protocol.
+
+``get_optimizer(name, **hyperparams)`` returns an object whose
+``update(params, grads, loss=None)`` changes the arrays of ``params`` IN PLACE
+(layers share those arrays with the network, so rebinding ``params[k]`` would
+silently train nothing).
+
+Conventions shared by every class:
+
+- ``defaults`` lists exactly the hyperparameters the constructor accepts.
+- State lives in ``self.state[key]`` (one dict per parameter key), created on
+  the first update of that key with the parameter's shape and dtype; a float32
+  network stays float32 (scalars are Python floats, arrays are updated with
+  ``out=`` / in-place operators).
+- ``grads`` are read, never written.
+- Each key keeps its own step counter ``t`` (1 on the first update of that key).
+"""
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "OPTIMIZERS", "get_optimizer", "Optimizer",
+    "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdaDelta", "Adamax",
+    "Nadam", "AMSGrad", "AdaBound", "AMSBound", "RMSpropGraves", "SMORMS3", "Eve",
+    "SantaE", "SantaSSS",
+]
+
+
+# --- hyperparameter validation -------------------------------------------------------------
+
+def _positive(value):
+    return value > 0
+
+
+def _non_negative(value):
+    return value >= 0
+
+
+def _unit_interval(value):
+    return 0 <= value < 1
+
+
+def _count(value):
+    return value >= 0 and float(value).is_integer()
+
+
+# key -> (predicate, what is allowed); a key missing here only has to be a finite number
+_RULES = {
+    "lr": (_positive, "> 0"),
+    "final_lr": (_positive, "> 0"),
+    "gamma": (_positive, "> 0"),
+    "eps": (_positive, "> 0"),
+    "k": (_positive, "> 0"),
+    "K": (_positive, "> 0"),
+    "anneal_a": (_positive, "> 0"),
+    "anneal_b": (_non_negative, ">= 0"),
+    "anneal_c": (_non_negative, ">= 0"),
+    "C": (_non_negative, ">= 0"),
+    "burnin": (_count, "a whole number >= 0"),
+    "momentum": (_unit_interval, "in [0, 1)"),
+    "decay_rate": (_unit_interval, "in [0, 1)"),
+    "rho": (_unit_interval, "in [0, 1)"),
+    "beta1": (_unit_interval, "in [0, 1)"),
+    "beta2": (_unit_interval, "in [0, 1)"),
+    "beta3": (_unit_interval, "in [0, 1)"),
+    "sigma": (_unit_interval, "in [0, 1)"),
+}
+
+
+def _check_hyperparameter(owner, key, value):
+    """Return ``value`` as a Python float (int for ``burnin``) or raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{owner}: {key} must be a number, got {key}={value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{owner}: {key} must be finite, got {key}={value!r}")
+    predicate, allowed = _RULES.get(key, (None, None))
+    if predicate is not None and not predicate(number):
+        raise ValueError(f"{owner}: {key} must be {allowed}, got {key}={value!r}")
+    return int(number) if key == "burnin" else number
+
+
+# --- base class ----------------------------------------------------------------------------
+
+class Optimizer:
+    """Base class: hyperparameter handling, lazy per-key state, the update loop.
+
+    Subclasses set ``name``, ``defaults`` and implement
+    ``_init_state(param) -> dict`` and ``_step(param, grad, state)``.
+    """
+
+    name: str = ""
+    defaults: dict[str, float] = {}
+    stochastic: bool = False
+
+    def __init__(self, **hyperparams):
+        owner = f"optimizer {self.name!r}"
+        unknown = [key for key in hyperparams if key not in self.defaults]
+        if unknown:
+            allowed = ", ".join(self.defaults)
+            raise ValueError(
+                f"unknown hyperparameter {unknown[0]!r} for {owner}; allowed: {allowed}")
+        self.hyperparams = {
+            key: _check_hyperparameter(owner, key, hyperparams.get(key, default))
+            for key, default in self.defaults.items()
+        }
+        for key, value in self.hyperparams.items():
+            setattr(self, key, value)
+        self.state: dict[str, dict] = {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
+        return f"{type(self).__name__}({args})"
+
+    def update(self, params, grads, loss=None):
+        """Update every array of ``params`` in place from ``grads`` (same keys).
+
+        ``loss`` (the current objective value) is used only by Eve.
+        """
+        for key, param in params.items():
+            state = self.state.get(key)
+            if state is None:
+                state = self.state[key] = self._init_state(param)
+            self._step(param, grads[key], state)
+
+    def _init_state(self, param):
+        raise NotImplementedError
+
+    def _step(self, param, grad, state):
+        raise NotImplementedError
+
+
+def _zeros(param, *names):
+    """State dict of zero arrays shaped/typed like ``param`` (plus the step counter)."""
+    state = {name: np.zeros_like(param) for name in names}
+    state["t"] = 0
+    return state
+
+
+# --- the book's six ------------------------------------------------------------------------
+
+class SGD(Optimizer):
+    """Robbins & Monro (1951), "A Stochastic Approximation Method"; the book's SGD.
+
+        W <- W - lr * dL/dW
+    """
+
+    name = "sgd"
+    defaults = {"lr": 0.01}
+
+    def _init_state(self, param):
+        return _zeros(param, "scratch")
+
+    def _step(self, param, grad, state):
+        step = state["scratch"]
+        np.multiply(grad, self.lr, out=step)
+        param -= step
+
+
+class Momentum(Optimizer):
+    """Polyak (1964), "Some methods of speeding up the convergence of iteration methods"; the book's form.
+
+        v <- momentum * v - lr * dL/dW
+        W <- W + v
+    """
+
+    name = "momentum"
+    defaults = {"lr": 0.01, "momentum": 0.9}
+
+    def _init_state(self, param):
+        return _zeros(param, "v", "scratch")
+
+    def _step(self, param, grad, state):
+        v, step = state["v"], state["scratch"]
+        v *= self.momentum
+        np.multiply(grad, self.lr, out=step)
+        v -= step
+        param += v
+
+
+class Nesterov(Optimizer):
+    """Nesterov (1983), "A method for unconstrained convex minimization problem with the rate of
+    convergence O(1/k^2)"; in the reparametrised form of Bengio, Boulanger-Lewandowski & Pascanu
+    (2013) used by the book's common/optimizer.py.
+
+        v <- momentum * v - lr * g
+        W <- W + momentum^2 * v - (1 + momentum) * lr * g
+    """
+
+    name = "nesterov"
+    defaults = {"lr": 0.01, "momentum": 0.9}
+
+    def _init_state(self, param):
+        return _zeros(param, "v", "scratch")
+
+    def _step(self, param, grad, state):
+        v, step = state["v"], state["scratch"]
+        mu, lr = self.momentum, self.lr
+        v *= mu
+        np.multiply(grad, lr, out=step)
+        v -= step
+        np.multiply(v, mu * mu, out=step)
+        param += step
+        np.multiply(grad, (1 + mu) * lr, out=step)
+        param -= step
+
+
+class AdaGrad(Optimizer):
+    """Duchi, Hazan & Singer (2011), "Adaptive Subgradient Methods for Online Learning and
+    Stochastic Optimization"; the book's form (eps = 1e-7).
+
+        h <- h + g * g
+        W <- W - lr * g / (sqrt(h) + eps)
+    """
+
+    name = "adagrad"
+    defaults = {"lr": 0.01, "eps": 1e-7}
+
+    def _init_state(self, param):
+        return _zeros(param, "h", "scratch")
+
+    def _step(self, param, grad, state):
+        h, step = state["h"], state["scratch"]
+        np.multiply(grad, grad, out=step)
+        h += step
+        np.sqrt(h, out=step)
+        step += self.eps
+        np.divide(grad, step, out=step)
+        step *= self.lr
+        param -= step
+
+
+class RMSprop(Optimizer):
+    """Tieleman & Hinton (2012), "Lecture 6.5 - rmsprop" (COURSERA: Neural Networks for Machine
+    Learning); the book's form (eps = 1e-7).
+
+        h <- decay_rate * h + (1 - decay_rate) * g * g
+        W <- W - lr * g / (sqrt(h) + eps)
+    """
+
+    name = "rmsprop"
+    defaults = {"lr": 0.01, "decay_rate": 0.99, "eps": 1e-7}
+
+    def _init_state(self, param):
+        return _zeros(param, "h", "scratch")
+
+    def _step(self, param, grad, state):
+        h, step = state["h"], state["scratch"]
+        rho = self.decay_rate
+        h *= rho
+        np.multiply(grad, grad, out=step)
+        step *= 1 - rho
+        h += step
+        np.sqrt(h, out=step)
+        step += self.eps
+        np.divide(grad, step, out=step)
+        step *= self.lr
+        param -= step
+
+
+class Adam(Optimizer):
+    """Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization"; the book's form
+    (bias correction folded into the step size, eps = 1e-7 outside the correction).
+
+        m <- m + (1 - beta1) * (g - m)
+        v <- v + (1 - beta2) * (g * g - v)
+        lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+        W <- W - lr_t * m / (sqrt(v) + eps)
+    """
+
+    name = "adam"
+    defaults = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
+
+    def _init_state(self, param):
+        return _zeros(param, "m", "v", "scratch")
+
+    def _step(self, param, grad, state):
+        m, v, step = state["m"], state["v"], state["scratch"]
+        t = state["t"] = state["t"] + 1
+        b1, b2 = self.beta1, self.beta2
+        lr_t = self.lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        np.subtract(grad, m, out=step)
+        step *= 1 - b1
+        m += step
+        np.multiply(grad, grad, out=step)
+        step -= v
+        step *= 1 - b2
+        v += step
+        np.sqrt(v, out=step)
+        step += self.eps
+        np.divide(m, step, out=step)
+        step *= lr_t
+        param -= step
+
+
+# --- adaptive methods from the papers ------------------------------------------------------
+
+class AdaDelta(Optimizer):
+    """Zeiler (2012), "ADADELTA: An Adaptive Learning Rate Method" (Algorithm 1).
+
+        E[g^2]  <- rho * E[g^2] + (1 - rho) * g^2
+        dx       = - sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) * g
+        E[dx^2] <- rho * E[dx^2] + (1 - rho) * dx^2
+        W       <- W + lr * dx          (lr = 1 is the paper's method; other values scale it)
+    """
+
+    name = "adadelta"
+    defaults = {"lr": 1.0, "rho": 0.95, "eps": 1e-6}
+
+    def _init_state(self, param):
+        return _zeros(param, "mean_sq_grad", "mean_sq_delta", "delta", "scratch")
+
+    def _step(self, param, grad, state):
+        eg2, edx2 = state["mean_sq_grad"], state["mean_sq_delta"]
+        delta, scratch = state["delta"], state["scratch"]   # delta holds -dx
+        rho, eps = self.rho, self.eps
+        eg2 *= rho
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - rho
+        eg2 += scratch
+        # sqrt(a)/sqrt(b) as two roots (not sqrt(a/b)) to follow the paper's RMS ratio
+        np.add(edx2, eps, out=delta)
+        np.sqrt(delta, out=delta)
+        np.add(eg2, eps, out=scratch)
+        np.sqrt(scratch, out=scratch)
+        delta /= scratch
+        delta *= grad
+        edx2 *= rho
+        np.multiply(delta, delta, out=scratch)
+        scratch *= 1 - rho
+        edx2 += scratch
+        delta *= self.lr
+        param -= delta
+
+
+class Adamax(Optimizer):
+    """Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization" (Algorithm 2, AdaMax).
+
+        m <- beta1 * m + (1 - beta1) * g
+        u <- max(beta2 * u, |g|)
+        W <- W - lr / (1 - beta1^t) * m / (u + eps)
+    eps (not in the paper) only guards 0/0 while every gradient seen so far is 0.
+    """
+
+    name = "adamax"
+    defaults = {"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+
+    def _init_state(self, param):
+        return _zeros(param, "m", "u", "scratch")
+
+    def _step(self, param, grad, state):
+        m, u, step = state["m"], state["u"], state["scratch"]
+        t = state["t"] = state["t"] + 1
+        b1 = self.beta1
+        m *= b1
+        np.multiply(grad, 1 - b1, out=step)
+        m += step
+        u *= self.beta2
+        np.abs(grad, out=step)
+        np.maximum(u, step, out=u)
+        np.add(u, self.eps, out=step)
+        np.divide(m, step, out=step)
+        step *= self.lr / (1 - b1**t)
+        param -= step
+
+
+class Nadam(Optimizer):
+    """Dozat (2016), "Incorporating Nesterov Momentum into Adam" (Algorithm 2, constant mu = beta1).
+
+        m    <- beta1 * m + (1 - beta1) * g
+        n    <- beta2 * n + (1 - beta2) * g^2
+        mbar  = beta1 * m / (1 - beta1^(t+1)) + (1 - beta1) * g / (1 - beta1^t)
+        W    <- W - lr * mbar / (sqrt(n / (1 - beta2^t)) + eps)
+    """
+
+    name = "nadam"
+    defaults = {"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+
+    def _init_state(self, param):
+        return _zeros(param, "m", "n", "scratch", "denom")
+
+    def _step(self, param, grad, state):
+        m, n, step, denom = state["m"], state["n"], state["scratch"], state["denom"]
+        t = state["t"] = state["t"] + 1
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        np.multiply(grad, 1 - b1, out=step)
+        m += step
+        n *= b2
+        np.multiply(grad, grad, out=step)
+        step *= 1 - b2
+        n += step
+        # Nesterov look-ahead: the next step's momentum applied to m, plus the current gradient
+        np.multiply(grad, (1 - b1) / (1 - b1**t), out=step)
+        np.multiply(m, b1 / (1 - b1 ** (t + 1)), out=denom)
+        step += denom
+        np.multiply(n, 1 / (1 - b2**t), out=denom)
+        np.sqrt(denom, out=denom)
+        denom += self.eps
+        step /= denom
+        step *= self.lr
+        param -= step
+
+
+class AMSGrad(Optimizer):
+    """Reddi, Kale & Kumar (2018), "On the Convergence of Adam and Beyond" (Algorithm 2).
+
+        m    <- beta1 * m + (1 - beta1) * g
+        v    <- beta2 * v + (1 - beta2) * g^2
+        vhat <- max(vhat, v)
+        W    <- W - lr * m / (sqrt(vhat) + eps)
+    As in the paper there is no bias correction; eps only guards a zero vhat.
+    """
+
+    name = "amsgrad"
+    defaults = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+
+    def _init_state(self, param):
+        return _zeros(param, "m", "v", "vhat", "scratch")
+
+    def _step(self, param, grad, state):
+        m, v, vhat, step = state["m"], state["v"], state["vhat"], state["scratch"]
+        state["t"] += 1
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        np.multiply(grad, 1 - b1, out=step)
+        m += step
+        v *= b2
+        np.multiply(grad, grad, out=step)
+        step *= 1 - b2
+        v += step
+        np.maximum(vhat, v, out=vhat)
+        np.sqrt(vhat, out=step)
+        step += self.eps
+        np.divide(m, step, out=step)
+        step *= self.lr
+        param -= step
+
+
+class AdaBound(Optimizer):
+    """Luo, Xiong, Liu & Sun (2019), "Adaptive Gradient Methods with Dynamic Bound of Learning Rate".
+
+        m      <- beta1 * m + (1 - beta1) * g
+        v      <- beta2 * v + (1 - beta2) * g^2
+        eta_l   = final_lr * (1 - 1 / (gamma * t + 1))
+        eta_u   = final_lr * (1 + 1 / (gamma * t))
+        eta     = clip(lr * sqrt(1 - beta2^t) / (1 - beta1^t) / (sqrt(v) + eps), eta_l, eta_u)
+        W      <- W - eta * m
+    Bounds and bias correction as in the authors' released code (gamma plays 1 - beta2 of the
+    paper's bound functions; no extra 1/sqrt(t) factor).
+    """
+
+    name = "adabound"
+    defaults = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "final_lr": 0.1, "gamma": 1e-3,
+                "eps": 1e-8}
+    amsbound = False
+
+    def _init_state(self, param):
+        names = ("m", "v", "vhat", "scratch") if self.amsbound else ("m", "v", "scratch")
+        return _zeros(param, *names)
+
+    def _step(self, param, grad, state):
+        m, v, step = state["m"], state["v"], state["scratch"]
+        t = state["t"] = state["t"] + 1
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        np.multiply(grad, 1 - b1, out=step)
+        m += step
+        v *= b2
+        np.multiply(grad, grad, out=step)
+        step *= 1 - b2
+        v += step
+        if self.amsbound:
+            second_moment = state["vhat"]
+            np.maximum(second_moment, v, out=second_moment)
+        else:
+            second_moment = v
+        step_size = self.lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        lower = self.final_lr * (1 - 1 / (self.gamma * t + 1))
+        upper = self.final_lr * (1 + 1 / (self.gamma * t))
+        np.sqrt(second_moment, out=step)
+        step += self.eps
+        np.divide(step_size, step, out=step)
+        np.clip(step, lower, upper, out=step)
+        step *= m
+        param -= step
+
+
+class AMSBound(AdaBound):
+    """Luo, Xiong, Liu & Sun (2019), "Adaptive Gradient Methods with Dynamic Bound of Learning Rate".
+
+    AdaBound with AMSGrad's running maximum of the second moment:
+        vhat <- max(vhat, v)
+        eta   = clip(lr * sqrt(1 - beta2^t) / (1 - beta1^t) / (sqrt(vhat) + eps), eta_l, eta_u)
+        W    <- W - eta * m
+    """
+
+    name = "amsbound"
+    defaults = dict(AdaBound.defaults)
+    amsbound = True
+
+
+class RMSpropGraves(Optimizer):
+    """Graves (2013), "Generating Sequences With Recurrent Neural Networks" (eq. 38-41).
+
+        n     <- decay_rate * n + (1 - decay_rate) * g^2
+        gbar  <- decay_rate * gbar + (1 - decay_rate) * g
+        delta <- momentum * delta - lr * g / sqrt(n - gbar^2 + eps)
+        W     <- W + delta
+    """
+
+    name = "rmsprop_graves"
+    defaults = {"lr": 1e-4, "decay_rate": 0.95, "momentum": 0.9, "eps": 1e-4}
+
+    def _init_state(self, param):
+        return _zeros(param, "n", "gbar", "delta", "scratch")
+
+    def _step(self, param, grad, state):
+        n, gbar, delta, step = state["n"], state["gbar"], state["delta"], state["scratch"]
+        rho = self.decay_rate
+        n *= rho
+        np.multiply(grad, grad, out=step)
+        step *= 1 - rho
+        n += step
+        gbar *= rho
+        np.multiply(grad, 1 - rho, out=step)
+        gbar += step
+        # n - gbar^2 is a running variance estimate: the step is normalised by the gradient's spread
+        np.multiply(gbar, gbar, out=step)
+        np.subtract(n, step, out=step)
+        step += self.eps
+        np.sqrt(step, out=step)
+        np.divide(grad, step, out=step)
+        step *= self.lr
+        delta *= self.momentum
+        delta -= step
+        param += delta
+
+
+class SMORMS3(Optimizer):
+    """Funk (2015), "RMSprop loses to SMORMS3 - Beware the Epsilon!" (blog post).
+
+        r    = 1 / (mem + 1)
+        g1  <- (1 - r) * g1 + r * g
+        g2  <- (1 - r) * g2 + r * g^2
+        x    = g1^2 / (g2 + eps)
+        W   <- W - g * min(lr, x) / (sqrt(g2) + eps)
+        mem <- 1 + mem * (1 - x)
+    with mem = 1, g1 = g2 = 0 at the start.
+    """
+
+    name = "smorms3"
+    defaults = {"lr": 0.001, "eps": 1e-16}
+
+    def _init_state(self, param):
+        state = _zeros(param, "g1", "g2", "scratch", "ratio")
+        state["mem"] = np.ones_like(param)
+        return state
+
+    def _step(self, param, grad, state):
+        mem, g1, g2 = state["mem"], state["g1"], state["g2"]
+        scratch, ratio = state["scratch"], state["ratio"]
+        eps = self.eps
+        np.add(mem, 1, out=ratio)
+        np.reciprocal(ratio, out=ratio)                  # r
+        # (1 - r) * a + r * b written as a + r * (b - a): one buffer, same value
+        np.subtract(grad, g1, out=scratch)
+        scratch *= ratio
+        g1 += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch -= g2
+        scratch *= ratio
+        g2 += scratch
+        np.multiply(g1, g1, out=ratio)
+        np.add(g2, eps, out=scratch)
+        ratio /= scratch                                 # x = g1^2 / (g2 + eps)
+        np.subtract(1, ratio, out=scratch)
+        mem *= scratch
+        mem += 1
+        np.minimum(ratio, self.lr, out=ratio)
+        ratio *= grad
+        np.sqrt(g2, out=scratch)
+        scratch += eps
+        ratio /= scratch
+        param -= ratio
+
+
+class Eve(Optimizer):
+    """Koushik & Hayashi (2016), "Improving Stochastic Gradient Descent with Feedback" (Algorithm 1).
+
+        m <- beta1 * m + (1 - beta1) * g;     mhat = m / (1 - beta1^t)
+        v <- beta2 * v + (1 - beta2) * g^2;   vhat = v / (1 - beta2^t)
+        first loss f:   fhat <- f,  d <- 1
+        later:          (delta, Delta) = (k + 1, K + 1)           if f >= fhat
+                                         (1/(K + 1), 1/(k + 1))   otherwise
+                        c     = min(max(delta, f / fhat), Delta)
+                        fhat' = c * fhat
+                        r     = |fhat' - fhat| / min(fhat', fhat)
+                        d    <- beta3 * d + (1 - beta3) * r;  fhat <- fhat'
+        W <- W - lr * mhat / (d * sqrt(vhat) + eps)
+
+    Pass the current objective value as ``update(params, grads, loss=f)``; the feedback
+    coefficient d is shared by all keys (it comes from the one scalar loss). The method assumes
+    f > 0 (minimum 0): losses are floored at the smallest positive float so the ratios stay finite.
+    With ``loss=None`` the step uses d = 1, i.e. it is Adam (with bias-corrected vhat and this
+    eps), and the feedback state is left untouched.
+    """
+
+    name = "eve"
+    defaults = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "beta3": 0.999, "k": 0.1, "K": 10.0,
+                "eps": 1e-8}
+
+    def __init__(self, **hyperparams):
+        super().__init__(**hyperparams)
+        if not self.k < self.K:
+            raise ValueError(f"optimizer 'eve': k must be < K, got k={self.k!r}, K={self.K!r}")
+        self.d = 1.0
+        self.loss_hat = None          # fhat: the smoothed loss, None until a loss is seen
+
+    def update(self, params, grads, loss=None):
+        if loss is None:
+            self._d_step = 1.0
+        else:
+            self._feedback(max(float(loss), np.finfo(float).tiny))
+            self._d_step = self.d
+        super().update(params, grads)
+
+    def _feedback(self, f):
+        if self.loss_hat is None:
+            self.loss_hat, self.d = f, 1.0
+            return
+        f_hat = self.loss_hat
+        if f >= f_hat:
+            low, high = self.k + 1, self.K + 1
+        else:
+            low, high = 1 / (self.K + 1), 1 / (self.k + 1)
+        c = min(max(low, f / f_hat), high)
+        new_hat = c * f_hat
+        r = abs(new_hat - f_hat) / min(new_hat, f_hat)
+        self.d = self.beta3 * self.d + (1 - self.beta3) * r
+        self.loss_hat = new_hat
+
+    def _init_state(self, param):
+        return _zeros(param, "m", "v", "scratch", "denom")
+
+    def _step(self, param, grad, state):
+        m, v, step, denom = state["m"], state["v"], state["scratch"], state["denom"]
+        t = state["t"] = state["t"] + 1
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        np.multiply(grad, 1 - b1, out=step)
+        m += step
+        v *= b2
+        np.multiply(grad, grad, out=step)
+        step *= 1 - b2
+        v += step
+        np.multiply(v, 1 / (1 - b2**t), out=denom)
+        np.sqrt(denom, out=denom)
+        denom *= self._d_step
+        denom += self.eps
+        np.multiply(m, self.lr / (1 - b1**t), out=step)
+        step /= denom
+        param -= step
+
+
+# --- Santa ---------------------------------------------------------------------------------
+
+def _fill_standard_normal(rng, out):
+    """Draw N(0, 1) into ``out`` without a temporary where the generator allows it."""
+    if out.dtype in (np.float32, np.float64):
+        rng.standard_normal(dtype=out.dtype, out=out)
+    else:
+        out[...] = rng.standard_normal(out.shape)
+
+
+class _Santa(Optimizer):
+    """Shared parts of Santa (Chen, Carlson, Gan, Li & Carin 2016)."""
+
+    defaults = {"lr": 1e-3, "sigma": 0.999, "eps": 1e-8, "anneal_a": 1.0, "anneal_b": 0.0,
+                "anneal_c": 0.5, "burnin": 100, "C": 5.0}
+    stochastic = True
+
+    def __init__(self, rng=None, **hyperparams):
+        super().__init__(**hyperparams)
+        self.rng = np.random.default_rng(0) if rng is None else rng
+
+    def _init_state(self, param):
+        state = _zeros(param, "v", "u", "alpha", "g", "g_prev", "scratch", "scratch2")
+        state["alpha"].fill(math.sqrt(self.lr) * self.C)        # alpha_0 = sqrt(eta) * C
+        _fill_standard_normal(self.rng, state["u"])
+        state["u"] *= math.sqrt(self.lr)                         # u_0 = sqrt(eta) * N(0, I)
+        return state
+
+    def _preconditioner(self, grad, state):
+        """v <- sigma v + (1 - sigma) g^2; g_t = 1 / sqrt(eps + sqrt(v)); returns (t, beta_t)."""
+        t = state["t"] = state["t"] + 1
+        v, g, scratch = state["v"], state["g"], state["scratch"]
+        sigma = self.sigma
+        v *= sigma
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - sigma
+        v += scratch
+        np.sqrt(v, out=g)
+        g += self.eps
+        np.sqrt(g, out=g)
+        np.reciprocal(g, out=g)
+        if t == 1:
+            # v_0 = 0 would make g_0 = eps^-1/2 and blow up the (1 - g_{t-1}/g_t) term:
+            # take g_0 = g_1, i.e. no preconditioner change before the first observation
+            state["g_prev"][...] = g
+        beta = self.anneal_a * (t + self.anneal_b) ** self.anneal_c
+        return t, beta
+
+    def _finish(self, state):
+        # g_t becomes g_{t-1} of the next step: swap buffers instead of copying
+        state["g"], state["g_prev"] = state["g_prev"], state["g"]
+
+
+class SantaE(_Santa):
+    """Chen, Carlson, Gan, Li & Carin (2016), "Bridging the Gap between Stochastic Gradient MCMC
+    and Stochastic Optimization" (Algorithm 1, Santa with the Euler scheme).
+
+        v_t = sigma v_{t-1} + (1 - sigma) f_t^2;      g_t = 1 / sqrt(eps + sqrt(v_t))
+        beta_t = anneal_a * (t + anneal_b)^anneal_c   (inverse temperature)
+        exploration (t < burnin):
+            alpha_t = alpha_{t-1} + u_{t-1}^2 - eta / beta_t
+            u_t = eta/beta_t * (1 - g_{t-1} / g_t) / u_{t-1} + sqrt(2 eta/beta_t * g_{t-1}) * zeta_t
+        refinement:  alpha_t = alpha_{t-1};  u_t = 0
+        u_t = u_t + (1 - alpha_t) u_{t-1} - eta g_t f_t
+        theta_t = theta_{t-1} + g_t u_t
+    with eta = lr, lambda = eps, u_0 = sqrt(eta) N(0, I), alpha_0 = sqrt(eta) C, v_0 = 0,
+    zeta_t ~ N(0, I). f_t is the gradient as given (N = 1 in the paper's 1/N^2 scaling), and
+    g_0 = g_1. Random draws (from ``rng``): per key in ``params`` order, u_0 on the key's first
+    update, then zeta_t on each exploration step.
+    """
+
+    name = "santa_e"
+
+    def _step(self, param, grad, state):
+        t, beta = self._preconditioner(grad, state)
+        u, alpha, g, g_prev = state["u"], state["alpha"], state["g"], state["g_prev"]
+        new_u, scratch = state["scratch"], state["scratch2"]
+        eta = self.lr
+        if t < self.burnin:
+            np.multiply(u, u, out=scratch)
+            scratch -= eta / beta
+            alpha += scratch
+            np.divide(g_prev, g, out=new_u)
+            np.subtract(1, new_u, out=new_u)
+            new_u *= eta / beta
+            new_u /= u
+            _fill_standard_normal(self.rng, scratch)             # zeta_t
+            np.sqrt(g_prev, out=g_prev)                          # g_prev is rewritten in _finish
+            g_prev *= math.sqrt(2 * eta / beta)
+            g_prev *= scratch
+            new_u += g_prev
+            np.subtract(1, alpha, out=scratch)
+            scratch *= u
+            new_u += scratch
+        else:
+            np.subtract(1, alpha, out=new_u)
+            new_u *= u
+        np.multiply(g, grad, out=scratch)
+        scratch *= eta
+        new_u -= scratch
+        np.multiply(g, new_u, out=scratch)
+        param += scratch
+        state["u"], state["scratch"] = new_u, u
+        self._finish(state)
+
+
+class SantaSSS(_Santa):
+    """Chen, Carlson, Gan, Li & Carin (2016), "Bridging the Gap between Stochastic Gradient MCMC
+    and Stochastic Optimization" (Algorithm 2, Santa with the symmetric splitting scheme).
+
+        v_t = sigma v_{t-1} + (1 - sigma) f_t^2;      g_t = 1 / sqrt(eps + sqrt(v_t))
+        beta_t = anneal_a * (t + anneal_b)^anneal_c
+        theta = theta_{t-1} + g_t u_{t-1} / 2
+        exploration (t < burnin):
+            alpha = alpha_{t-1} + (u_{t-1}^2 - eta/beta_t) / 2
+            u = exp(-alpha/2) u_{t-1}
+            u = u - eta g_t f_t + sqrt(2 eta/beta_t * g_{t-1}) zeta_t
+                  + eta/beta_t (1 - g_{t-1} / g_t) / u_{t-1}
+            u_t = exp(-alpha/2) u
+            alpha_t = alpha + (u_t^2 - eta/beta_t) / 2
+        refinement:
+            alpha_t = alpha_{t-1};  u_t = exp(-alpha_t/2) (exp(-alpha_t/2) u_{t-1} - eta g_t f_t)
+        theta_t = theta + g_t u_t / 2
+    Same initial state, conventions and draw order as ``SantaE``.
+    """
+
+    name = "santa_sss"
+
+    def _step(self, param, grad, state):
+        t, beta = self._preconditioner(grad, state)
+        u, alpha, g, g_prev = state["u"], state["alpha"], state["g"], state["g_prev"]
+        scratch, decay = state["scratch"], state["scratch2"]
+        eta = self.lr
+        np.multiply(g, u, out=scratch)
+        scratch *= 0.5
+        param += scratch                                         # first half step of theta
+        if t < self.burnin:
+            np.multiply(u, u, out=scratch)
+            scratch -= eta / beta
+            scratch *= 0.5
+            alpha += scratch
+            # the correction term needs u_{t-1}: compute it before u is overwritten
+            np.divide(g_prev, g, out=scratch)
+            np.subtract(1, scratch, out=scratch)
+            scratch *= eta / beta
+            scratch /= u
+            np.multiply(alpha, -0.5, out=decay)
+            np.exp(decay, out=decay)
+            u *= decay
+            u += scratch
+            _fill_standard_normal(self.rng, scratch)             # zeta_t
+            np.sqrt(g_prev, out=g_prev)                          # g_prev is rewritten in _finish
+            g_prev *= math.sqrt(2 * eta / beta)
+            g_prev *= scratch
+            u += g_prev
+            np.multiply(g, grad, out=scratch)
+            scratch *= eta
+            u -= scratch
+            u *= decay
+            np.multiply(u, u, out=scratch)
+            scratch -= eta / beta
+            scratch *= 0.5
+            alpha += scratch
+        else:
+            np.multiply(alpha, -0.5, out=decay)
+            np.exp(decay, out=decay)
+            u *= decay
+            np.multiply(g, grad, out=scratch)
+            scratch *= eta
+            u -= scratch
+            u *= decay
+        np.multiply(g, u, out=scratch)
+        scratch *= 0.5
+        param += scratch                                         # second half step of theta
+        self._finish(state)
+
+
+# --- registry ------------------------------------------------------------------------------
+
+OPTIMIZERS: dict[str, type] = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": AdaGrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adadelta": AdaDelta,
+    "adamax": Adamax,
+    "nadam": Nadam,
+    "amsgrad": AMSGrad,
+    "adabound": AdaBound,
+    "amsbound": AMSBound,
+    "rmsprop_graves": RMSpropGraves,
+    "smorms3": SMORMS3,
+    "eve": Eve,
+    "santa_e": SantaE,
+    "santa_sss": SantaSSS,
+}
+
+
+def get_optimizer(name, *, rng=None, **hyperparams):
+    """Build the optimizer registered as ``name`` with ``hyperparams`` (missing ones: defaults).
+
+    ``rng`` (a ``numpy.random.Generator``) goes to the stochastic optimizers (santa_*) and is
+    ignored by the others, so a caller can pass its run's generator whatever the name.
+    Raises ValueError for an unknown name (listing the known ones), an unknown hyperparameter
+    (listing the allowed ones) or an invalid value (naming key and value).
+    """
+    cls = OPTIMIZERS.get(name)
+    if cls is None:
+        raise ValueError(f"unknown optimizer {name!r}; known optimizers: {', '.join(OPTIMIZERS)}")
+    if cls.stochastic:
+        return cls(rng=rng, **hyperparams)
+    return cls(**hyperparams)
