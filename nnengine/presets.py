@@ -1,0 +1,63 @@
+"""Ready configs for the book's chapter-6 experiments (design §5)."""
+from __future__ import annotations
+
+import copy
+
+OVERFITTING = {
+    "seed": 0,
+    "data": {"train_size": 300, "validation_size": 0, "test_size": None},
+    "model": {
+        "hidden_layers": [{"units": 100, "activation": "relu", "batch_norm": False, "dropout": 0.0}
+                          for _ in range(6)],
+        "weight_init": "he",
+        "weight_init_std": 0.01,
+        "loss": "cross_entropy",
+    },
+    "optimizer": {"name": "sgd", "lr": 0.01},
+    "training": {"epochs": 200, "batch_size": 100, "weight_decay": 0.0},
+}
+
+
+def _variant(**changes) -> dict:
+    config = copy.deepcopy(OVERFITTING)
+    if "weight_decay" in changes:
+        config["training"]["weight_decay"] = changes["weight_decay"]
+    if "dropout" in changes:
+        for layer in config["model"]["hidden_layers"]:
+            layer["dropout"] = changes["dropout"]
+    return config
+
+
+PRESETS = {
+    "overfitting": {
+        "label": "Book: overfitting (300 samples, 784-100x6-10, SGD 0.01, 200 epochs)",
+        "config": OVERFITTING,
+    },
+    "overfitting_weight_decay": {
+        "label": "Book: overfitting + weight decay 0.1",
+        "config": _variant(weight_decay=0.1),
+    },
+    "overfitting_dropout": {
+        "label": "Book: overfitting + dropout 0.2",
+        "config": _variant(dropout=0.2),
+    },
+    "quick": {
+        "label": "Quick look (1 layer of 100, Adam, 20 epochs)",
+        "config": {
+            "seed": 0,
+            "data": {"train_size": 300, "validation_size": 0, "test_size": None},
+            "model": {"hidden_layers": [{"units": 100, "activation": "relu", "batch_norm": False,
+                                         "dropout": 0.0}],
+                      "weight_init": "he", "weight_init_std": 0.01, "loss": "cross_entropy"},
+            "optimizer": {"name": "adam", "lr": 0.001},
+            "training": {"epochs": 20, "batch_size": 100, "weight_decay": 0.0},
+        },
+    },
+}
+
+
+def preset(name: str) -> dict:
+    """A deep copy of a preset's config; unknown names list the known ones."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
+    return copy.deepcopy(PRESETS[name]["config"])

@@ -1,0 +1,24 @@
+"""What the UI needs to build its forms: names, defaults, limits and presets."""
+from __future__ import annotations
+
+import copy
+
+from .activations import ACTIVATIONS
+from .config import LIMITS, parse_config
+from .initializers import INITIALIZERS
+from .losses import LOSSES
+from .optimizers import OPTIMIZERS
+from .presets import PRESETS
+
+
+def schema() -> dict:
+    """A JSON-ready description of every choice a config can make."""
+    return {
+        "activations": list(ACTIVATIONS),
+        "optimizers": {name: dict(cls.defaults) for name, cls in OPTIMIZERS.items()},
+        "weight_inits": list(INITIALIZERS),
+        "losses": list(LOSSES),
+        "limits": {key: list(value) if isinstance(value, tuple) else value for key, value in LIMITS.items()},
+        "presets": copy.deepcopy(PRESETS),
+        "default_config": parse_config({}).to_dict(),
+    }
