@@ -1,0 +1,115 @@
+"""Socket.IO handlers (default namespace): run:start, run:stop, run:watch.
+
+Every handler answers through its ack and never raises: a bad payload gets
+`{error}` back instead of a silent disconnect.
+"""
+
+import json
+import logging
+import sqlite3
+
+from flask import current_app, request
+from flask_socketio import join_room, leave_room
+
+from nnengine.config import ConfigError, parse_config
+
+from . import socketio
+from .jobs import ClientLimitError, is_run_id, new_run_id
+
+log = logging.getLogger(__name__)
+
+# A config is a few hundred bytes; anything far larger is a mistake or abuse.
+MAX_CONFIG_BYTES = 64 * 1024
+
+
+def _payload(args):
+    """The single dict argument of an event, or None."""
+    if len(args) == 1 and isinstance(args[0], dict):
+        return args[0]
+    return None
+
+
+def _run_id(args):
+    data = _payload(args)
+    run_id = data.get("run_id") if data else None
+    return run_id if is_run_id(run_id) else None
+
+
+@socketio.on("run:start")
+def on_start(*args):
+    data = _payload(args)
+    if data is None or not isinstance(data.get("config"), dict):
+        return {"error": "expected {config: {...}}"}
+    raw = data["config"]
+    try:
+        size = len(json.dumps(raw))
+    except (TypeError, ValueError):
+        return {"error": "config is not plain JSON"}
+    if size > MAX_CONFIG_BYTES:
+        return {"error": f"config is too large ({size} bytes; at most {MAX_CONFIG_BYTES})"}
+    try:
+        config = parse_config(raw)
+    except ConfigError as exc:
+        return {"error": str(exc), "errors": exc.errors}
+    except Exception:  # a validator bug must not reach the client as a dropped ack
+        log.exception("parse_config failed on %r", raw)
+        return {"error": "the config could not be validated"}
+
+    manager = current_app.extensions["runs"]
+    run_id = new_run_id()
+    # Join before the run exists, so not even its first event can be missed.
+    join_room(run_id)
+    try:
+        manager.submit(config, request.sid, run_id=run_id)
+    except (ClientLimitError, RuntimeError) as exc:
+        leave_room(run_id)
+        return {"error": str(exc)}
+    except sqlite3.Error as exc:
+        leave_room(run_id)
+        log.error("could not record a new run: %s", exc)
+        return {"error": f"the run could not be recorded (database unavailable: {exc})"}
+    position = manager.position(run_id)
+    return {"run_id": run_id, "queue_position": position or 0}
+
+
+@socketio.on("run:stop")
+def on_stop(*args):
+    run_id = _run_id(args)
+    if run_id is None:
+        return {"error": "expected {run_id: string}"}
+    if current_app.extensions["runs"].stop(run_id):
+        return {"ok": True}
+    return {"error": f"run {run_id} is not queued or running"}
+
+
+@socketio.on("run:watch")
+def on_watch(*args):
+    run_id = _run_id(args)
+    if run_id is None:
+        return {"error": "expected {run_id: string}"}
+    # Join first, then read: an epoch is stored before it is emitted, so the
+    # watcher may see an epoch twice (dedupe by "epoch") but never miss one.
+    join_room(run_id)
+    try:
+        run = current_app.extensions["store"].get_run(run_id)
+    except sqlite3.Error as exc:
+        log.error("could not read run %s: %s", run_id, exc)
+        return {"error": "the database is unavailable"}
+    if run is None:
+        leave_room(run_id)
+        return {"error": f"unknown run {run_id}"}
+    return {
+        "run_id": run_id,
+        "status": run["status"],
+        "config": run["config"],
+        "metrics": run["metrics"],
+        "summary": run["summary"],
+        "queue_position": current_app.extensions["runs"].position(run_id),
+    }
+
+
+@socketio.on_error_default
+def on_error(exc):
+    # The return value becomes the ack, so the client is never left waiting.
+    log.exception("socket handler failed: %s", exc)
+    return {"error": "internal server error"}

@@ -1,0 +1,127 @@
+"""HTTP routes: the pages (one blueprint) and the JSON API (another).
+
+Everything under /api/ answers JSON, errors included, so a script or the
+dashboard never has to parse an HTML traceback.
+"""
+
+import io
+import logging
+import sqlite3
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
+from werkzeug.exceptions import HTTPException
+
+from nnengine.config import ConfigError, parse_config
+from nnengine.schema import schema
+
+from .jobs import is_run_id
+
+log = logging.getLogger(__name__)
+
+pages_bp = Blueprint("pages", __name__)
+api_bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_LIST_LIMIT = 1000
+
+
+def _store():
+    return current_app.extensions["store"]
+
+
+def _known_run(run_id):
+    """The stored run, or a 404 (ids with foreign characters cannot exist)."""
+    run = _store().get_run(run_id) if is_run_id(run_id) else None
+    if run is None:
+        abort(404, description=f"unknown run {run_id}")
+    return run
+
+
+# -- pages -----------------------------------------------------------------------
+
+@pages_bp.get("/")
+def index():
+    return render_template("index.html")
+
+
+@pages_bp.get("/runs")
+def runs_page():
+    return render_template("runs.html")
+
+
+@pages_bp.get("/runs/<run_id>")
+def run_page(run_id):
+    run = _known_run(run_id)
+    return render_template("run.html", run_id=run_id, status=run["status"])
+
+
+# -- API -------------------------------------------------------------------------
+
+@api_bp.get("/schema")
+def get_schema():
+    return jsonify(schema())
+
+
+@api_bp.post("/validate")
+def validate():
+    raw = request.get_json(silent=True)
+    if raw is None:
+        return jsonify(error="expected a JSON config in the request body"), 400
+    try:
+        config = parse_config(raw)
+    except ConfigError as exc:
+        return jsonify(error=str(exc), errors=exc.errors), 400
+    return jsonify(ok=True, config=config.to_dict())
+
+
+@api_bp.get("/runs")
+def list_runs():
+    limit = request.args.get("limit", 200, type=int)
+    limit = min(max(limit, 1), MAX_LIST_LIMIT)
+    return jsonify(runs=_store().list_runs(limit=limit))
+
+
+@api_bp.get("/runs/<run_id>")
+def get_run(run_id):
+    run = _known_run(run_id)
+    run["queue_position"] = current_app.extensions["runs"].position(run_id)
+    return jsonify(run)
+
+
+@api_bp.get("/runs/<run_id>/weights.npz")
+def get_weights(run_id):
+    weights = _store().get_weights(run_id) if is_run_id(run_id) else None
+    if weights is None:
+        abort(404, description=f"no saved weights for run {run_id}")
+    return send_file(io.BytesIO(weights), mimetype="application/octet-stream",
+                     as_attachment=True, download_name=f"{run_id}.npz")
+
+
+# -- errors ----------------------------------------------------------------------
+
+def _wants_json():
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def register_error_handlers(app):
+    """App-wide, because routing errors (404, 405) never reach a blueprint's handlers."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if not _wants_json():
+            return exc
+        return jsonify(error=exc.description or exc.name), exc.code
+
+    @app.errorhandler(sqlite3.Error)
+    def database_error(exc):
+        log.error("database error on %s: %s", request.path, exc)
+        message = "the run database is unavailable"
+        if _wants_json():
+            return jsonify(error=message), 503
+        return message, 503
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc):
+        log.exception("unhandled error on %s", request.path)
+        if _wants_json():
+            return jsonify(error="internal server error"), 500
+        return "internal server error", 500

@@ -1,0 +1,192 @@
+"""Runs and their per-epoch metrics, kept in SQLite.
+
+Runs finish on worker threads while the web thread reads, so every operation
+opens its own short-lived connection: sqlite3 connections must not be shared
+across threads, and opening one costs far less than an epoch of training.
+WAL mode lets those readers proceed while a worker writes.
+
+`path` may be a plain file path or an SQLite URI (``file:...?mode=ro``), which
+is how tests get a read-only database even when running as root.
+"""
+
+import contextlib
+import json
+import math
+import sqlite3
+import time
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id        TEXT PRIMARY KEY,
+    config        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    created_at    REAL NOT NULL,
+    started_at    REAL,
+    finished_at   REAL,
+    numpy_version TEXT,
+    summary       TEXT,
+    message       TEXT,
+    weights       BLOB
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL,
+    epoch  INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE INDEX IF NOT EXISTS runs_created_at ON runs (created_at);
+"""
+
+# Statuses of a run that has not finished; a new process can never finish them.
+ACTIVE_STATUSES = ("queued", "running")
+
+
+def to_json_safe(value):
+    """Return `value` with NumPy scalars made plain and NaN/inf made None.
+
+    A diverged run reports inf or NaN losses; json.dumps would write the bare
+    tokens NaN/Infinity, which browsers' JSON.parse rejects. Streamed and
+    stored records go through this same function, so they stay equal.
+    """
+    if isinstance(value, dict):
+        return {str(k): to_json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _dumps(value):
+    return json.dumps(to_json_safe(value), allow_nan=False)
+
+
+def _loads(text):
+    return None if text is None else json.loads(text)
+
+
+class Store:
+    """All SQL of the app. Methods raise sqlite3.Error; callers decide what a failure means."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self._uri = self.path.startswith("file:")
+
+    @contextlib.contextmanager
+    def _connect(self):
+        # `with conn` commits or rolls back; closing() releases the file handle.
+        conn = sqlite3.connect(self.path, uri=self._uri, timeout=10.0)
+        try:
+            conn.row_factory = sqlite3.Row
+            with conn:
+                yield conn
+        finally:
+            conn.close()
+
+    def init_schema(self):
+        with self._connect() as conn:
+            # WAL is a property of the database file, so setting it once is enough.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+
+    # -- writes ----------------------------------------------------------------
+
+    def create_run(self, run_id, config_dict):
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, config, status, created_at, numpy_version)"
+                " VALUES (?, ?, 'queued', ?, ?)",
+                (run_id, _dumps(config_dict), time.time(), np.__version__),
+            )
+
+    def set_status(self, run_id, status, message=None):
+        with self._connect() as conn:
+            if status == "running":
+                conn.execute(
+                    "UPDATE runs SET status = ?, message = ?, started_at = ? WHERE run_id = ?",
+                    (status, message, time.time(), run_id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE runs SET status = ?, message = ? WHERE run_id = ?",
+                    (status, message, run_id),
+                )
+
+    def append_metric(self, run_id, record):
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO metrics (run_id, epoch, record) VALUES (?, ?, ?)",
+                (run_id, int(record["epoch"]), _dumps(record)),
+            )
+
+    def finish_run(self, run_id, status, summary, weights_npz_bytes=None, message=None):
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, summary = ?, weights = ?, message = ?,"
+                " finished_at = ? WHERE run_id = ?",
+                (
+                    status,
+                    None if summary is None else _dumps(summary),
+                    None if weights_npz_bytes is None else sqlite3.Binary(weights_npz_bytes),
+                    message,
+                    time.time(),
+                    run_id,
+                ),
+            )
+
+    def mark_interrupted(self):
+        """Mark runs a previous process left queued or running; returns how many."""
+        with self._connect() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?,"
+                " message = 'the server stopped before this run finished'"
+                " WHERE status IN (?, ?)",
+                (time.time(), *ACTIVE_STATUSES),
+            )
+            return cur.rowcount
+
+    # -- reads -----------------------------------------------------------------
+
+    def get_run(self, run_id):
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT run_id, config, status, created_at, started_at, finished_at,"
+                " numpy_version, summary, message FROM runs WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            records = conn.execute(
+                "SELECT record FROM metrics WHERE run_id = ? ORDER BY epoch", (run_id,)
+            ).fetchall()
+        run = dict(row)
+        run["config"] = _loads(run["config"])
+        run["summary"] = _loads(run["summary"])
+        run["metrics"] = [json.loads(r["record"]) for r in records]
+        return run
+
+    def list_runs(self, limit=200):
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT run_id, status, created_at, finished_at, summary, config, message"
+                " FROM runs ORDER BY created_at DESC LIMIT ?",
+                (int(limit),),
+            ).fetchall()
+        runs = []
+        for row in rows:
+            run = dict(row)
+            run["config"] = _loads(run["config"])
+            run["summary"] = _loads(run["summary"])
+            runs.append(run)
+        return runs
+
+    def get_weights(self, run_id):
+        with self._connect() as conn:
+            row = conn.execute("SELECT weights FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None or row["weights"] is None:
+            return None
+        return bytes(row["weights"])
