@@ -97,11 +97,14 @@ class BatchNorm(Layer):
         self.running_var = np.ones_like(gamma)
         self.xhat = None
         self.inv_std = None
+        self.x_eval = None
 
     def forward(self, x, train=True):
         gamma, beta = self.params["gamma"], self.params["beta"]
         if not train:
-            # fold the affine normalisation into one scale and one shift: two passes over x
+            # a fixed affine map: fold it into one scale and one shift (two passes over x); xhat is only
+            # rebuilt if someone asks for a backward in this mode
+            self.x_eval, self.xhat, self.inv_std = x, None, None
             scale = gamma / np.sqrt(self.running_var + self.eps)
             shift = beta - self.running_mean * scale
             out = x * scale
@@ -113,7 +116,7 @@ class BatchNorm(Layer):
         var = np.einsum("ij,ij->j", xhat, xhat) / x.shape[0]
         inv_std = 1.0 / np.sqrt(var + self.eps)
         xhat *= inv_std
-        self.xhat, self.inv_std = xhat, inv_std
+        self.xhat, self.inv_std, self.x_eval = xhat, inv_std, None
 
         m = self.momentum
         self.running_mean *= m
@@ -126,6 +129,8 @@ class BatchNorm(Layer):
         return out
 
     def backward(self, dout):
+        if self.x_eval is not None:
+            return self._backward_eval(dout)
         xhat, inv_std, gamma = self.xhat, self.inv_std, self.params["gamma"]
         n = dout.shape[0]
         dbeta = np.sum(dout, axis=0, out=self.grads["beta"])                    # dbeta = sum_n dout
@@ -137,6 +142,14 @@ class BatchNorm(Layer):
         dx -= dbeta / n
         dx *= gamma * inv_std
         return dx
+
+    def _backward_eval(self, dout):
+        """Backward of the evaluation-mode map out = gamma * (x - running_mean) * inv_std + beta."""
+        inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
+        xhat = (self.x_eval - self.running_mean) * inv_std
+        np.sum(dout, axis=0, out=self.grads["beta"])                                    # sum_n dout
+        np.einsum("ij,ij->j", dout, xhat, out=self.grads["gamma"], casting="same_kind")  # sum_n dout*xhat
+        return dout * (self.params["gamma"] * inv_std)                                  # dout*gamma/std
 
 
 class Dropout(Layer):
