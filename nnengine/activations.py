@@ -21,13 +21,22 @@ _EXP_CLIP = 30.0
 
 
 # --------------------------------------------------------------------------- stable building blocks
+def _const(value, x):
+    """``value`` as a scalar of x's dtype, so np.where(cond, a, b) of two constants stays in that dtype."""
+    return x.dtype.type(value)
+
+
 def _sigmoid_and_z(x):
     """(sigmoid(x), z) with z = exp(-|x|) <= 1, so nothing overflows on either side of 0.
 
     z also gives sigmoid(x) * (1 - sigmoid(x)) = z / (1 + z)^2 without the cancellation in 1 - sigmoid.
     """
-    z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, z) / (1.0 + z), z
+    z = np.abs(x)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    y = np.where(x >= 0, _const(1.0, z), z)
+    y /= 1.0 + z
+    return y, z
 
 
 def _sigmoid(x):
@@ -172,14 +181,13 @@ class Sigmoid(Activation):
 
 
 class HardSigmoid(Activation):
-    """hard_sigmoid(x) = relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1)  (as torch.nn.Hardsigmoid; Howard et
-    al. 2019, MobileNetV3)."""
+    """hard_sigmoid(x) = relu6(x + 3) / 6  (Howard et al. 2019, MobileNetV3; as torch.nn.Hardsigmoid)."""
 
     def f(self, x):
         return np.clip(x / 6.0 + 0.5, 0.0, 1.0)
 
     def df(self, x, y):
-        return np.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, 0.0).astype(x.dtype)  # 1/6 on (-3, 3), else 0
+        return np.where((x > -3.0) & (x < 3.0), _const(1.0 / 6.0, x), _const(0.0, x))  # 1/6 on (-3, 3)
 
 
 class LogSigmoid(Activation):
@@ -236,8 +244,8 @@ class HardTanh(Activation):
 class ReLU(Activation):
     """relu(x) = max(x, 0)  (Nair & Hinton 2010).
 
-    ``inplace=True`` overwrites the input array (saves an allocation when the caller owns a temporary,
-    e.g. the output of the previous Affine / BatchNorm); the derivative only needs the output.
+    ``inplace=True`` overwrites the input array: saves an allocation when the input is a temporary nobody
+    else keeps (the output of the previous Affine / BatchNorm); the derivative only needs the output.
     """
 
     def __init__(self, inplace=False):
@@ -277,7 +285,7 @@ class LeakyReLU(Activation):
         return np.where(x > 0, x, self.alpha * x)
 
     def df(self, x, y):
-        return np.where(x > 0, 1.0, self.alpha).astype(x.dtype, copy=False)  # 1 or alpha
+        return np.where(x > 0, _const(1.0, x), _const(self.alpha, x))  # 1 or alpha
 
 
 class ELU(Activation):
@@ -296,8 +304,7 @@ class ELU(Activation):
 
 
 class SELU(Activation):
-    """selu(x) = scale * (x if x > 0 else alpha * (exp(x) - 1))  (Klambauer et al. 2017, fixed-point
-    constants alpha ~ 1.6733, scale ~ 1.0507)."""
+    """selu(x) = scale * (x if x > 0 else alpha (exp(x) - 1)), alpha~1.6733, scale~1.0507 (Klambauer 2017)."""
 
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
@@ -328,8 +335,7 @@ class CELU(Activation):
 
 # --------------------------------------------------------------------------- smooth rectifiers
 class Softplus(Activation):
-    """softplus(x) = log(1 + exp(beta * x)) / beta, and x where beta * x > threshold  (Dugas et al. 2001;
-    as torch.nn.Softplus, beta=1, threshold=20)."""
+    """softplus(x) = log(1 + exp(beta x)) / beta; x where beta x > threshold  (Dugas 2001; as torch)."""
 
     def __init__(self, beta=1.0, threshold=20.0):
         super().__init__()

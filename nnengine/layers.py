@@ -88,7 +88,8 @@ class BatchNorm(Layer):
     def __init__(self, gamma, beta, momentum=0.9, eps=1e-5):
         super().__init__()
         if gamma.ndim != 1 or beta.shape != gamma.shape:
-            raise ValueError(f"BatchNorm needs gamma and beta of shape (d,), got {gamma.shape} and {beta.shape}")
+            raise ValueError(f"BatchNorm needs gamma and beta of shape (d,), "
+                             f"got {gamma.shape} and {beta.shape}")
         self.params = {"gamma": gamma, "beta": beta}
         self.grads = {"gamma": np.zeros_like(gamma), "beta": np.zeros_like(beta)}
         self.momentum = momentum

@@ -66,8 +66,8 @@ def test_binary_cross_entropy_values():
     loss = BinaryCrossEntropy()
     assert loss.forward(np.array([[0.0, 0.0]]), np.array([0])) == pytest.approx(2 * math.log(2), rel=1e-14)
     # target class 1: -log(1 - s(2)) - log(s(-1)) = softplus(2) + softplus(1)
-    assert loss.forward(np.array([[2.0, -1.0]]), np.array([1])) == pytest.approx(softplus(2.0) + softplus(1.0),
-                                                                                 rel=1e-14)
+    value = loss.forward(np.array([[2.0, -1.0]]), np.array([1]))
+    assert value == pytest.approx(softplus(2.0) + softplus(1.0), rel=1e-14)
     s = 1 / (1 + math.exp(-2.0)), 1 / (1 + math.exp(1.0))
     np.testing.assert_allclose(loss.backward(), [[s[0], s[1] - 1.0]], rtol=1e-14)
 
