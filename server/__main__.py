@@ -2,6 +2,8 @@
 
 import argparse
 import logging
+import signal
+import sys
 
 from . import create_app, socketio
 
@@ -34,6 +36,8 @@ def main(argv=None):
     app = create_app(settings)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Serving on http://{shown}:{args.port}", flush=True)
+    # `kill` (SIGTERM) should end runs as cleanly as Ctrl-C does: through the finally below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
     finally:
