@@ -9,6 +9,7 @@ import logging
 import sqlite3
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
+from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
 from nnengine.config import ConfigError, parse_config
@@ -107,9 +108,14 @@ def register_error_handlers(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
-        if not _wants_json():
-            return exc
-        return jsonify(error=exc.description or exc.name), exc.code
+        if _wants_json():
+            return jsonify(error=exc.description or exc.name), exc.code
+        if exc.code == 404:
+            try:
+                return render_template("404.html", error=exc), 404
+            except TemplateNotFound:
+                pass  # the frontend's page is optional; Werkzeug's plain one will do
+        return exc
 
     @app.errorhandler(sqlite3.Error)
     def database_error(exc):

@@ -137,7 +137,10 @@ def test_an_unusable_database_gives_503_and_the_app_keeps_serving(make_app, tmp_
 # -- pages -------------------------------------------------------------------------
 
 def test_the_page_of_an_unknown_run_is_404(client):
-    assert client.get("/runs/unknownrun123").status_code == 404
+    response = client.get("/runs/unknownrun123")
+    assert response.status_code == 404
+    assert b"unknownrun123" in response.data  # the page says which run is unknown
+    assert client.get("/no/such/page").status_code == 404
 
 
 @pytest.mark.parametrize("path, template", [("/", "index.html"), ("/runs", "runs.html")])
