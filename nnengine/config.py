@@ -6,6 +6,7 @@ raises one ``ConfigError`` whose messages name the field, the value and what is 
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -124,8 +125,8 @@ class _Checker:
             return {}
         for key in obj:
             if key not in allowed:
-                self.fail(f"{path}.{key}" if path else str(key),
-                          f"unknown key; allowed: {', '.join(allowed)}")
+                name = _key_name(key)
+                self.fail(f"{path}.{name}" if path else name, f"unknown key; allowed: {', '.join(allowed)}")
         return obj
 
     def integer(self, obj: dict, key: str, path: str, default: int, lo: int, hi: int) -> int:
@@ -167,8 +168,13 @@ class _Checker:
         return value
 
 
+def _key_name(key: str) -> str:
+    """A key as it can appear in a one-line message: quoted unless it is a plain name."""
+    return key if key.isidentifier() else json.dumps(key)[:40]
+
+
 def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    text = json.dumps(value) if isinstance(value, str) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -257,10 +263,10 @@ def _parse_optimizer(check: _Checker, obj: Any) -> OptimizerConfig:
     for key, value in obj.items():
         if key == "name":
             continue
-        path = f"optimizer.{key}"
+        path = f"optimizer.{_key_name(key)}"
         if key not in defaults:
             allowed = ", ".join(defaults) or "none"
-            check.fail(path, f"{name} has no hyperparameter '{key}'; allowed: {allowed}")
+            check.fail(path, f"{name} has no hyperparameter {_key_name(key)}; allowed: {allowed}")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             check.fail(path, f"must be a finite number, got {_show(value)}")
         else:

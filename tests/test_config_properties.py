@@ -1,0 +1,92 @@
+"""Property-based tests: config validation never crashes and always names what is wrong."""
+import json
+
+from hypothesis import given, settings, strategies as st
+
+from nnengine.activations import ACTIVATIONS
+from nnengine.config import ConfigError, parse_config
+from nnengine.optimizers import OPTIMIZERS
+
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                      st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
+json_value = st.recursive(json_leaf, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)), max_leaves=20)
+
+layer = st.fixed_dictionaries({
+    "units": st.integers(1, 2048),
+    "activation": st.sampled_from(sorted(ACTIVATIONS)),
+    "batch_norm": st.booleans(),
+    "dropout": st.floats(0.0, 0.9),
+})
+valid_config = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**32 - 1),
+    "data": st.fixed_dictionaries({"train_size": st.integers(1, 2000), "validation_size": st.integers(0, 1000),
+                                   "test_size": st.one_of(st.none(), st.integers(0, 1000))}),
+    "model": st.fixed_dictionaries({"hidden_layers": st.lists(layer, max_size=3),
+                                    "weight_init": st.sampled_from(["he", "xavier", "std"]),
+                                    "weight_init_std": st.floats(1e-4, 1.0),
+                                    "loss": st.sampled_from(["cross_entropy", "mean_squared_error",
+                                                             "binary_cross_entropy"])}),
+    "optimizer": st.sampled_from(sorted(OPTIMIZERS)).map(lambda name: {"name": name}),
+    "training": st.fixed_dictionaries({"epochs": st.integers(1, 20), "batch_size": st.integers(1, 500),
+                                       "weight_decay": st.floats(0.0, 10.0)}),
+})
+
+
+def assert_clear_errors(error: ConfigError):
+    assert error.errors
+    for item in error.errors:
+        assert isinstance(item["field"], str) and item["field"]
+        assert isinstance(item["message"], str) and item["message"]
+    assert "\n" not in str(error)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_value)
+def test_any_json_value_is_accepted_or_refused_clearly(obj):
+    try:
+        parse_config(obj)
+    except ConfigError as error:
+        assert_clear_errors(error)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["seed", "data", "model", "optimizer", "training"]), json_value))
+def test_any_sections_are_accepted_or_refused_clearly(obj):
+    try:
+        parse_config(obj)
+    except ConfigError as error:
+        assert_clear_errors(error)
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_config)
+def test_valid_configs_round_trip_through_json(obj):
+    try:
+        config = parse_config(obj)
+    except ConfigError as error:  # only the pool size or the compute budget may refuse these
+        assert {e["field"] for e in error.errors} <= {"data", "training.epochs"}
+        return
+    assert parse_config(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_config, st.sampled_from([("training", "epochs"), ("training", "batch_size"), ("data", "train_size"),
+                                      ("seed", None), ("model", "weight_init"), ("training", "weight_decay")]),
+       st.one_of(st.text(max_size=5), st.floats(allow_nan=True), st.integers(-10**9, -1), st.none(),
+                 st.lists(st.integers(), max_size=2)))
+def test_a_tampered_field_is_named(obj, where, junk):
+    section, key = where
+    if key is None:
+        obj[section] = junk
+        field = section
+    else:
+        obj[section][key] = junk
+        field = f"{section}.{key}"
+    try:
+        parse_config(obj)
+    except ConfigError as error:
+        assert_clear_errors(error)
+        assert any(e["field"] in (field, section) for e in error.errors), error.errors
+    else:  # junk that happens to be valid (e.g. null test size) is fine
+        pass
