@@ -102,7 +102,9 @@ class RunManager:
             # rather than trained into a permalink that would not exist.
             self.store.create_run(run_id, config.to_dict())
             self._queue.append(run)
-            self._dispatch_locked()
+            if not self._dispatch_locked():
+                # Nobody moved: only the newcomer has a position to learn.
+                self._send("run:queued", {"run_id": run_id, "position": len(self._queue)}, run_id)
         return run_id
 
     def position(self, run_id):
@@ -133,8 +135,9 @@ class RunManager:
             queued = next((r for r in self._queue if r.run_id == run_id), None)
             if queued is None:
                 return False
+            behind = self._queue.index(queued)
             self._queue.remove(queued)
-            self._report_positions_locked()
+            self._report_positions_locked(start=behind)
         self._finish_unstarted(queued, "stopped before it started")
         return True
 
@@ -157,18 +160,24 @@ class RunManager:
         return sum(1 for run in runs if run.client_sid == client_sid)
 
     def _dispatch_locked(self):
+        """Start queued runs while workers are free; True if any started."""
         moved = False
         while self._queue and len(self._running) < self.max_workers:
             run = self._queue.popleft()
             self._running[run.run_id] = run
             self._executor.submit(self._execute, run)
             moved = True
-        # Emitted under the lock so that position updates can never arrive out of order.
-        if moved or self._queue:
+        if moved:
             self._report_positions_locked()
+        return moved
 
-    def _report_positions_locked(self):
-        for index, run in enumerate(self._queue):
+    def _report_positions_locked(self, start=0):
+        """Tell the runs from index `start` on their new place in line.
+
+        Emitted under the lock so that position updates can never arrive out of order.
+        """
+        for index in range(start, len(self._queue)):
+            run = self._queue[index]
             self._send("run:queued", {"run_id": run.run_id, "position": index + 1}, run.run_id)
 
     def _release(self, run):

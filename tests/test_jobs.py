@@ -115,7 +115,8 @@ def test_the_queue_is_fifo_and_positions_are_reported(make_manager, recorder, ga
     gated_train.release.set()
     for run_id in (first, second, third):
         assert recorder.wait_finished(run_id)[0] == "run:done"
-    # The third run moved up to position 1 when the first finished.
+    # Each position is sent once, when it changes: the third moved up when the first finished.
+    assert [d["position"] for _, d in recorder.of(second, "run:queued")] == [1]
     assert [d["position"] for _, d in recorder.of(third, "run:queued")] == [2, 1]
     starts = [e["data"]["run_id"] for e in recorder.inbox.snapshot() if e["name"] == "run:started"]
     assert starts == [first, second, third]
@@ -132,7 +133,7 @@ def test_stopping_a_queued_run_removes_it_from_the_line(make_manager, recorder, 
     assert name == "run:done" and done["summary"]["status"] == "stopped"
     assert store.get_run(queued)["status"] == "stopped"
     assert store.get_weights(queued) is None
-    assert recorder.of(behind, "run:queued")[-1][1]["position"] == 1
+    assert [d["position"] for _, d in recorder.of(behind, "run:queued")] == [2, 1]
     assert manager.position(behind) == 1
 
     gated_train.release.set()
