@@ -247,3 +247,9 @@ def test_default_origins_and_host_names():
     assert "http://0.0.0.0:5000" not in default_origins("0.0.0.0", 5000)
     assert host_name("[::1]:5000") == "::1"
     assert host_name("Example.COM:1") == "example.com"
+
+
+def test_the_predict_blueprint_is_registered_when_present(app):
+    if not os.path.exists(os.path.join(ROOT, "server", "predict.py")):
+        pytest.skip("server/predict.py is not written yet")
+    assert "/api/predict" in {rule.rule for rule in app.url_map.iter_rules()}
