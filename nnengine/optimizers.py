@@ -142,7 +142,7 @@ def _zeros(param, *names):
 # --- the book's six ------------------------------------------------------------------------
 
 class SGD(Optimizer):
-    """Robbins & Monro (1951), "A Stochastic Approximation Method"; the book's SGD.
+    """Robbins & Monro (1951), "A Stochastic Approximation Method".
 
         W <- W - lr * dL/dW
     """
@@ -160,7 +160,9 @@ class SGD(Optimizer):
 
 
 class Momentum(Optimizer):
-    """Polyak (1964), "Some methods of speeding up the convergence of iteration methods"; the book's form.
+    """Polyak (1964), "Some methods of speeding up the convergence of iteration methods".
+
+    The book's form:
 
         v <- momentum * v - lr * dL/dW
         W <- W + v
@@ -181,9 +183,10 @@ class Momentum(Optimizer):
 
 
 class Nesterov(Optimizer):
-    """Nesterov (1983), "A method for unconstrained convex minimization problem with the rate of
-    convergence O(1/k^2)"; in the reparametrised form of Bengio, Boulanger-Lewandowski & Pascanu
-    (2013) used by the book's common/optimizer.py.
+    """Nesterov (1983), "A method for unconstrained convex minimization problem with the rate of convergence O(1/k^2)".
+
+    The book's form (common/optimizer.py), i.e. the reparametrisation of Bengio,
+    Boulanger-Lewandowski & Pascanu (2013):
 
         v <- momentum * v - lr * g
         W <- W + momentum^2 * v - (1 + momentum) * lr * g
@@ -208,8 +211,9 @@ class Nesterov(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """Duchi, Hazan & Singer (2011), "Adaptive Subgradient Methods for Online Learning and
-    Stochastic Optimization"; the book's form (eps = 1e-7).
+    """Duchi, Hazan & Singer (2011), "Adaptive Subgradient Methods for Online Learning and Stochastic Optimization".
+
+    The book's form (eps = 1e-7):
 
         h <- h + g * g
         W <- W - lr * g / (sqrt(h) + eps)
@@ -233,8 +237,9 @@ class AdaGrad(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """Tieleman & Hinton (2012), "Lecture 6.5 - rmsprop" (COURSERA: Neural Networks for Machine
-    Learning); the book's form (eps = 1e-7).
+    """Tieleman & Hinton (2012), "Lecture 6.5 - rmsprop", COURSERA: Neural Networks for Machine Learning.
+
+    The book's form (eps = 1e-7):
 
         h <- decay_rate * h + (1 - decay_rate) * g * g
         W <- W - lr * g / (sqrt(h) + eps)
@@ -261,8 +266,9 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization"; the book's form
-    (bias correction folded into the step size, eps = 1e-7 outside the correction).
+    """Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization".
+
+    The book's form (bias correction folded into the step size, eps = 1e-7 outside it):
 
         m <- m + (1 - beta1) * (g - m)
         v <- v + (1 - beta2) * (g * g - v)
@@ -298,7 +304,7 @@ class Adam(Optimizer):
 # --- adaptive methods from the papers ------------------------------------------------------
 
 class AdaDelta(Optimizer):
-    """Zeiler (2012), "ADADELTA: An Adaptive Learning Rate Method" (Algorithm 1).
+    """Zeiler (2012), "ADADELTA: An Adaptive Learning Rate Method", Algorithm 1.
 
         E[g^2]  <- rho * E[g^2] + (1 - rho) * g^2
         dx       = - sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) * g
@@ -336,7 +342,7 @@ class AdaDelta(Optimizer):
 
 
 class Adamax(Optimizer):
-    """Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization" (Algorithm 2, AdaMax).
+    """Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization", Algorithm 2 (AdaMax).
 
         m <- beta1 * m + (1 - beta1) * g
         u <- max(beta2 * u, |g|)
@@ -367,7 +373,7 @@ class Adamax(Optimizer):
 
 
 class Nadam(Optimizer):
-    """Dozat (2016), "Incorporating Nesterov Momentum into Adam" (Algorithm 2, constant mu = beta1).
+    """Dozat (2016), "Incorporating Nesterov Momentum into Adam", Algorithm 2 with constant mu = beta1.
 
         m    <- beta1 * m + (1 - beta1) * g
         n    <- beta2 * n + (1 - beta2) * g^2
@@ -405,7 +411,7 @@ class Nadam(Optimizer):
 
 
 class AMSGrad(Optimizer):
-    """Reddi, Kale & Kumar (2018), "On the Convergence of Adam and Beyond" (Algorithm 2).
+    """Reddi, Kale & Kumar (2018), "On the Convergence of Adam and Beyond", Algorithm 2.
 
         m    <- beta1 * m + (1 - beta1) * g
         v    <- beta2 * v + (1 - beta2) * g^2
@@ -491,7 +497,7 @@ class AdaBound(Optimizer):
 class AMSBound(AdaBound):
     """Luo, Xiong, Liu & Sun (2019), "Adaptive Gradient Methods with Dynamic Bound of Learning Rate".
 
-    AdaBound with AMSGrad's running maximum of the second moment:
+    AMSBound: AdaBound with AMSGrad's running maximum of the second moment:
         vhat <- max(vhat, v)
         eta   = clip(lr * sqrt(1 - beta2^t) / (1 - beta1^t) / (sqrt(vhat) + eps), eta_l, eta_u)
         W    <- W - eta * m
@@ -503,7 +509,7 @@ class AMSBound(AdaBound):
 
 
 class RMSpropGraves(Optimizer):
-    """Graves (2013), "Generating Sequences With Recurrent Neural Networks" (eq. 38-41).
+    """Graves (2013), "Generating Sequences With Recurrent Neural Networks", eq. 38-41.
 
         n     <- decay_rate * n + (1 - decay_rate) * g^2
         gbar  <- decay_rate * gbar + (1 - decay_rate) * g
@@ -588,7 +594,7 @@ class SMORMS3(Optimizer):
 
 
 class Eve(Optimizer):
-    """Koushik & Hayashi (2016), "Improving Stochastic Gradient Descent with Feedback" (Algorithm 1).
+    """Koushik & Hayashi (2016), "Improving Stochastic Gradient Descent with Feedback", Algorithm 1.
 
         m <- beta1 * m + (1 - beta1) * g;     mhat = m / (1 - beta1^t)
         v <- beta2 * v + (1 - beta2) * g^2;   vhat = v / (1 - beta2^t)
@@ -604,6 +610,8 @@ class Eve(Optimizer):
     Pass the current objective value as ``update(params, grads, loss=f)``; the feedback
     coefficient d is shared by all keys (it comes from the one scalar loss). The method assumes
     f > 0 (minimum 0): losses are floored at the smallest positive float so the ratios stay finite.
+    The paper takes 0 < k < K; that is not enforced here so that each key can be validated on its
+    own (k >= K only makes the clipping range degenerate, every value stays finite).
     With ``loss=None`` the step uses d = 1, i.e. it is Adam (with bias-corrected vhat and this
     eps), and the feedback state is left untouched.
     """
@@ -614,10 +622,9 @@ class Eve(Optimizer):
 
     def __init__(self, **hyperparams):
         super().__init__(**hyperparams)
-        if not self.k < self.K:
-            raise ValueError(f"optimizer 'eve': k must be < K, got k={self.k!r}, K={self.K!r}")
-        self.d = 1.0
+        self.d = 1.0                  # feedback coefficient d_t, shared by all keys
         self.loss_hat = None          # fhat: the smoothed loss, None until a loss is seen
+        self._d_step = 1.0            # the d used by the current update (1 without a loss)
 
     def update(self, params, grads, loss=None):
         if loss is None:
@@ -719,8 +726,9 @@ class _Santa(Optimizer):
 
 
 class SantaE(_Santa):
-    """Chen, Carlson, Gan, Li & Carin (2016), "Bridging the Gap between Stochastic Gradient MCMC
-    and Stochastic Optimization" (Algorithm 1, Santa with the Euler scheme).
+    """Chen, Carlson, Gan, Li & Carin (2016), "Bridging the Gap between Stochastic Gradient MCMC and Stochastic Optimization".
+
+    Algorithm 1, Santa with the Euler scheme:
 
         v_t = sigma v_{t-1} + (1 - sigma) f_t^2;      g_t = 1 / sqrt(eps + sqrt(v_t))
         beta_t = anneal_a * (t + anneal_b)^anneal_c   (inverse temperature)
@@ -734,6 +742,12 @@ class SantaE(_Santa):
     zeta_t ~ N(0, I). f_t is the gradient as given (N = 1 in the paper's 1/N^2 scaling), and
     g_0 = g_1. Random draws (from ``rng``): per key in ``params`` order, u_0 on the key's first
     update, then zeta_t on each exploration step.
+
+    Numerical notes (properties of the algorithm, kept as published): an element whose gradient
+    is 0 gets g = eps^-1/2 (1e4 at the default), so its random u_0 and noise move it far; the
+    correction term divides by u_{t-1}; the Euler scheme diverges once some alpha leaves (0, 2).
+    A larger eps (e.g. 1e-2) and a colder schedule (anneal_a of the order of the number of
+    training samples, which is the paper's U = N x mean loss) keep it in range on networks.
     """
 
     name = "santa_e"
@@ -772,8 +786,9 @@ class SantaE(_Santa):
 
 
 class SantaSSS(_Santa):
-    """Chen, Carlson, Gan, Li & Carin (2016), "Bridging the Gap between Stochastic Gradient MCMC
-    and Stochastic Optimization" (Algorithm 2, Santa with the symmetric splitting scheme).
+    """Chen, Carlson, Gan, Li & Carin (2016), "Bridging the Gap between Stochastic Gradient MCMC and Stochastic Optimization".
+
+    Algorithm 2, Santa with the symmetric splitting scheme (SSS):
 
         v_t = sigma v_{t-1} + (1 - sigma) f_t^2;      g_t = 1 / sqrt(eps + sqrt(v_t))
         beta_t = anneal_a * (t + anneal_b)^anneal_c
@@ -788,7 +803,8 @@ class SantaSSS(_Santa):
         refinement:
             alpha_t = alpha_{t-1};  u_t = exp(-alpha_t/2) (exp(-alpha_t/2) u_{t-1} - eta g_t f_t)
         theta_t = theta + g_t u_t / 2
-    Same initial state, conventions and draw order as ``SantaE``.
+    Same initial state, conventions, draw order and numerical notes as ``SantaE`` (the exp(-alpha/2)
+    factors keep this scheme stable for any alpha >= 0).
     """
 
     name = "santa_sss"
