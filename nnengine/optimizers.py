@@ -803,8 +803,8 @@ class SantaSSS(_Santa):
         refinement:
             alpha_t = alpha_{t-1};  u_t = exp(-alpha_t/2) (exp(-alpha_t/2) u_{t-1} - eta g_t f_t)
         theta_t = theta + g_t u_t / 2
-    Same initial state, conventions, draw order and numerical notes as ``SantaE`` (the exp(-alpha/2)
-    factors keep this scheme stable for any alpha >= 0).
+    Same initial state, conventions, draw order and numerical notes as ``SantaE`` (its exp(-alpha/2)
+    factors damp rather than flip the sign of u when alpha > 2).
     """
 
     name = "santa_sss"
