@@ -1,0 +1,487 @@
+// The network builder: form <-> config (design.md §1).
+// Every input carries `data-field` = the config path the server uses in its error messages
+// (e.g. "model.hidden_layers[2].units"), so server errors land under the right input.
+
+import { h, optimizerLabel, fmtNum } from "./format.js";
+
+const LAYER_DEFAULT = { units: 100, activation: "relu", batch_norm: false, dropout: 0.0 };
+
+const TIPS = {
+  "data.train_size": "How many MNIST images the network trains on. The book uses 300 so that overfitting shows quickly. Every image not used for training (or validation) is a test image.",
+  seed: "Random seed. The same seed and settings give exactly the same numbers: data split, initial weights, shuffling and dropout masks.",
+  "data.validation_size": "Images held out from training to tune hyperparameters without peeking at the test set (the book's search uses 20 %). 0 = none.",
+  "data.test_size": "Images used to measure how well the network generalises. Leave empty to use every image not used for training or validation.",
+  "training.dtype": "Floating-point precision of the computation: float32 is faster, float64 more exact.",
+  name: "Optional name shown in the run lists.",
+  units: "Number of neurons in this hidden layer.",
+  activation: "Non-linear function applied to the layer's output (after batch norm, if on). ReLU is the book's default.",
+  batch_norm: "Batch normalisation: normalise each unit over the mini-batch, then scale and shift it with learned γ and β. Sits between the affine map and the activation.",
+  dropout: "Dropout rate p: the fraction of this layer's units switched off at random in each training step. 0 = no dropout.",
+  "model.weight_init": "How the initial weights are drawn. He: std √(2/n), suits ReLU. Xavier: std 1/√n, suits sigmoid and tanh. std: a Gaussian with the fixed std below.",
+  "model.weight_init_std": "Standard deviation of the Gaussian initial weights (the book compares 1 and 0.01).",
+  "model.loss": "The function training minimises. Softmax + cross-entropy is the book's choice for classification.",
+  "optimizer.name": "How each gradient is turned into a weight update (section 6.1 of the book).",
+  "training.epochs": "One epoch is one pass over all training images. Accuracy is measured after each epoch.",
+  "training.batch_size": "Images per gradient step (mini-batch size).",
+  "training.weight_decay": "λ of the L2 penalty ½·λ·‖W‖² added to the loss. It pulls the weights towards 0 and fights overfitting; the book uses 0.1.",
+};
+
+const HYPER_TIPS = {
+  lr: "Learning rate η: the size of each step. Too large and the loss diverges, too small and learning crawls.",
+  momentum: "Momentum α: how much of the previous velocity is kept (v ← αv − η∂L/∂W).",
+  beta1: "β₁: decay rate of the running mean of the gradients.",
+  beta2: "β₂: decay rate of the running mean of the squared gradients.",
+  beta3: "β₃: decay rate of the running estimate of the relative change of the loss (Eve).",
+  decay_rate: "Decay rate ρ of the running mean of the squared gradients.",
+  rho: "Decay rate ρ of the running averages.",
+  eps: "ε: a small constant that avoids division by zero.",
+  epsilon: "ε: a small constant that avoids division by zero.",
+  final_lr: "Learning rate the bounds converge to (AdaBound).",
+  gamma: "Convergence speed γ of the bounds (AdaBound).",
+  k: "Lower threshold for the relative change of the loss (Eve).",
+  K: "Upper threshold for the relative change of the loss (Eve).",
+  sigma: "Decay rate σ of the running mean of the squared gradients (Santa).",
+  C: "Constant C that scales the initial noise/momentum (Santa).",
+  burnin: "Number of exploration steps before Santa switches to refinement.",
+  anneal_a: "Annealing schedule β_t = a·(b + t)^c: the factor a.",
+  anneal_b: "Annealing schedule β_t = a·(b + t)^c: the offset b.",
+  anneal_c: "Annealing schedule β_t = a·(b + t)^c: the exponent c.",
+};
+
+// The book's order (design.md §2); names the server adds later go at the end.
+const OPTIMIZER_ORDER = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adadelta", "adamax", "nadam",
+  "amsgrad", "adabound", "amsbound", "rmsprop_graves", "smorms3", "eve", "santa_e", "santa_sss"];
+const rank = (name, order) => (order.includes(name) ? order.indexOf(name) : order.length);
+const byOrder = (order) => (a, b) => rank(a, order) - rank(b, order) || (a < b ? -1 : a > b ? 1 : 0);
+
+const HYPER_LABELS = {
+  lr: "learning rate η", momentum: "momentum α", beta1: "β₁", beta2: "β₂", beta3: "β₃",
+  decay_rate: "decay rate ρ", rho: "ρ", eps: "ε", epsilon: "ε",
+};
+
+const WEIGHT_INIT_LABELS = { he: "He (std √(2/n))", xavier: "Xavier (std 1/√n)", std: "Gaussian with std …" };
+const LOSS_LABELS = {
+  cross_entropy: "softmax + cross-entropy",
+  mean_squared_error: "mean squared error",
+  binary_cross_entropy: "sigmoid + binary cross-entropy",
+};
+
+// ---------------------------------------------------------------- paths
+
+/** "model.hidden_layers[2].units" -> ["model", "hidden_layers", 2, "units"] */
+export function parsePath(path) {
+  const keys = [];
+  for (const part of path.split(".")) {
+    const m = part.match(/^([^[\]]*)((?:\[\d+\])*)$/);
+    if (!m) { keys.push(part); continue; }
+    if (m[1]) keys.push(m[1]);
+    for (const idx of m[2].matchAll(/\[(\d+)\]/g)) keys.push(Number(idx[1]));
+  }
+  return keys;
+}
+
+export function getPath(obj, path) {
+  let cur = obj;
+  for (const key of parsePath(path)) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = cur[key];
+  }
+  return cur;
+}
+
+export function setPath(obj, path, value) {
+  const keys = parsePath(path);
+  let cur = obj;
+  keys.slice(0, -1).forEach((key, i) => {
+    if (cur[key] === null || typeof cur[key] !== "object") cur[key] = typeof keys[i + 1] === "number" ? [] : {};
+    cur = cur[key];
+  });
+  cur[keys[keys.length - 1]] = value;
+}
+
+/** Parent paths, nearest first: "a.b[2].c" -> ["a.b[2]", "a.b", "a"]. */
+function parents(path) {
+  const out = [];
+  let p = path;
+  for (;;) {
+    const cut = Math.max(p.lastIndexOf("."), p.lastIndexOf("["));
+    if (cut <= 0) break;
+    p = p.slice(0, cut);
+    out.push(p);
+  }
+  return out;
+}
+
+/** The nearest ancestor that scrolls vertically (the desktop sidebar), or null (the page). */
+function scrollParent(el) {
+  for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+    const style = getComputedStyle(p);
+    if (/(auto|scroll)/.test(style.overflowY) && p.scrollHeight > p.clientHeight) return p;
+  }
+  return null;
+}
+
+const clone = (x) => (x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
+const isObj = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+
+// ---------------------------------------------------------------- builder
+
+export class Builder {
+  /**
+   * root: the <form> to render into; schema: GET /api/schema;
+   * onChange(config, {commit}) is called on every edit (commit = a finished edit: change/click, not a keystroke).
+   */
+  constructor(root, schema, { onChange = () => {} } = {}) {
+    this.root = root;
+    this.schema = schema;
+    this.onChange = onChange;
+    this.defaults = clone(schema.default_config) || {};
+    this.state = clone(this.defaults);
+    this.maxLayers = ((schema.limits || {}).hidden_layers || [0, 10])[1];
+    root.setAttribute("novalidate", "");
+    root.addEventListener("submit", (e) => e.preventDefault());
+    root.addEventListener("input", (e) => this._onEdit(e, false));
+    root.addEventListener("change", (e) => this._onEdit(e, true));
+    root.addEventListener("click", (e) => this._onClick(e));
+    this.render();
+  }
+
+  getConfig() { return clone(this.state); }
+
+  /** Load a config (a preset, a link, a stored run). Missing keys take the defaults. */
+  setConfig(config, { silent = false } = {}) {
+    this.lastErrors = null; // a new config: messages about the old one no longer apply
+    this.state = this._normalize(config);
+    this.render();
+    if (!silent) this.onChange(this.getConfig(), { commit: true });
+  }
+
+  _normalize(config) {
+    const d = clone(this.defaults);
+    const c = isObj(config) ? clone(config) : {};
+    const out = { ...d, ...c };
+    for (const section of ["data", "model", "training"]) {
+      out[section] = isObj(c[section]) ? { ...d[section], ...c[section] } : d[section];
+    }
+    const layers = out.model.hidden_layers;
+    out.model.hidden_layers = Array.isArray(layers)
+      ? layers.map((l) => (isObj(l) ? { ...LAYER_DEFAULT, ...l } : { ...LAYER_DEFAULT }))
+      : clone(d.model.hidden_layers);
+    if (isObj(c.optimizer)) {
+      const name = c.optimizer.name || d.optimizer.name;
+      const defaults = (this.schema.optimizers || {})[name] || {};
+      out.optimizer = { name, ...defaults, ...c.optimizer };
+    } else {
+      out.optimizer = d.optimizer;
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ rendering
+
+  render() {
+    const errorsBefore = this.lastErrors;
+    this.root.replaceChildren(
+      h("div", { id: "error-summary", class: "error-summary", role: "alert", hidden: true }),
+      this._presets(),
+      this._section("Data", "data",
+        h("div", { class: "row" },
+          this._number("data.train_size", "train size", { unit: "images", int: true, min: 1 }),
+          this._number("seed", "seed", { int: true, min: 0 })),
+        this._advanced()),
+      this._section("Network", "model",
+        h("p", { class: "io-note" }, "Input: 784 pixels (a 28×28 image)"),
+        h("div", { class: "layers", "data-field-group": "model.hidden_layers" }, this._layers()),
+        h("button", {
+          type: "button", class: "btn btn-small add-layer", "data-action": "add-layer",
+          disabled: this.state.model.hidden_layers.length >= this.maxLayers,
+          title: `Add a hidden layer (at most ${this.maxLayers})`,
+        }, "+ Add hidden layer"),
+        h("p", { class: "io-note" }, "Output: 10 scores, one per digit 0–9"),
+        h("p", { class: "note dropout-note" },
+          "Inverted dropout: kept units are scaled by 1/(1−p) while training; the book scales at test time instead — same expected output."),
+        h("div", { class: "row" },
+          this._select("model.weight_init", "weight init", this.schema.weight_inits || [], { labels: WEIGHT_INIT_LABELS }),
+          this._number("model.weight_init_std", "std", { step: "any", hidden: this.state.model.weight_init !== "std" })),
+        this._select("model.loss", "loss", this.schema.losses || [], { labels: LOSS_LABELS })),
+      this._section("Optimizer", "optimizer",
+        this._select("optimizer.name", "optimizer", Object.keys(this.schema.optimizers || {}).sort(byOrder(OPTIMIZER_ORDER)), { labelFn: optimizerLabel }),
+        h("div", { class: "row wrap hyper" }, this._hyperparams())),
+      this._section("Training", "training",
+        h("div", { class: "row" },
+          this._number("training.epochs", "epochs", { int: true, min: 1 }),
+          this._number("training.batch_size", "batch size", { unit: "images", int: true, min: 1 })),
+        this._number("training.weight_decay", "weight decay λ", { step: "any", min: 0 })),
+    );
+    if (errorsBefore) this.showErrors(errorsBefore.errors, errorsBefore.title);
+  }
+
+  _presets() {
+    const order = ["overfitting", "overfitting_weight_decay", "overfitting_dropout"];
+    const presets = Object.entries(this.schema.presets || {}).sort(([a], [b]) => byOrder(order)(a, b));
+    if (!presets.length) return h("div");
+    return h("section", { class: "presets" },
+      h("h3", { class: "section-title" }, "Start from a preset"),
+      h("div", { class: "preset-list" },
+        presets.map(([name, p]) => h("button", {
+          type: "button", class: "preset", "data-action": "preset", "data-preset": name,
+          title: "Fill the builder with this experiment",
+        }, p.label || name))));
+  }
+
+  _section(title, group, ...children) {
+    return h("fieldset", { class: "section", "data-field-group": group },
+      h("legend", { class: "section-title" }, title), ...children);
+  }
+
+  _advanced() {
+    const open = this.state.data.validation_size || this.state.data.test_size !== null && this.state.data.test_size !== undefined
+      || this.state.training.dtype === "float64" || this.state.name;
+    return h("details", { class: "advanced", open: Boolean(open) },
+      h("summary", {}, "More data options"),
+      h("div", { class: "row" },
+        this._number("data.validation_size", "validation size", { unit: "images", int: true, min: 0 }),
+        this._number("data.test_size", "test size", { unit: "images", int: true, min: 0, placeholder: "rest", nullable: true })),
+      h("div", { class: "row" },
+        this._select("training.dtype", "precision", ["float32", "float64"]),
+        this._text("name", "run name", { placeholder: "optional" })));
+  }
+
+  _layers() {
+    const layers = this.state.model.hidden_layers;
+    if (!layers.length) {
+      return [h("p", { class: "empty-layers" }, "No hidden layers: the input connects straight to the output (a linear classifier).")];
+    }
+    return layers.map((layer, i) => {
+      const p = `model.hidden_layers[${i}]`;
+      return h("div", { class: "layer", "data-field-group": p, "data-index": i },
+        h("div", { class: "layer-head" },
+          h("span", { class: "layer-title" }, `Hidden layer ${i + 1}`),
+          h("span", { class: "layer-tools" },
+            h("button", { type: "button", class: "icon-btn", "data-action": "up", "data-index": i, disabled: i === 0, title: "Move this layer up", "aria-label": `Move layer ${i + 1} up` }, "↑"),
+            h("button", { type: "button", class: "icon-btn", "data-action": "down", "data-index": i, disabled: i === layers.length - 1, title: "Move this layer down", "aria-label": `Move layer ${i + 1} down` }, "↓"),
+            h("button", { type: "button", class: "icon-btn danger", "data-action": "remove", "data-index": i, title: "Remove this layer", "aria-label": `Remove layer ${i + 1}` }, "✕"))),
+        h("div", { class: "row" },
+          this._number(`${p}.units`, "units", { int: true, min: 1, tip: TIPS.units, labelFor: `Hidden layer ${i + 1} · units` }),
+          this._select(`${p}.activation`, "activation", this.schema.activations || [], { tip: TIPS.activation, labelFor: `Hidden layer ${i + 1} · activation` })),
+        h("div", { class: "row" },
+          this._checkbox(`${p}.batch_norm`, "batch norm", { tip: TIPS.batch_norm, labelFor: `Hidden layer ${i + 1} · batch norm` }),
+          this._number(`${p}.dropout`, "dropout p", { step: 0.05, min: 0, tip: TIPS.dropout, labelFor: `Hidden layer ${i + 1} · dropout` })));
+    });
+  }
+
+  _hyperparams() {
+    const opt = this.state.optimizer;
+    const defaults = (this.schema.optimizers || {})[opt.name] || {};
+    const keys = [...Object.keys(defaults).sort(byOrder(["lr", "momentum", "beta1", "beta2", "beta3", "decay_rate", "rho"])),
+      ...Object.keys(opt).filter((k) => k !== "name" && !(k in defaults))];
+    if (!keys.length) return [h("p", { class: "note" }, "This optimizer has no hyperparameters.")];
+    return keys.map((key) => this._number(`optimizer.${key}`, HYPER_LABELS[key] || key.replace(/_/g, " "), {
+      step: "any",
+      tip: (HYPER_TIPS[key] || `Hyperparameter "${key}" of ${optimizerLabel(opt.name)}.`) +
+        (key in defaults ? ` Default: ${fmtNum(defaults[key])}.` : " Not a hyperparameter of this optimizer."),
+      labelFor: `${optimizerLabel(opt.name)} · ${HYPER_LABELS[key] || key}`,
+    }));
+  }
+
+  // ------------------------------------------------------------ fields
+
+  _field(path, label, control, { unit, tip, hidden, extraClass } = {}) {
+    const tipText = tip || TIPS[path];
+    return h("label", { class: "field" + (extraClass ? " " + extraClass : ""), hidden: Boolean(hidden), "data-field-wrap": path },
+      h("span", { class: "field-label" },
+        label, unit ? h("span", { class: "unit" }, ` (${unit})`) : null,
+        tipText ? h("span", { class: "tip", tabindex: "0", role: "img", "aria-label": tipText, "data-tip": tipText }, "?") : null),
+      control);
+  }
+
+  _number(path, label, opts = {}) {
+    const value = getPath(this.state, path);
+    const input = h("input", {
+      type: "number", inputmode: opts.int ? "numeric" : "decimal",
+      step: opts.step || (opts.int ? 1 : "any"), min: opts.min,
+      placeholder: opts.placeholder,
+      "data-field": path, "data-type": opts.nullable ? "optint" : opts.int ? "int" : "float",
+      "data-label": opts.labelFor || label,
+    });
+    input.value = value === null || value === undefined ? "" : String(value);
+    return this._field(path, label, input, opts);
+  }
+
+  _select(path, label, options, opts = {}) {
+    const value = getPath(this.state, path);
+    const names = [...options];
+    const select = h("select", { "data-field": path, "data-type": "str", "data-label": opts.labelFor || label },
+      names.map((name) => h("option", { value: name }, (opts.labels && opts.labels[name]) || (opts.labelFn && opts.labelFn(name)) || name)));
+    if (value !== undefined && value !== null && !names.includes(value)) {
+      select.append(h("option", { value: String(value) }, `${value} (unknown)`));
+    }
+    select.value = value === undefined || value === null ? "" : String(value);
+    return this._field(path, label, select, opts);
+  }
+
+  _checkbox(path, label, opts = {}) {
+    const input = h("input", { type: "checkbox", "data-field": path, "data-type": "bool", "data-label": opts.labelFor || label });
+    input.checked = Boolean(getPath(this.state, path));
+    const tipText = opts.tip || TIPS[path];
+    return h("label", { class: "field check", "data-field-wrap": path },
+      h("span", { class: "check-line" }, input, " ", label,
+        tipText ? h("span", { class: "tip", tabindex: "0", role: "img", "aria-label": tipText, "data-tip": tipText }, "?") : null));
+  }
+
+  _text(path, label, opts = {}) {
+    const input = h("input", { type: "text", maxlength: 200, placeholder: opts.placeholder, "data-field": path, "data-type": "text", "data-label": label });
+    input.value = getPath(this.state, path) || "";
+    return this._field(path, label, input, opts);
+  }
+
+  // ------------------------------------------------------------ events
+
+  _read(input) {
+    const raw = input.value.trim();
+    switch (input.dataset.type) {
+      case "bool": return input.checked;
+      case "int":
+      case "float": return raw === "" ? null : Number(raw);
+      case "optint": return raw === "" ? null : Number(raw);
+      default: return input.value;
+    }
+  }
+
+  _onEdit(event, commit) {
+    const input = event.target.closest("[data-field]");
+    if (!input || !this.root.contains(input)) return;
+    const path = input.dataset.field;
+    const value = this._read(input);
+    if (path === "optimizer.name") {
+      if (!commit) return;
+      const defaults = (this.schema.optimizers || {})[value] || {};
+      this.state.optimizer = { name: value, ...clone(defaults) };
+      this.render();
+    } else if (path === "model.weight_init") {
+      setPath(this.state, path, value);
+      const std = this.root.querySelector('[data-field-wrap="model.weight_init_std"]');
+      if (std) std.hidden = value !== "std";
+    } else if (path === "name" && value === "") {
+      delete this.state.name;
+    } else {
+      setPath(this.state, path, value);
+    }
+    if (commit) this._clearFieldError(path);
+    this.onChange(this.getConfig(), { commit });
+  }
+
+  _onClick(event) {
+    const button = event.target.closest("button[data-action]");
+    if (!button || !this.root.contains(button)) return;
+    const layers = this.state.model.hidden_layers;
+    const i = Number(button.dataset.index);
+    switch (button.dataset.action) {
+      case "add-layer":
+        if (layers.length >= this.maxLayers) return;
+        layers.push(clone(layers[layers.length - 1] || LAYER_DEFAULT));
+        break;
+      case "remove": layers.splice(i, 1); break;
+      case "up": if (i > 0) [layers[i - 1], layers[i]] = [layers[i], layers[i - 1]]; break;
+      case "down": if (i < layers.length - 1) [layers[i + 1], layers[i]] = [layers[i], layers[i + 1]]; break;
+      case "preset": {
+        const preset = (this.schema.presets || {})[button.dataset.preset];
+        if (preset) { this.lastErrors = null; this.setConfig(preset.config); }
+        return;
+      }
+      default: return;
+    }
+    this.lastErrors = null; // positions changed: old messages may point at the wrong layer
+    this.render();
+    const focus = button.dataset.action === "add-layer"
+      ? this.root.querySelector(`[data-field="model.hidden_layers[${layers.length - 1}].units"]`)
+      : this.root.querySelector(`button[data-action="${button.dataset.action}"][data-index="${button.dataset.action === "up" ? i - 1 : button.dataset.action === "down" ? i + 1 : i}"]`);
+    if (focus && !focus.disabled) focus.focus();
+    this.onChange(this.getConfig(), { commit: true });
+  }
+
+  // ------------------------------------------------------------ errors
+
+  /** Find the input (or the nearest group) for a server field path. */
+  _target(path) {
+    for (const el of this.root.querySelectorAll("[data-field]")) if (el.dataset.field === path) return { el, exact: true };
+    for (const p of [path, ...parents(path)]) {
+      for (const el of this.root.querySelectorAll("[data-field-group]")) if (el.dataset.fieldGroup === p) return { el, exact: false };
+    }
+    return null;
+  }
+
+  /** errors: [{field, message}] from the server. title: the summary's first line. */
+  showErrors(errors, title = "Some settings are not valid:") {
+    this.clearErrors();
+    if (!errors || !errors.length) return;
+    this.lastErrors = { errors, title };
+    const items = [];
+    for (const { field, message } of errors) {
+      const target = this._target(field || "");
+      let label = field || "config";
+      if (target && target.exact) {
+        const input = target.el;
+        input.classList.add("invalid");
+        input.setAttribute("aria-invalid", "true");
+        label = input.dataset.label || field;
+        const wrap = input.closest(".field") || input.parentElement;
+        if (wrap.hidden) wrap.hidden = false;
+        const adv = input.closest("details");
+        if (adv) adv.open = true;
+        const msg = h("div", { class: "field-error", "data-error-for": field }, message);
+        wrap.append(msg);
+        input.setAttribute("aria-describedby", (msg.id = "err-" + Math.random().toString(36).slice(2)));
+      } else if (target) {
+        target.el.classList.add("group-invalid");
+        const msg = h("div", { class: "field-error group-error", "data-error-for": field }, `${field}: ${message}`);
+        const anchor = target.el.querySelector(":scope > .layer-head, :scope > legend");
+        if (anchor) anchor.after(msg); else target.el.prepend(msg);
+      }
+      items.push(h("li", {},
+        h("a", { href: "#", "data-error-link": field, onclick: (e) => { e.preventDefault(); this.focusField(field); } }, label),
+        ": ", message));
+    }
+    const summary = this.root.querySelector("#error-summary");
+    summary.replaceChildren(h("strong", {}, title), h("ul", {}, items));
+    summary.hidden = false;
+  }
+
+  /**
+   * Bring a field into view and focus it. Inside a scrolling sidebar only the sidebar scrolls
+   * (never the page); when the error summary and the field both fit, the summary stays visible.
+   */
+  focusField(path) {
+    const target = this._target(path);
+    if (!target) return;
+    const el = target.el;
+    const box = scrollParent(this.root);
+    if (box) {
+      const boxRect = box.getBoundingClientRect();
+      const elTop = el.getBoundingClientRect().top - boxRect.top + box.scrollTop;
+      const summary = this.root.querySelector("#error-summary");
+      const summaryTop = summary && !summary.hidden ? summary.getBoundingClientRect().top - boxRect.top + box.scrollTop : elTop;
+      const fitsWithSummary = elTop + 60 - Math.max(0, summaryTop - 12) < box.clientHeight;
+      box.scrollTo({ top: fitsWithSummary ? Math.max(0, summaryTop - 12) : Math.max(0, elTop - box.clientHeight / 2) });
+    } else {
+      el.scrollIntoView({ block: "center" });
+    }
+    if (el.focus) el.focus({ preventScroll: true });
+  }
+
+  clearErrors() {
+    this.lastErrors = null;
+    for (const el of this.root.querySelectorAll(".field-error")) el.remove();
+    for (const el of this.root.querySelectorAll(".invalid")) { el.classList.remove("invalid"); el.removeAttribute("aria-invalid"); el.removeAttribute("aria-describedby"); }
+    for (const el of this.root.querySelectorAll(".group-invalid")) el.classList.remove("group-invalid");
+    const summary = this.root.querySelector("#error-summary");
+    if (summary) { summary.hidden = true; summary.replaceChildren(); }
+  }
+
+  _clearFieldError(path) {
+    for (const el of this.root.querySelectorAll(".field-error")) if (el.dataset.errorFor === path) el.remove();
+    for (const el of this.root.querySelectorAll(".invalid")) if (el.dataset.field === path) { el.classList.remove("invalid"); el.removeAttribute("aria-invalid"); }
+  }
+
+  hasErrors() { return Boolean(this.lastErrors); }
+}

@@ -1,0 +1,250 @@
+// Plotly charts: loss, accuracy and train-test gap per epoch, one colour per run
+// (train solid, test dashed). Plotly.newPlot once per chart; structural changes (a run added,
+// hidden, removed) go through Plotly.react with a fixed `uirevision`, so the user's zoom survives;
+// streamed epochs are buffered and flushed with Plotly.extendTraces once per animation frame.
+
+import { lossLabel } from "./format.js";
+
+export const PALETTE = ["#1f6fd1", "#d6402b", "#1e9e5a", "#e08a00", "#7b4fc9", "#8c5a3c", "#d0479b", "#0f9bb0", "#8a9a12", "#5f6b7a"];
+
+const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#2b3440" };
+const GRID = "#e6e9ef";
+const PLOTLY_CONFIG = {
+  responsive: true,
+  displaylogo: false,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
+};
+
+// What each chart shows: per run, which traces and how a record maps to a y value.
+const CHARTS = {
+  loss: {
+    yTitle: "cross-entropy loss",
+    traces: [
+      { key: "train", dash: "solid", y: (r) => r.train_loss, fmt: ".4f" },
+      { key: "test", dash: "dash", y: (r) => r.test_loss, fmt: ".4f" },
+    ],
+  },
+  acc: {
+    yTitle: "accuracy (%)",
+    yRange: [0, 101],
+    traces: [
+      { key: "train", dash: "solid", y: (r) => pctOrNull(r.train_acc), fmt: ".1f", suffix: " %" },
+      { key: "test", dash: "dash", y: (r) => pctOrNull(r.test_acc), fmt: ".1f", suffix: " %" },
+    ],
+  },
+  gap: {
+    yTitle: "gap (% points)",
+    zeroline: true,
+    traces: [
+      { key: "gap", dash: "solid", y: (r) => (isNum(r.train_acc) && isNum(r.test_acc) ? 100 * (r.train_acc - r.test_acc) : null), fmt: ".1f", suffix: " pts" },
+    ],
+  },
+};
+
+function isNum(v) { return typeof v === "number" && isFinite(v); }
+function pctOrNull(v) { return isNum(v) ? 100 * v : null; }
+
+export class Charts {
+  /** elements: {loss: HTMLElement, acc: HTMLElement, gap: HTMLElement} */
+  constructor(elements) {
+    this.el = elements;
+    this.runs = [];            // [{id, color, label, short, visible, loss, epochs, x, series: {chart: [[...]]}, lastEpoch}]
+    this.pending = new Map();  // run id -> [records not yet drawn]
+    this.dirty = false;        // true: next frame redraws everything with Plotly.react
+    this.frame = null;
+    this.logLoss = false;
+    this.pointsDrawn = 0;
+    for (const name of Object.keys(CHARTS)) {
+      Plotly.newPlot(this.el[name], [], this._layout(name), PLOTLY_CONFIG);
+    }
+  }
+
+  _run(id) { return this.runs.find((r) => r.id === id); }
+  has(id) { return Boolean(this._run(id)); }
+
+  /** run: {id, color, label, short, loss, epochs, visible} */
+  addRun(run) {
+    if (this._run(run.id)) return this._run(run.id);
+    const entry = {
+      id: run.id, color: run.color, label: run.label || String(run.id), short: run.short || run.label || String(run.id),
+      visible: run.visible !== false, loss: run.loss || "cross_entropy", epochs: run.epochs || 0,
+      x: [], series: {}, lastEpoch: -1,
+    };
+    for (const [name, spec] of Object.entries(CHARTS)) entry.series[name] = spec.traces.map(() => []);
+    this.runs.push(entry);
+    this._structural();
+    return entry;
+  }
+
+  removeRun(id) {
+    this.runs = this.runs.filter((r) => r.id !== id);
+    this.pending.delete(id);
+    this._structural();
+  }
+
+  setVisible(id, visible) {
+    const run = this._run(id);
+    if (!run || run.visible === visible) return;
+    run.visible = visible;
+    this._structural();
+  }
+
+  update(id, fields) {
+    const run = this._run(id);
+    if (!run) return;
+    Object.assign(run, fields);
+    this._structural();
+  }
+
+  setLogLoss(on) {
+    this.logLoss = Boolean(on);
+    Plotly.relayout(this.el.loss, { "yaxis.type": this.logLoss ? "log" : "linear", "yaxis.autorange": true });
+  }
+
+  /** Replace a run's points (stored metrics, or a resync after reconnect). */
+  setRecords(id, records) {
+    const run = this._run(id);
+    if (!run) return;
+    run.x = [];
+    for (const name of Object.keys(CHARTS)) run.series[name] = CHARTS[name].traces.map(() => []);
+    run.lastEpoch = -1;
+    this.pending.delete(id);
+    for (const record of records || []) this._append(run, record);
+    this._structural();
+  }
+
+  /** Queue one epoch record for the next animation frame. Records at or before the last epoch are ignored. */
+  push(id, record) {
+    const run = this._run(id);
+    if (!run || typeof record.epoch !== "number" || record.epoch <= run.lastEpoch) return;
+    this._append(run, record);
+    if (!this.dirty) {
+      if (!this.pending.has(id)) this.pending.set(id, []);
+      this.pending.get(id).push(record);
+    }
+    this._schedule();
+  }
+
+  _append(run, record) {
+    if (typeof record.epoch !== "number" || record.epoch <= run.lastEpoch) return;
+    run.lastEpoch = record.epoch;
+    run.x.push(record.epoch);
+    for (const [name, spec] of Object.entries(CHARTS)) {
+      spec.traces.forEach((t, i) => run.series[name][i].push(t.y(record)));
+    }
+  }
+
+  /** Number of epochs drawn for a run (test hook). */
+  points(id) {
+    const run = this._run(id);
+    if (!run) return 0;
+    const idx = this.runs.indexOf(run) * CHARTS.loss.traces.length;
+    const trace = this.el.loss.data && this.el.loss.data[idx];
+    return trace && trace.x ? trace.x.length : 0;
+  }
+
+  _structural() {
+    this.dirty = true;
+    this.pending.clear();
+    this._schedule();
+  }
+
+  _schedule() {
+    if (this.frame === null) this.frame = requestAnimationFrame(() => this.flush());
+  }
+
+  /** Draw what is waiting. Called once per animation frame; safe to call directly. */
+  flush() {
+    if (this.frame !== null) { cancelAnimationFrame(this.frame); this.frame = null; }
+    if (this.dirty) {
+      this.dirty = false;
+      this.pending.clear();
+      for (const name of Object.keys(CHARTS)) {
+        Plotly.react(this.el[name], this._data(name), this._layout(name), PLOTLY_CONFIG);
+      }
+      this.pointsDrawn = this.runs.reduce((n, r) => n + r.x.length, 0);
+      return;
+    }
+    if (!this.pending.size) return;
+    for (const [name, spec] of Object.entries(CHARTS)) {
+      const xs = [], ys = [], indices = [];
+      for (const [id, records] of this.pending) {
+        const k = this.runs.findIndex((r) => r.id === id);
+        if (k < 0) continue;
+        spec.traces.forEach((t, i) => {
+          indices.push(k * spec.traces.length + i);
+          xs.push(records.map((r) => r.epoch));
+          ys.push(records.map(t.y));
+        });
+      }
+      if (indices.length) Plotly.extendTraces(this.el[name], { x: xs, y: ys }, indices);
+    }
+    for (const records of this.pending.values()) this.pointsDrawn += records.length;
+    this.pending.clear();
+  }
+
+  _data(name) {
+    const spec = CHARTS[name];
+    const data = [];
+    for (const run of this.runs) {
+      spec.traces.forEach((t, i) => {
+        data.push({
+          type: "scatter",
+          mode: Math.max(run.epochs || 0, run.x.length) > 40 ? "lines" : "lines+markers",
+          uid: `${run.id}:${name}:${t.key}`,
+          name: `${run.short} ${t.key}`,
+          x: run.x.slice(),
+          y: run.series[name][i].slice(),
+          visible: run.visible,
+          line: { color: run.color, dash: t.dash, width: t.dash === "solid" ? 2.2 : 2 },
+          marker: { size: 4, color: run.color },
+          hovertemplate: `%{y:${t.fmt}}${t.suffix || ""}<extra>${escapeHtml(run.short)} ${t.key}</extra>`,
+          connectgaps: false,
+        });
+      });
+    }
+    return data;
+  }
+
+  _layout(name) {
+    const spec = CHARTS[name];
+    const visible = this.runs.filter((r) => r.visible);
+    const maxEpochs = Math.max(1, ...visible.map((r) => Math.max(r.epochs || 0, r.lastEpoch)));
+    let yTitle = spec.yTitle;
+    if (name === "loss") {
+      const losses = new Set(visible.map((r) => r.loss));
+      yTitle = losses.size === 1 ? lossLabel([...losses][0]) : losses.size > 1 ? "loss (different losses)" : lossLabel("cross_entropy");
+    }
+    return {
+      annotations: this.runs.length ? [] : [{
+        text: "No runs yet — press ▶ Train", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+        font: { size: 13, color: "#8a94a3" },
+      }],
+      uirevision: "keep",
+      autosize: true,
+      margin: { l: 58, r: 14, t: 10, b: 46 },
+      font: FONT,
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#ffffff",
+      showlegend: false,
+      hovermode: "x",
+      xaxis: {
+        title: { text: "epoch", standoff: 6 },
+        range: [0, maxEpochs],
+        gridcolor: GRID, zeroline: false, linecolor: "#9aa4b2", ticks: "outside", tickcolor: "#9aa4b2",
+      },
+      yaxis: {
+        title: { text: yTitle, standoff: 6 },
+        type: name === "loss" && this.logLoss ? "log" : "linear",
+        ...(spec.yRange ? { range: spec.yRange } : { autorange: true }),
+        gridcolor: GRID, linecolor: "#9aa4b2", ticks: "outside", tickcolor: "#9aa4b2",
+        zeroline: Boolean(spec.zeroline), zerolinecolor: "#9aa4b2", zerolinewidth: 1.5,
+        ...(name === "acc" ? { ticksuffix: "" } : {}),
+      },
+    };
+  }
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+}

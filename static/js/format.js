@@ -1,0 +1,95 @@
+// Small formatting helpers shared by the pages.
+
+const OPTIMIZER_LABELS = {
+  sgd: "SGD", momentum: "Momentum", nesterov: "Nesterov", adagrad: "AdaGrad", rmsprop: "RMSprop",
+  adam: "Adam", adadelta: "AdaDelta", adamax: "AdaMax", nadam: "Nadam", amsgrad: "AMSGrad",
+  adabound: "AdaBound", amsbound: "AMSBound", rmsprop_graves: "RMSprop (Graves)", smorms3: "SMORMS3",
+  eve: "Eve", santa_e: "Santa-E", santa_sss: "Santa-SSS",
+};
+
+export function optimizerLabel(name) {
+  return OPTIMIZER_LABELS[name] || name;
+}
+
+const LOSS_LABELS = {
+  cross_entropy: "cross-entropy loss",
+  mean_squared_error: "mean squared error",
+  binary_cross_entropy: "binary cross-entropy loss",
+};
+
+export function lossLabel(name) {
+  return LOSS_LABELS[name] || (name ? name.replace(/_/g, " ") + " loss" : "loss");
+}
+
+/** "784-100x6-10 relu, sgd lr 0.01" (+ weight decay, dropout, batch norm when used). */
+export function describeConfig(config) {
+  if (!config || typeof config !== "object") return "";
+  const model = config.model || {};
+  const layers = Array.isArray(model.hidden_layers) ? model.hidden_layers : [];
+  const sizes = [];
+  for (const layer of layers) {
+    const units = layer && layer.units;
+    const last = sizes[sizes.length - 1];
+    if (last && last.units === units) last.count += 1;
+    else sizes.push({ units, count: 1 });
+  }
+  const arch = ["784", ...sizes.map((s) => (s.count > 1 ? `${s.units}x${s.count}` : `${s.units}`)), "10"].join("-");
+  const acts = [...new Set(layers.map((l) => l && l.activation).filter(Boolean))];
+  const parts = [arch + (acts.length ? " " + acts.join("/") : "")];
+  const opt = config.optimizer || {};
+  if (opt.name) parts.push(`${opt.name}${opt.lr !== undefined ? " lr " + fmtNum(opt.lr) : ""}`);
+  const wd = config.training && config.training.weight_decay;
+  if (wd) parts.push(`weight decay ${fmtNum(wd)}`);
+  const drops = [...new Set(layers.map((l) => (l && l.dropout) || 0).filter((p) => p > 0))];
+  if (drops.length) parts.push(`dropout ${drops.map(fmtNum).join("/")}`);
+  if (layers.some((l) => l && l.batch_norm)) parts.push("batch norm");
+  return parts.join(", ");
+}
+
+export function fmtNum(x) {
+  if (typeof x !== "number" || !isFinite(x)) return String(x);
+  return String(+x.toPrecision(4));
+}
+
+/** Fraction -> "72.3 %" ("–" when missing). */
+export function pct(fraction, digits = 1) {
+  if (fraction === null || fraction === undefined || !isFinite(fraction)) return "–";
+  return (fraction * 100).toFixed(digits) + " %";
+}
+
+/** Seconds -> "0:07", "12:03", "1:02:03". */
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || !isFinite(seconds) || seconds < 0) return "–";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+/** ISO string or Unix seconds -> local "2024-05-01 14:03". */
+export function when(value) {
+  if (value === null || value === undefined || value === "") return "–";
+  const date = typeof value === "number" ? new Date(value < 1e12 ? value * 1000 : value) : new Date(value);
+  if (isNaN(date.getTime())) return String(value);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** Minimal element builder: h("a", {href, class: "x"}, "text", child). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (key in el && typeof value !== "string") el[key] = value;
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}

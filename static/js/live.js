@@ -1,0 +1,151 @@
+// Ties a run's socket events to the charts, the compare list and the status panel.
+// Used by the dashboard (Train) and the permalink page (watch a running run, Re-run).
+
+import { getSocket } from "./socket.js";
+import { pct } from "./format.js";
+
+const ACTIVE = new Set(["starting", "queued", "running"]);
+
+export class Live {
+  /** parts: {charts, list, status}; socket is created on first use. */
+  constructor({ charts, list, status }) {
+    this.charts = charts;
+    this.list = list;
+    this.status = status;
+    this._socket = null;
+    this.timing = {};
+    this.focusId = null;
+  }
+
+  get socket() {
+    if (!this._socket) {
+      this._socket = getSocket();
+      this._socket.onConnection((state) => document.dispatchEvent(new CustomEvent("playground:connection", { detail: { state } })));
+    }
+    return this._socket;
+  }
+
+  /** Connect early (the dashboard): the first Train then does not wait for the handshake. */
+  connect() { return this.socket; }
+
+  /**
+   * Ask the server to train `config`. Resolves to the ack: {run_id, queue_position} or {error, errors}.
+   * On success the run is on the charts and followed by the status panel.
+   */
+  async start(config, { short, name } = {}) {
+    this.timing = { clickAt: performance.now() };
+    const ack = await this.socket.start(config);
+    this.timing.ackAt = performance.now();
+    if (!ack || ack.error || !ack.run_id) return ack || { error: "no answer" };
+    const runId = ack.run_id;
+    this.add(runId, { config, status: ack.queue_position > 0 ? "queued" : "starting", short, name, focus: true });
+    this.subscribe(runId);
+    if (ack.queue_position > 0) this._queued(runId, ack.queue_position);
+    return ack;
+  }
+
+  /** Put a run on the charts and the list (no socket). */
+  add(runId, { config, status = "done", metrics = [], short, name, focus = false, color, summary } = {}) {
+    const epochs = ((config || {}).training || {}).epochs || 0;
+    const entry = this.list.add({ id: runId, config, status, short, name: name || (config && config.name), color });
+    this.charts.addRun({ id: runId, color: entry.color, short: entry.short, label: entry.description, loss: ((config || {}).model || {}).loss, epochs });
+    if (metrics && metrics.length) this.charts.setRecords(runId, metrics);
+    if (summary || (!ACTIVE.has(status) && metrics.length)) this.list.update(runId, { meta: this._meta(summary, metrics) });
+    if (focus) {
+      this.focusId = runId;
+      this.status.follow({ id: runId, short: entry.short, epochs });
+    }
+    return entry;
+  }
+
+  /** Follow a run that is already on the server (permalink of a running run). */
+  async watch(runId, { config, short } = {}) {
+    this.subscribe(runId);
+    const ack = await this.socket.watch(runId);
+    if (ack.error) return ack;
+    this._resync(runId, ack);
+    return ack;
+  }
+
+  subscribe(runId) {
+    this.socket.subscribe(runId, {
+      "run:queued": (p) => this._queued(runId, p.position),
+      "run:started": () => { this.list.update(runId, { status: "running", meta: "" }); this.status.started(runId); },
+      "run:epoch": (p) => this._epoch(runId, p),
+      "run:done": (p) => this._done(runId, p.summary || {}),
+      "run:error": (p) => this._error(runId, p.error || "unknown error"),
+      resync: (ack) => this._resync(runId, ack),
+    });
+  }
+
+  stop(runId) {
+    if (!runId) return Promise.resolve({});
+    return this.socket.stop(runId);
+  }
+
+  isActive(runId) {
+    const e = this.list.get(runId);
+    return Boolean(e && ACTIVE.has(e.status));
+  }
+
+  _queued(runId, position) {
+    this.list.update(runId, { status: "queued", meta: `position ${position}` });
+    this.status.queued(runId, position);
+  }
+
+  _epoch(runId, record) {
+    if (this.timing.firstEpochAt === undefined && runId === this.focusId) {
+      this.timing.firstEpochAt = performance.now();
+      requestAnimationFrame(() => { this.timing.firstPlotAt = performance.now(); });
+    }
+    this.charts.push(runId, record);
+    const e = this.list.get(runId);
+    if (e && e.status !== "running") this.list.update(runId, { status: "running" });
+    const epochs = this._epochs(runId);
+    this._setMeta(runId, `epoch ${record.epoch}/${epochs}` + (record.test_acc != null ? ` · test ${pct(record.test_acc)}` : ""));
+    this.status.epoch(runId, record);
+  }
+
+  _done(runId, summary) {
+    this.charts.flush();
+    const status = summary.status || summary.event || "done";
+    this.list.update(runId, { status, meta: this._meta(summary) });
+    this.status.finished(runId, summary);
+    this.socket.unsubscribe(runId);
+    document.dispatchEvent(new CustomEvent("playground:run-finished", { detail: { run_id: runId, status, summary } }));
+  }
+
+  _error(runId, message) {
+    this.list.update(runId, { status: "error", meta: message });
+    this.status.failed(runId, message);
+    this.socket.unsubscribe(runId);
+  }
+
+  _resync(runId, ack) {
+    if (ack.metrics) this.charts.setRecords(runId, ack.metrics);
+    const last = (ack.metrics || [])[ack.metrics ? ack.metrics.length - 1 : 0];
+    if (last) this.status.epoch(runId, last);
+    if (ack.status && !ACTIVE.has(ack.status)) this._done(runId, ack.summary || { status: ack.status, final: last });
+    else if (ack.status) this.list.update(runId, { status: ack.status });
+  }
+
+  _epochs(runId) {
+    const e = this.list.get(runId);
+    return (((e && e.config) || {}).training || {}).epochs || "?";
+  }
+
+  _setMeta(runId, meta) {
+    const e = this.list.get(runId);
+    if (!e) return;
+    e.meta = meta;
+    const el = this.list.root.querySelector(`[data-run-id="${CSS.escape(runId)}"] .run-meta`);
+    if (el && el.lastChild && el.lastChild.nodeType === Node.TEXT_NODE) el.lastChild.textContent = meta;
+    else this.list.update(runId, {});
+  }
+
+  _meta(summary, metrics) {
+    const final = (summary && summary.final) || (metrics && metrics[metrics.length - 1]) || {};
+    if (final.train_acc == null && final.test_acc == null) return (summary && summary.message) || "";
+    return `train ${pct(final.train_acc)} · test ${pct(final.test_acc)}`;
+  }
+}

@@ -1,0 +1,151 @@
+// The dashboard: builder + Train/Stop + live charts + compare list + config in the address.
+
+import { getSchema, getRun, validate } from "./api.js";
+import { Builder } from "./builder.js";
+import { Charts } from "./charts.js";
+import { RunList } from "./runs.js";
+import { StatusPanel } from "./status.js";
+import { Live } from "./live.js";
+import { readConfigFromHash, writeConfigToHash } from "./hash.js";
+import { watchConnection, showNotice } from "./page.js";
+import { installTooltips } from "./tooltip.js";
+
+const $ = (id) => document.getElementById(id);
+
+async function main() {
+  const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), gap: $("chart-gap") });
+  const status = new StatusPanel(
+    { line: $("status"), bar: $("progress"), fill: $("progress-fill"), epoch: $("progress-epoch"), time: $("progress-time"), stop: $("stop") },
+    { onStop: (id) => stopRun(id) });
+  let live = null;
+  const list = new RunList($("runs"), charts, { onAddStored: (id) => addStored(id) });
+  live = new Live({ charts, list, status });
+  live.connect();
+  watchConnection();
+  installTooltips();
+  $("log-loss").addEventListener("change", (e) => charts.setLogLoss(e.target.checked));
+
+  let schema;
+  try {
+    schema = await getSchema();
+  } catch (err) {
+    showNotice($("page-notice"), `Could not load the settings from the server (${err.message}). Is \`python -m server\` running? Reload the page to try again.`);
+    $("builder").replaceChildren();
+    return;
+  }
+
+  // ---- builder + address + live validation
+  let validateTimer = null;
+  let validateSeq = 0;
+  const builder = new Builder($("builder"), schema, {
+    onChange: (config, { commit }) => {
+      writeConfigToHash(config);
+      if (commit) {
+        clearTimeout(validateTimer);
+        validateTimer = setTimeout(() => check(config), 250);
+      }
+    },
+  });
+
+  async function check(config) {
+    const seq = ++validateSeq;
+    let result;
+    try { result = await validate(config); } catch (err) { return; }
+    if (seq !== validateSeq) return; // a newer edit is being checked
+    if (result.ok) builder.clearErrors();
+    else builder.showErrors(result.errors && result.errors.length ? result.errors : [{ field: "config", message: result.error }],
+      "Some settings are not valid yet:");
+  }
+
+  function loadFromHash() {
+    const fromHash = readConfigFromHash();
+    if ($("status").dataset.status === "invalid") status.set("idle", "Ready. Press Train to start.");
+    const notice = $("hash-notice");
+    if (fromHash.error) {
+      showNotice(notice, `The settings in this link could not be read: ${fromHash.error}. The default network is shown instead.`);
+      builder.setConfig(schema.default_config, { silent: true });
+      writeConfigToHash(builder.getConfig());
+    } else if (fromHash.config) {
+      notice.hidden = true;
+      builder.setConfig(fromHash.config, { silent: true });
+      writeConfigToHash(builder.getConfig());
+      check(builder.getConfig());
+    } else {
+      notice.hidden = true;
+      writeConfigToHash(builder.getConfig());
+    }
+  }
+  loadFromHash();
+  window.addEventListener("hashchange", () => {
+    // Someone pasted another link into the address bar of an open dashboard.
+    const current = JSON.stringify(builder.getConfig());
+    const fromHash = readConfigFromHash();
+    if (fromHash.config && JSON.stringify(fromHash.config) === current) return;
+    loadFromHash();
+  });
+
+  // ---- train / stop
+  const train = $("train");
+  train.disabled = false;
+  train.addEventListener("click", async () => {
+    clearTimeout(validateTimer);
+    validateSeq++;
+    const config = builder.getConfig();
+    train.disabled = true;
+    status.set("starting", "Sending the settings to the server…");
+    let ack;
+    try {
+      ack = await live.start(config, { name: config.name });
+    } catch (err) {
+      status.failed(null, err.message);
+      train.disabled = false;
+      return;
+    }
+    train.disabled = false;
+    if (ack.error) {
+      const errors = ack.errors && ack.errors.length ? ack.errors : null;
+      if (errors) {
+        builder.showErrors(errors, "The server did not start this run. Fix the marked settings:");
+        status.set("invalid", `Not started: ${errors.length === 1 ? "1 setting needs" : errors.length + " settings need"} fixing (marked in red in the builder).`);
+        builder.focusField(errors[0].field);
+      } else {
+        status.set("error", `Not started: ${ack.error}`);
+      }
+      return;
+    }
+    builder.clearErrors();
+  });
+
+  function stopRun(id) {
+    if (!id) return;
+    status.set("running", "Stopping…");
+    live.stop(id).then((ack) => { if (ack && ack.error) status.failed(id, ack.error); });
+  }
+
+  async function addStored(id) {
+    if (list.get(id)) return;
+    let run;
+    try { run = await getRun(id); } catch (err) {
+      showNotice($("page-notice"), `Could not load run ${id}: ${err.message}`);
+      return;
+    }
+    live.add(id, { config: run.config, status: run.status, metrics: run.metrics || [], summary: run.summary, name: run.config && run.config.name });
+    if (run.status === "running" || run.status === "queued") live.watch(id);
+  }
+
+  // ---- test/debug hook (tests assert primarily on the DOM and Plotly's gd.data)
+  window.playground = {
+    builder, charts, list, live,
+    config: () => builder.getConfig(),
+    currentRunId: () => live.focusId,
+    points: (id) => charts.points(id || live.focusId),
+    timing: () => ({ ...live.timing }),
+  };
+  document.dispatchEvent(new CustomEvent("playground:ready"));
+}
+
+main().catch((err) => {
+  const notice = document.getElementById("page-notice");
+  if (notice) showNotice(notice, `The dashboard failed to start: ${err.message}`);
+  throw err;
+});

@@ -1,0 +1,54 @@
+// /runs: the list of stored runs with links to their permalinks.
+
+import { listRuns, permalink } from "./api.js";
+import { builderLink } from "./hash.js";
+import { h, describeConfig, pct, when } from "./format.js";
+import { showNotice } from "./page.js";
+
+const $ = (id) => document.getElementById(id);
+let runs = [];
+let timer = null;
+
+async function load() {
+  try {
+    runs = (await listRuns()).runs || [];
+    $("page-notice").hidden = true;
+  } catch (err) {
+    showNotice($("page-notice"), `Could not load the stored runs: ${err.message}`);
+    runs = [];
+  }
+  render();
+  clearTimeout(timer);
+  if (runs.some((r) => r.status === "running" || r.status === "queued")) timer = setTimeout(load, 3000);
+}
+
+function render() {
+  const filter = $("status-filter").value;
+  const shown = runs.filter((r) => !filter || r.status === filter || (filter === "running" && r.status === "queued"));
+  $("runs-count").textContent = `${shown.length} of ${runs.length} run${runs.length === 1 ? "" : "s"}`;
+  if (!shown.length) {
+    $("runs-body").replaceChildren(h("tr", {}, h("td", { colspan: 8, class: "empty" },
+      runs.length ? "No run has this status." : "No stored runs yet. ",
+      runs.length ? "" : h("a", { href: "/" }, "Train one on the dashboard."))));
+    return;
+  }
+  $("runs-body").replaceChildren(...shown.map((r) => {
+    const s = r.summary || {};
+    const final = s.final || {};
+    const epochs = ((r.config || {}).training || {}).epochs;
+    const name = r.config && r.config.name;
+    return h("tr", { "data-run-id": r.run_id, "data-status": r.status },
+      h("td", {}, h("a", { href: permalink(r.run_id), class: "run-link" }, h("code", {}, String(r.run_id).slice(0, 12)))),
+      h("td", {}, h("span", { class: `badge badge-${r.status}`, title: r.message || s.message || "" }, r.status)),
+      h("td", { class: "nowrap" }, when(r.created_at)),
+      h("td", { class: "desc" }, name ? h("strong", {}, name + " — ") : "", describeConfig(r.config)),
+      h("td", { class: "num" }, final.epoch !== undefined ? `${final.epoch}/${epochs}` : `–/${epochs ?? "?"}`),
+      h("td", { class: "num" }, pct(final.train_acc)),
+      h("td", { class: "num" }, pct(final.test_acc)),
+      h("td", { class: "actions" }, h("a", { href: builderLink(r.config), title: "Load these settings into the builder" }, "Open in builder")));
+  }));
+}
+
+$("status-filter").addEventListener("change", render);
+$("reload").addEventListener("click", load);
+load();

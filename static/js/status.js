@@ -1,0 +1,120 @@
+// The run bar: status line, progress bar (epoch i/N, elapsed, ETA), queue position, Stop button.
+
+import { duration, pct } from "./format.js";
+
+export class StatusPanel {
+  /** el: {line, bar, fill, epoch, time, stop} */
+  constructor(el, { onStop = () => {} } = {}) {
+    this.el = el;
+    this.run = null;
+    this.timer = null;
+    el.stop.addEventListener("click", () => { if (this.run) onStop(this.run.id); });
+    this.set("idle", el.line.textContent || "Ready.");
+  }
+
+  /** kind: idle starting queued running done stopped diverged error invalid */
+  set(kind, text) {
+    this.el.line.dataset.status = kind;
+    this.el.line.textContent = text;
+    const active = kind === "starting" || kind === "queued" || kind === "running";
+    this.el.stop.disabled = !(active && this.run && this.run.id);
+    this.el.bar.dataset.state = kind;
+    if (!active) this._stopTimer();
+  }
+
+  /** Follow a run: {id, short, epochs}. */
+  follow(run) {
+    this.run = { ...run, epoch: null, elapsed: 0, t0: performance.now(), rate: null, stampedAt: performance.now() };
+    this._progress(0);
+    this.el.epoch.textContent = `epoch 0 / ${run.epochs}`;
+    this.el.time.textContent = "";
+    this.set("starting", `Run ${run.short}: starting…`);
+  }
+
+  isFollowing(id) { return Boolean(this.run && this.run.id === id); }
+
+  queued(id, position) {
+    if (!this.isFollowing(id)) return;
+    this.set("queued", `Run ${this.run.short}: queued, position ${position} — it starts when a worker is free (other runs are training).`);
+    this.el.time.textContent = `queue position ${position}`;
+  }
+
+  started(id) {
+    if (!this.isFollowing(id)) return;
+    this.run.t0 = performance.now();
+    this.set("running", `Run ${this.run.short}: running — evaluating the untrained network (epoch 0)…`);
+    this._startTimer();
+  }
+
+  epoch(id, record) {
+    if (!this.isFollowing(id)) return;
+    const r = this.run;
+    if (r.epoch === null) { this.run.t0 = performance.now() - 1000 * (record.elapsed_s || 0); this._startTimer(); }
+    r.epoch = record.epoch;
+    r.elapsed = record.elapsed_s || 0;
+    r.stampedAt = performance.now();
+    if (record.epoch === 0) r.elapsed0 = r.elapsed;
+    else r.rate = (r.elapsed - (r.elapsed0 || 0)) / record.epoch; // seconds per epoch
+    this._progress(record.epoch / Math.max(1, r.epochs));
+    this.el.epoch.textContent = `epoch ${record.epoch} / ${r.epochs}`;
+    const acc = record.test_acc !== null && record.test_acc !== undefined
+      ? ` — train ${pct(record.train_acc)}, test ${pct(record.test_acc)}` : "";
+    this.set("running", `Run ${r.short}: training, epoch ${record.epoch} of ${r.epochs}${acc}`);
+    this._tick();
+  }
+
+  finished(id, summary, config) {
+    if (!this.isFollowing(id)) return;
+    const r = this.run;
+    summary = summary || {};
+    const status = summary.status || summary.event || "done";
+    const final = summary.final || {};
+    const secs = summary.elapsed_s;
+    if (status === "done") {
+      this._progress(1);
+      this.el.epoch.textContent = `epoch ${final.epoch ?? r.epochs} / ${r.epochs}`;
+      const gap = typeof final.train_acc === "number" && typeof final.test_acc === "number"
+        ? ` (gap ${(100 * (final.train_acc - final.test_acc)).toFixed(1)} points)` : "";
+      this.set("done", `Run ${r.short}: done in ${duration(secs)} — train accuracy ${pct(final.train_acc)}, test accuracy ${pct(final.test_acc)}${gap}.`);
+    } else if (status === "stopped") {
+      this.set("stopped", `Run ${r.short}: stopped at epoch ${summary.epochs_completed ?? r.epoch ?? 0} of ${r.epochs}.`);
+    } else if (status === "diverged") {
+      this.set("diverged", `Run ${r.short}: diverged — ${summary.message || "the loss became infinite or NaN"}.`);
+    } else {
+      this.set(status, `Run ${r.short}: ${status}${summary.message ? " — " + summary.message : ""}.`);
+    }
+    this.el.time.textContent = secs !== undefined ? `took ${duration(secs)}` : "";
+  }
+
+  failed(id, message) {
+    if (id !== null && !this.isFollowing(id)) return;
+    this.set("error", `${this.run ? `Run ${this.run.short}: ` : ""}error — ${message}`);
+  }
+
+  _progress(fraction) {
+    const f = Math.max(0, Math.min(1, fraction || 0));
+    this.el.fill.style.width = (100 * f).toFixed(1) + "%";
+    this.el.bar.setAttribute("aria-valuenow", String(Math.round(100 * f)));
+  }
+
+  _startTimer() {
+    if (!this.timer) this.timer = setInterval(() => this._tick(), 500);
+  }
+
+  _stopTimer() {
+    if (this.timer) { clearInterval(this.timer); this.timer = null; }
+  }
+
+  _tick() {
+    const r = this.run;
+    if (!r) return;
+    const elapsed = (performance.now() - r.t0) / 1000;
+    let text = `elapsed ${duration(elapsed)}`;
+    if (r.rate && r.epoch !== null) {
+      const sinceLast = (performance.now() - r.stampedAt) / 1000;
+      const eta = Math.max(0, r.rate * (r.epochs - r.epoch) - sinceLast);
+      text += ` · ETA ${duration(eta)}`;
+    }
+    this.el.time.textContent = text;
+  }
+}
