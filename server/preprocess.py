@@ -231,8 +231,9 @@ def ink_map(im: Image.Image) -> np.ndarray:
     bw = max(1, int(round(0.04 * min(h, w))))
     border = np.concatenate([gray[:bw].ravel(), gray[-bw:].ravel(), gray[:, :bw].ravel(),
                              gray[:, -bw:].ravel()])
-    lo, hi = np.percentile(gray, [1, 99])
-    light_background = float(np.median(border)) >= (lo + hi) / 2 or hi - lo < 1e-6
+    smooth = _blur(gray, 1.0)                       # extremes without single noisy pixels
+    lo, hi = float(smooth.min()), float(smooth.max())
+    light_background = float(np.median(border)) >= (lo + hi) / 2
     c = rgb if light_background else 1.0 - rgb      # background bright, ink dark from here on
     d_raw = (_background(c) - c).max(axis=2)        # departure from the local paper, any channel
     d = _blur(d_raw, 0.7 + 0.002 * max(h, w))       # denoised copy for the decisions (1-2 px)
@@ -299,11 +300,13 @@ def clean_mask(mask: np.ndarray) -> np.ndarray | None:
     return full & mask
 
 
-def normalize_ink(ink: np.ndarray, box: int = BOX, size: int = SIZE, center: float = CENTER) -> np.ndarray:
+def normalize_ink(ink: np.ndarray, box: float = BOX, size: int = SIZE,
+                  center: float | tuple[float, float] = CENTER) -> np.ndarray:
     """Crop ``ink`` (H, W; ink high) to its bounding box, fit the longer side to ``box`` px keeping the
     aspect ratio (anti-aliased), and place it in a ``size`` x ``size`` field with its centre of mass at
-    (``center``, ``center``). Returns float32 (size, size) in [0, 1].
+    ``center`` (row, col; one number for both). Returns float32 (size, size) in [0, 1].
     """
+    center_y, center_x = (center, center) if np.isscalar(center) else center
     ys, xs = np.nonzero(ink > 0.05)
     if len(ys) == 0:
         raise PreprocessError("no digit found in the image", 422)
@@ -319,7 +322,7 @@ def normalize_ink(ink: np.ndarray, box: int = BOX, size: int = SIZE, center: flo
         raise PreprocessError("no digit found in the image", 422)
     cy = float((crop.sum(axis=1) * np.arange(nh)).sum() / total)
     cx = float((crop.sum(axis=0) * np.arange(nw)).sum() / total)
-    return _place(crop, center - cy, center - cx, size)
+    return _place(crop, center_y - cy, center_x - cx, size)
 
 
 def _place(patch: np.ndarray, oy: float, ox: float, size: int) -> np.ndarray:

@@ -1,0 +1,206 @@
+"""POST /api/predict: recognise an uploaded or drawn digit with the default model or a finished run's.
+
+- multipart field ``image`` (PNG, JPEG, GIF, BMP or WebP; at most 2 MB), optional field ``run_id``;
+- answers ``{prediction, probabilities: [10], input: 28x28 nested list (what the network sees, ink high),
+  model: "default" | run_id}``;
+- every refusal is JSON ``{error}`` with a 4xx status (400 bad/missing file, 404 unknown run, 409 run
+  without weights, 413 too large, 415 not an image, 422 no digit found); 503 if the default model files
+  are missing.
+
+Models are cached per app in ``app.extensions["predict_models"]`` (a small LRU); a lock per model keeps
+concurrent requests from interleaving inside the layers (they keep their last input for backward).
+The default model is ``models/default-v1.npz`` + ``.json`` (scripts/train_default_model.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from flask import Blueprint, current_app, jsonify, request
+
+from .preprocess import MAX_BYTES, PreprocessError, preprocess_bytes
+
+__all__ = ["predict_bp", "load_model_files", "network_from_meta", "ModelCache", "DEFAULT_MODEL_PATH"]
+
+predict_bp = Blueprint("predict", __name__)
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "default-v1"
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+CACHE_SIZE = 4
+
+
+class PredictError(Exception):
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+# ------------------------------------------------------------------------------------------------
+# models
+
+
+def network_from_meta(meta: dict, state) -> "Network":  # noqa: F821
+    """Rebuild the network a default-model JSON describes and load its weights (an npz mapping)."""
+    from nnengine.conv import build_layers
+    from nnengine.losses import get_loss
+    from nnengine.network import Network
+
+    layers = build_layers(meta["layers"], np.random.default_rng(0), n_in=int(meta.get("n_in", 784)),
+                          n_out=int(meta.get("n_out", 10)), weight_init=meta.get("weight_init", "he"))
+    net = Network(layers, get_loss(meta.get("loss", "cross_entropy")))
+    net.load_state_dict({k: np.asarray(state[k]) for k in state.keys()})
+    return net
+
+
+def load_model_files(npz_path, json_path):
+    """The default model (or any model saved the same way) from its .npz weights and .json description."""
+    meta = json.loads(Path(json_path).read_text())
+    with np.load(npz_path, allow_pickle=False) as state:
+        return network_from_meta(meta, state)
+
+
+def network_for_run(config: dict, weights_npz: bytes):
+    """Rebuild a stored run's network from its config and load the weights it saved."""
+    from nnengine.config import parse_config
+    from nnengine.network import build_network
+
+    cfg = parse_config(config)
+    net = build_network(cfg.model, cfg.training, np.random.default_rng(0))
+    with np.load(io.BytesIO(weights_npz), allow_pickle=False) as state:
+        net.load_state_dict({k: state[k] for k in state.files})
+    return net
+
+
+class LoadedModel:
+    def __init__(self, net, key: str):
+        self.net, self.key = net, key
+        self.lock = threading.Lock()
+        first = next(iter(net.params.values()), None)
+        self.dtype = first.dtype if first is not None else np.float32
+
+    def probabilities(self, x28: np.ndarray) -> np.ndarray:
+        x = x28.reshape(1, 784).astype(self.dtype)
+        with self.lock:
+            p = np.asarray(self.net.predict(x), dtype=np.float64)[0]
+        p = np.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0)
+        s = p.sum()
+        if not np.isclose(s, 1.0, atol=1e-3):
+            # identity (squared error) or per-class sigmoid outputs: show them as shares of the total
+            p = np.clip(p, 0.0, None)
+            s = p.sum()
+            p = p / s if s > 0 else np.full(len(p), 1.0 / len(p))
+        return p
+
+
+class ModelCache:
+    """A small LRU of loaded models, keyed by "default" or a run id. Thread-safe."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._items: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, loader) -> LoadedModel:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        model = LoadedModel(loader(), key)               # load outside the lock: it takes a moment
+        with self._lock:
+            self._items[key] = model
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return model
+
+
+def _cache() -> ModelCache:
+    ext = current_app.extensions
+    if "predict_models" not in ext:
+        ext["predict_models"] = ModelCache(current_app.config.get("PREDICT_CACHE_SIZE", CACHE_SIZE))
+    return ext["predict_models"]
+
+
+def _default_paths():
+    base = Path(current_app.config.get("DEFAULT_MODEL", DEFAULT_MODEL_PATH))
+    return base.with_suffix(".npz"), base.with_suffix(".json")
+
+
+def _get_model(run_id: str | None) -> LoadedModel:
+    if not run_id or run_id == "default":
+        npz, meta = _default_paths()
+        if not npz.exists() or not meta.exists():
+            raise PredictError("the default model is not installed (models/default-v1.npz)", 503)
+        return _cache().get("default", lambda: load_model_files(npz, meta))
+    if not RUN_ID_RE.match(run_id):
+        raise PredictError(f"unknown run {run_id[:80]!r}", 404)
+    store = current_app.extensions["store"]
+    run = store.get_run(run_id)
+    if run is None:
+        raise PredictError(f"unknown run {run_id!r}", 404)
+
+    def load():
+        weights = store.get_weights(run_id)
+        if weights is None:
+            raise PredictError(f"run {run_id} has no saved weights (status: {run.get('status')}); "
+                               "wait until it finishes", 409)
+        try:
+            return network_for_run(run["config"], weights)
+        except PredictError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a stored run we cannot rebuild is not the client's fault
+            current_app.logger.warning("cannot rebuild run %s for prediction: %s", run_id, exc)
+            raise PredictError(f"the weights of run {run_id} cannot be loaded for prediction", 409) from None
+
+    return _cache().get(run_id, load)
+
+
+# ------------------------------------------------------------------------------------------------
+# routes
+
+
+@predict_bp.errorhandler(PredictError)
+def _predict_error(exc: PredictError):
+    return jsonify(error=exc.message), exc.status
+
+
+@predict_bp.errorhandler(PreprocessError)
+def _preprocess_error(exc: PreprocessError):
+    return jsonify(error=exc.message), exc.status
+
+
+@predict_bp.post("/api/predict")
+def predict():
+    upload = request.files.get("image")
+    if upload is None:
+        got = ", ".join(repr(k) for k in request.files) or "none"
+        raise PredictError(f"send the picture as a multipart/form-data file field named 'image' "
+                           f"(file fields received: {got})", 400)
+    data = upload.stream.read(MAX_BYTES + 1)
+    run_id = (request.form.get("run_id") or "").strip() or None
+    model = _get_model(run_id)                 # unknown run: 404 before any image work
+    x = preprocess_bytes(data)
+    p = model.probabilities(x)
+    return jsonify(
+        prediction=int(np.argmax(p)),
+        probabilities=[round(float(v), 6) for v in p],
+        input=np.round(x, 3).tolist(),
+        model=model.key,
+    )
+
+
+@predict_bp.get("/api/predict/default-model")
+def default_model_info():
+    """The default model's description (architecture, training, measured accuracy) for the panel."""
+    _, meta = _default_paths()
+    if not meta.exists():
+        raise PredictError("the default model is not installed", 404)
+    info = json.loads(meta.read_text())
+    return jsonify({k: info.get(k) for k in ("name", "description", "layers", "training", "accuracy",
+                                               "quality_set")})

@@ -1,0 +1,287 @@
+/* Predict panel: draw or upload a digit, POST /api/predict, show the 28x28 input, the digit and a bar chart.
+ *
+ * - Drawing: pointer events (mouse, pen, touch) on a 280x280 canvas, black ink on a transparent background
+ *   (exported as PNG with alpha, which the server flattens onto white). The pen is 20 px wide: about MNIST's
+ *   stroke relative to a digit that fills most of the box. The prediction updates when a stroke ends.
+ * - Upload: any PNG/JPEG (also GIF/BMP/WebP) file is sent as is; a preview is drawn into the canvas.
+ * - Model: "default" or a run. On a run's page the run id comes from #run-page[data-run-id]; on the
+ *   dashboard from window.playground.lastRunId when main.js sets it (falls back to the default model).
+ * - window.predictPanel exposes {predict, clear, last} for tests.
+ */
+(function () {
+  "use strict";
+  const panel = document.getElementById("predict-panel");
+  if (!panel) return;
+
+  const PEN = 20;
+  const canvas = document.getElementById("predict-canvas");
+  const g = canvas.getContext("2d");
+  const inputCanvas = document.getElementById("predict-input");
+  const select = document.getElementById("predict-model");
+  const fileInput = document.getElementById("predict-file");
+  const digitOut = document.getElementById("predict-digit");
+  const confOut = document.getElementById("predict-confidence");
+  const statusEl = document.getElementById("predict-status");
+  const chartEl = document.getElementById("predict-chart");
+
+  let drawing = null;          // {id, x, y} while a pointer is down
+  let hasInk = false;
+  let uploaded = null;         // the uploaded File while it is what the canvas shows (no strokes on top)
+  let inFlight = false;
+  let pending = false;
+  let chartReady = false;
+  const state = { last: null, requests: 0 };
+
+  // ------------------------------------------------------------------ drawing
+  function setupPen() {
+    g.lineCap = "round";
+    g.lineJoin = "round";
+    g.lineWidth = PEN;
+    g.strokeStyle = "#000";
+    g.fillStyle = "#000";
+  }
+  setupPen();
+
+  function toCanvas(ev) {
+    const r = canvas.getBoundingClientRect();
+    return { x: (ev.clientX - r.left) * canvas.width / r.width, y: (ev.clientY - r.top) * canvas.height / r.height };
+  }
+
+  function dot(p) {
+    g.beginPath();
+    g.arc(p.x, p.y, PEN / 2, 0, Math.PI * 2);
+    g.fill();
+  }
+
+  function segment(a, b) {
+    g.beginPath();
+    g.moveTo(a.x, a.y);
+    g.lineTo(b.x, b.y);
+    g.stroke();
+  }
+
+  canvas.addEventListener("pointerdown", (ev) => {
+    if (ev.button !== undefined && ev.button > 0) return;
+    ev.preventDefault();
+    try { canvas.setPointerCapture(ev.pointerId); } catch (_) { /* synthetic events */ }
+    const p = toCanvas(ev);
+    drawing = { id: ev.pointerId, last: p };
+    uploaded = null;            // strokes on top of an uploaded picture: send the canvas from now on
+    hasInk = true;
+    dot(p);
+  });
+
+  canvas.addEventListener("pointermove", (ev) => {
+    if (!drawing || ev.pointerId !== drawing.id) return;
+    ev.preventDefault();
+    const events = typeof ev.getCoalescedEvents === "function" ? ev.getCoalescedEvents() : [];
+    for (const e of (events.length ? events : [ev])) {
+      const p = toCanvas(e);
+      segment(drawing.last, p);
+      drawing.last = p;
+    }
+  });
+
+  function endStroke(ev) {
+    if (!drawing || (ev && ev.pointerId !== drawing.id)) return;
+    drawing = null;
+    predict();
+  }
+  canvas.addEventListener("pointerup", endStroke);
+  canvas.addEventListener("pointercancel", endStroke);
+  canvas.addEventListener("lostpointercapture", endStroke);
+
+  function clear() {
+    g.clearRect(0, 0, canvas.width, canvas.height);
+    hasInk = false;
+    uploaded = null;
+    fileInput.value = "";
+    digitOut.textContent = "–";
+    confOut.textContent = "";
+    inputCanvas.getContext("2d").clearRect(0, 0, 28, 28);
+    if (chartReady && window.Plotly) window.Plotly.react(chartEl, bars(null), layout(), CONFIG);
+    else chartEl.textContent = "";
+    setStatus("Draw a digit to start.");
+    state.last = null;
+  }
+  document.getElementById("predict-clear").addEventListener("click", clear);
+
+  // ------------------------------------------------------------------ upload
+  fileInput.addEventListener("change", () => {
+    const file = fileInput.files && fileInput.files[0];
+    if (!file) return;
+    uploaded = file;
+    hasInk = true;
+    g.clearRect(0, 0, canvas.width, canvas.height);
+    if (window.createImageBitmap) {
+      createImageBitmap(file).then((bmp) => {
+        const s = Math.min(canvas.width / bmp.width, canvas.height / bmp.height);
+        const w = bmp.width * s, h = bmp.height * s;
+        g.drawImage(bmp, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+      }).catch(() => { /* the server will say what is wrong with it */ });
+    }
+    predict();
+  });
+
+  // ------------------------------------------------------------------ models
+  function runIdFromPage() {
+    const page = document.getElementById("run-page");
+    if (page && page.dataset.runId) return { id: page.dataset.runId, status: page.dataset.status || "" };
+    if (panel.dataset.runId) return { id: panel.dataset.runId, status: panel.dataset.runStatus || "" };
+    const pg = window.playground;
+    const id = pg && (typeof pg.lastRunId === "function" ? pg.lastRunId() : pg.lastRunId);
+    return id ? { id: String(id), status: "done" } : null;
+  }
+
+  let runOption = null;
+  function refreshModels() {
+    const run = runIdFromPage();
+    if (!run) return;
+    if (!runOption) {
+      runOption = document.createElement("option");
+      select.appendChild(runOption);
+      // on a finished run's page, that run is the natural choice
+      if (document.getElementById("run-page") && run.status === "done") {
+        runOption.value = run.id;
+        select.value = run.id;
+      }
+    }
+    if (runOption.value !== run.id) {
+      const wasSelected = select.value === runOption.value;
+      runOption.value = run.id;
+      if (wasSelected) select.value = run.id;
+    }
+    runOption.textContent = `run ${run.id}`;
+  }
+  refreshModels();
+  setInterval(refreshModels, 2000);
+  select.addEventListener("focus", refreshModels);
+  select.addEventListener("change", () => { if (hasInk) predict(); });
+
+  fetch("/api/predict/default-model").then((r) => (r.ok ? r.json() : null)).then((info) => {
+    if (!info || !info.accuracy) return;
+    const acc = info.accuracy.heldout_mnist;
+    const opt = select.querySelector('option[value="default"]');
+    if (opt && typeof acc === "number") {
+      opt.textContent = `default model (CNN, ${(acc * 100).toFixed(1)}% on held-out MNIST)`;
+    }
+  }).catch(() => {});
+
+  // ------------------------------------------------------------------ request
+  function setStatus(text, isError) {
+    statusEl.textContent = text;
+    statusEl.classList.toggle("predict-error", !!isError);
+  }
+
+  function canvasBlob() {
+    return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  }
+
+  async function predict() {
+    if (!hasInk) return null;
+    if (inFlight) { pending = true; return null; }
+    inFlight = true;
+    panel.setAttribute("aria-busy", "true");
+    setStatus("Recognising…");
+    let result = null;
+    try {
+      const form = new FormData();
+      const blob = uploaded || await canvasBlob();
+      form.append("image", blob, uploaded ? uploaded.name : "drawing.png");
+      if (select.value && select.value !== "default") form.append("run_id", select.value);
+      const resp = await fetch("/api/predict", { method: "POST", body: form });
+      let body = null;
+      try { body = await resp.json(); } catch (_) { body = null; }
+      state.requests += 1;
+      if (!resp.ok || !body || body.error) {
+        const msg = (body && body.error) || `the server answered ${resp.status}`;
+        setStatus(msg.charAt(0).toUpperCase() + msg.slice(1), true);
+        digitOut.textContent = "?";
+        confOut.textContent = "";
+      } else {
+        result = body;
+        show(body);
+      }
+    } catch (err) {
+      setStatus(`Could not reach the server: ${err.message}`, true);
+    } finally {
+      inFlight = false;
+      panel.removeAttribute("aria-busy");
+      if (pending) { pending = false; predict(); }
+    }
+    return result;
+  }
+
+  // ------------------------------------------------------------------ results
+  function show(res) {
+    state.last = res;
+    digitOut.textContent = String(res.prediction);
+    const p = res.probabilities[res.prediction];
+    confOut.textContent = `${(p * 100).toFixed(1)}% sure`;
+    drawInput(res.input);
+    drawChart(res.probabilities, res.prediction);
+    const who = res.model === "default" ? "the default model" : `run ${res.model}`;
+    setStatus(`Recognised by ${who}.`);
+    panel.dataset.prediction = String(res.prediction);
+  }
+
+  function drawInput(rows) {
+    const ctx = inputCanvas.getContext("2d");
+    const img = ctx.createImageData(28, 28);
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        const v = Math.max(0, Math.min(255, Math.round(rows[y][x] * 255)));
+        const i = (y * 28 + x) * 4;
+        img.data[i] = img.data[i + 1] = img.data[i + 2] = v;   // ink high: white on black, like MNIST
+        img.data[i + 3] = 255;
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  const CONFIG = { displayModeBar: false, responsive: true, staticPlot: false };
+  function layout() {
+    return {
+      margin: { l: 40, r: 8, t: 8, b: 36 },
+      height: 220,
+      xaxis: { tickmode: "array", tickvals: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], title: { text: "digit" }, fixedrange: true },
+      yaxis: { range: [0, 1], tickformat: ".0%", fixedrange: true },
+      bargap: 0.2,
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: { size: 12 },
+    };
+  }
+  function bars(probs, best) {
+    const y = probs || new Array(10).fill(0);
+    return [{
+      type: "bar",
+      x: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      y,
+      marker: { color: y.map((_, i) => (i === best ? "#1f6fd1" : "#b8c7db")) },
+      hovertemplate: "%{x}: %{y:.1%}<extra></extra>",
+    }];
+  }
+  function drawChart(probs, best) {
+    if (window.Plotly) {
+      if (!chartReady) {
+        chartEl.textContent = "";
+        window.Plotly.newPlot(chartEl, bars(probs, best), layout(), CONFIG);
+        chartReady = true;
+      } else {
+        window.Plotly.react(chartEl, bars(probs, best), layout(), CONFIG);
+      }
+      return;
+    }
+    // no Plotly (should not happen: it is vendored): plain bars
+    chartEl.textContent = "";
+    probs.forEach((p, i) => {
+      const row = document.createElement("div");
+      row.className = "predict-bar" + (i === best ? " best" : "");
+      row.innerHTML = `<span>${i}</span><span class="predict-bar-fill" style="width:${(p * 100).toFixed(1)}%"></span>`;
+      chartEl.appendChild(row);
+    });
+  }
+
+  window.predictPanel = { predict, clear, get last() { return state.last; }, get requests() { return state.requests; } };
+})();
