@@ -132,18 +132,23 @@ def _default_paths():
     return base.with_suffix(".npz"), base.with_suffix(".json")
 
 
+def _check_run(run_id: str) -> dict:
+    if not RUN_ID_RE.match(run_id):
+        raise PredictError(f"unknown run {run_id[:80]!r}", 404)
+    run = current_app.extensions["store"].get_run(run_id)
+    if run is None:
+        raise PredictError(f"unknown run {run_id!r}", 404)
+    return run
+
+
 def _get_model(run_id: str | None) -> LoadedModel:
     if not run_id or run_id == "default":
         npz, meta = _default_paths()
         if not npz.exists() or not meta.exists():
             raise PredictError("the default model is not installed (models/default-v1.npz)", 503)
         return _cache().get("default", lambda: load_model_files(npz, meta))
-    if not RUN_ID_RE.match(run_id):
-        raise PredictError(f"unknown run {run_id[:80]!r}", 404)
+    run = _check_run(run_id)
     store = current_app.extensions["store"]
-    run = store.get_run(run_id)
-    if run is None:
-        raise PredictError(f"unknown run {run_id!r}", 404)
 
     def load():
         weights = store.get_weights(run_id)
@@ -184,8 +189,10 @@ def predict():
                            f"(file fields received: {got})", 400)
     data = upload.stream.read(MAX_BYTES + 1)
     run_id = (request.form.get("run_id") or "").strip() or None
-    model = _get_model(run_id)                 # unknown run: 404 before any image work
+    if run_id and run_id != "default":
+        _check_run(run_id)                     # an unknown run is a 404 before any image work
     x = preprocess_bytes(data)
+    model = _get_model(run_id)
     p = model.probabilities(x)
     return jsonify(
         prediction=int(np.argmax(p)),

@@ -85,6 +85,8 @@ def load_image(data: bytes) -> Image.Image:
         raise PreprocessError("not a supported image: send a PNG, JPEG, GIF, BMP or WebP file", 415)
     try:
         im = Image.open(io.BytesIO(data), formats=[fmt])
+    except Image.DecompressionBombError:           # Pillow's own limit, checked from the header
+        raise PreprocessError("image dimensions too large (decompression bomb refused)", 413) from None
     except Exception:  # noqa: BLE001 - any parser failure is the client's broken file
         raise PreprocessError(f"could not read the {fmt} image (corrupt or truncated file)", 400) from None
     w, h = im.size                                  # from the header: nothing decoded yet
