@@ -14,7 +14,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from .jobs import RunManager
-from .security import HostOriginGuard, default_origins, parse_origins
+from .security import HostOriginGuard, StartRateLimiter, default_origins, parse_origins, parse_rate
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,15 @@ socketio = SocketIO()
 from . import events  # noqa: E402,F401
 
 ORIGINS_ENV = "PLAYGROUND_ALLOWED_ORIGINS"
+# Settings a deployment may give through the environment (a test_config value wins).
+ENV_SETTINGS = {
+    "START_RATE": "PLAYGROUND_START_RATE",
+    "START_RATE_PER_ADDRESS": "PLAYGROUND_START_RATE_PER_ADDRESS",
+    "TRUSTED_PROXIES": "PLAYGROUND_TRUSTED_PROXIES",
+    "DATABASE_MAX_MB": "PLAYGROUND_DATABASE_MAX_MB",
+}
+DEFAULT_START_RATE = "10/10"  # per connection: 10 starts, then one more every second
+DEFAULT_START_RATE_PER_ADDRESS = "30/10"  # a classroom behind one NAT still starts together
 
 
 def create_app(test_config=None):
@@ -41,14 +50,26 @@ def create_app(test_config=None):
         MAX_QUEUED_PER_CLIENT=4,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         ALLOWED_ORIGINS=None,
+        # run:start rate ("COUNT/SECONDS" or "off"), per connection and per remote address.
+        START_RATE=None,
+        START_RATE_PER_ADDRESS=None,
+        # Reverse proxies in front of the app whose X-Forwarded-For is believed (0: none).
+        TRUSTED_PROXIES=None,
+        # Cap on the run database's size in megabytes (None: no cap but the disk's).
+        DATABASE_MAX_MB=None,
     )
     if test_config:
         app.config.update(test_config)
+    _settings_from_environment(app)
     if app.config["ALLOWED_ORIGINS"] is None:
         env = os.environ.get(ORIGINS_ENV, "").strip()
         app.config["ALLOWED_ORIGINS"] = (
             parse_origins(env) if env else default_origins(app.config["HOST"], app.config["PORT"])
         )
+
+    start_rate = parse_rate(app.config["START_RATE"])
+    address_rate = parse_rate(app.config["START_RATE_PER_ADDRESS"])
+    app.extensions["start_limiter"] = StartRateLimiter(start_rate, address_rate)
 
     store = _open_store(app)
     app.extensions["store"] = store
@@ -78,14 +99,49 @@ def create_app(test_config=None):
 
     # Wraps Flask-SocketIO's middleware too, so /socket.io/ is guarded as well.
     app.wsgi_app = HostOriginGuard(app.wsgi_app, app.config["ALLOWED_ORIGINS"])
+    proxies = int(app.config["TRUSTED_PROXIES"] or 0)
+    if proxies > 0:
+        # Outermost, so that the rate limits see the client's address, not the proxy's.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
+
+
+def _settings_from_environment(app):
+    """Fill unset settings from PLAYGROUND_* variables, then the defaults; refuse bad values."""
+    for key, var in ENV_SETTINGS.items():
+        if app.config.get(key) is None and os.environ.get(var, "").strip():
+            app.config[key] = os.environ[var].strip()
+    if app.config["START_RATE"] is None:
+        app.config["START_RATE"] = DEFAULT_START_RATE
+    if app.config["START_RATE_PER_ADDRESS"] is None:
+        app.config["START_RATE_PER_ADDRESS"] = DEFAULT_START_RATE_PER_ADDRESS
+    for key, kind, low, allowed in (("TRUSTED_PROXIES", int, 0, "a whole number >= 0"),
+                                    ("DATABASE_MAX_MB", float, 0.1, "a number of megabytes >= 0.1")):
+        value = app.config[key]
+        if value is None:
+            continue
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not low <= number < float("inf"):
+            raise ValueError(f"{key} ({ENV_SETTINGS[key]}) must be {allowed}, got {value!r}")
+        app.config[key] = number
+    for key in ("START_RATE", "START_RATE_PER_ADDRESS"):
+        try:
+            parse_rate(app.config[key])
+        except ValueError as exc:
+            raise ValueError(f"{key} ({ENV_SETTINGS[key]}): {exc}") from None
 
 
 def _open_store(app):
     database = str(app.config["DATABASE"])
     if not database.startswith("file:"):
         os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
-    store = Store(database)
+    max_mb = app.config["DATABASE_MAX_MB"]
+    store = Store(database, max_bytes=None if max_mb is None else int(max_mb * 1024 * 1024))
     try:
         store.init_schema()
         count = store.mark_interrupted()

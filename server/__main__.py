@@ -1,7 +1,12 @@
-"""`python -m server [--host 127.0.0.1] [--port 5000] [--db PATH] [--workers N]`."""
+"""`python -m server [--host 127.0.0.1] [--port 5000] [--db PATH] [--workers N]`.
+
+Bad input (arguments or PLAYGROUND_* settings) exits with status 2 and one line on
+stderr; a port that cannot be opened exits with status 1, also without a traceback.
+"""
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -18,10 +23,16 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int,
                         help="runs trained at the same time (default: number of CPUs)")
     args = parser.parse_args(argv)
-    if args.workers is not None and args.workers < 1:
-        parser.error("--workers must be at least 1")
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        parser.error("--workers must be from 1 to 64")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be from 0 to 65535")
+    if args.db and not args.db.startswith("file:"):
+        folder = os.path.dirname(os.path.abspath(args.db))
+        if os.path.isdir(args.db):
+            parser.error(f"--db {args.db} is a directory; give the path of a file")
+        if not os.path.isdir(folder):
+            parser.error(f"--db: the folder {folder} does not exist")
     return args
 
 
@@ -33,18 +44,27 @@ def main(argv=None):
         settings["DATABASE"] = args.db
     if args.workers:
         settings["MAX_CONCURRENT_RUNS"] = args.workers
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # a bad PLAYGROUND_* setting
+        print(f"python -m server: {exc}", file=sys.stderr)
+        return 2
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Serving on http://{shown}:{args.port}", flush=True)
     # `kill` (SIGTERM) should end runs as cleanly as Ctrl-C does: through the finally below.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
+    except OSError as exc:  # port in use, address not on this machine, ...
+        print(f"python -m server: cannot listen on {shown}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     finally:
         # Without this, Ctrl-C would wait for every running run to train to the end;
         # stopped runs are stored as 'stopped', queued ones too.
         app.extensions["runs"].shutdown(wait=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

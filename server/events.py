@@ -1,7 +1,10 @@
 """Socket.IO handlers (default namespace): run:start, run:stop, run:watch.
 
 Every handler answers through its ack and never raises: a bad payload gets
-`{error}` back instead of a silent disconnect.
+`{error}` back instead of a silent disconnect. run:start is checked in order:
+shape and size, the config (every field, the compute budget), the start rate
+(per connection and per address, see security.StartRateLimiter), then the
+per-client queue limit and the database.
 """
 
 import json
@@ -55,6 +58,10 @@ def on_start(*args):
         log.exception("parse_config failed on %r", raw)
         return {"error": "the config could not be validated"}
 
+    refusal = current_app.extensions["start_limiter"].acquire(request.sid, request.remote_addr)
+    if refusal is not None:
+        return {"error": refusal}
+
     manager = current_app.extensions["runs"]
     run_id = new_run_id()
     # Join before the run exists, so not even its first event can be missed.
@@ -106,6 +113,12 @@ def on_watch(*args):
         "summary": run["summary"],
         "queue_position": current_app.extensions["runs"].position(run_id),
     }
+
+
+@socketio.on("disconnect")
+def on_disconnect(*args):
+    # Runs keep going (they are stored); only the connection's rate bucket goes.
+    current_app.extensions["start_limiter"].forget_client(request.sid)
 
 
 @socketio.on_error_default

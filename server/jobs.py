@@ -223,10 +223,9 @@ class RunManager:
                 weights = weights_npz(result.network)
             except Exception:
                 log.exception("could not serialise the weights of run %s", run_id)
-        self._write(
-            run, self.store.finish_run, run_id, result.status, summary, weights,
-            message=result.message or None,
-        )
+        if not self._write(run, self.store.finish_run, run_id, result.status, summary, weights,
+                           message=result.message or None):
+            self._finish_without_weights(run, result, summary, weights)
         if run.storage_error is not None:
             # The charts were streamed, but the permalink will not hold them.
             self._send(
@@ -241,6 +240,16 @@ class RunManager:
             )
         else:
             self._send("run:done", {"run_id": run_id, "summary": summary}, run_id)
+
+    def _finish_without_weights(self, run, result, summary, weights):
+        """The full record could not be written (a full disk, most likely): record what
+        fits, so that the permalink says how the run ended instead of 'running'."""
+        note = f"not fully saved: {run.storage_error}"
+        message = f"{result.message}; {note}" if result.message else note
+        if weights is not None and self._write(run, self.store.finish_run, run.run_id, result.status,
+                                               summary, None, message=message):
+            return
+        self._write(run, self.store.set_status, run.run_id, result.status, message)
 
     @staticmethod
     def _summary(result):
@@ -258,13 +267,18 @@ class RunManager:
     # -- side effects that must not kill a run -----------------------------------
 
     def _write(self, run, method, *args, **kwargs):
-        """Call a store method; a full or read-only database is logged, not fatal."""
+        """Call a store method; a full or read-only database is logged, not fatal.
+
+        Returns True if the write went through.
+        """
         try:
             method(*args, **kwargs)
         except sqlite3.Error as exc:
             if run.storage_error is None:
                 log.error("run %s: could not write to the database: %s", run.run_id, exc)
                 run.storage_error = str(exc)
+            return False
+        return True
 
     def _send(self, event, data, room):
         try:

@@ -109,7 +109,13 @@ def register_error_handlers(app):
     @app.errorhandler(HTTPException)
     def http_error(exc):
         if _wants_json():
-            return jsonify(error=exc.description or exc.name), exc.code
+            message = exc.description or exc.name
+            if exc.code == 413:
+                # Werkzeug's text does not say what the limit is.
+                limit = current_app.config.get("MAX_CONTENT_LENGTH")
+                message = "the request is too large" + (
+                    f" (at most {limit} bytes, {limit / 2**20:g} MB)" if limit else "")
+            return jsonify(error=message), exc.code
         if exc.code == 404:
             try:
                 return render_template("404.html", error=exc), 404

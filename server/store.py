@@ -72,9 +72,12 @@ def _loads(text):
 class Store:
     """All SQL of the app. Methods raise sqlite3.Error; callers decide what a failure means."""
 
-    def __init__(self, path):
+    def __init__(self, path, max_bytes=None):
+        """`max_bytes` caps the database file (SQLite's max_page_count): past it, writes
+        fail with "database or disk is full" as they would on a full disk."""
         self.path = str(path)
         self._uri = self.path.startswith("file:")
+        self.max_bytes = max_bytes
 
     @contextlib.contextmanager
     def _connect(self):
@@ -82,6 +85,10 @@ class Store:
         conn = sqlite3.connect(self.path, uri=self._uri, timeout=10.0)
         try:
             conn.row_factory = sqlite3.Row
+            if self.max_bytes is not None:
+                # Per connection, and never below the pages already in use (SQLite clamps).
+                page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+                conn.execute(f"PRAGMA max_page_count = {max(1, int(self.max_bytes) // page_size)}")
             with conn:
                 yield conn
         finally:
@@ -90,8 +97,14 @@ class Store:
     def init_schema(self):
         with self._connect() as conn:
             # WAL is a property of the database file, so setting it once is enough.
+            # A process killed mid-write leaves at most an uncommitted tail in the WAL,
+            # which the next opener discards: committed runs are never torn.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+
+    def journal_mode(self):
+        with self._connect() as conn:
+            return conn.execute("PRAGMA journal_mode").fetchone()[0]
 
     # -- writes ----------------------------------------------------------------
 
