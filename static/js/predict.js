@@ -283,5 +283,14 @@
     });
   }
 
+  // an empty chart from the start, so the panel does not jump when the first answer arrives
+  function initChart() {
+    if (chartReady || !window.Plotly) return;
+    window.Plotly.newPlot(chartEl, bars(null), layout(), CONFIG);
+    chartReady = true;
+  }
+  if (document.readyState === "complete") initChart();
+  else window.addEventListener("load", initChart);
+
   window.predictPanel = { predict, clear, get last() { return state.last; }, get requests() { return state.requests; } };
 })();
