@@ -76,7 +76,14 @@ def running_server(db_path: str | os.PathLike, port: int | None = None, workers:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(base + "/api/schema", proc=proc)
+        try:
+            wait_for_http(base + "/api/schema", proc=proc)
+        except (RuntimeError, TimeoutError) as exc:
+            tail = ""
+            if log_path:
+                log.flush()
+                tail = "\n".join(Path(log_path).read_text(errors="replace").splitlines()[-15:])
+            raise RuntimeError(f"{exc}\n--- server log (last lines) ---\n{tail}") from None
         yield base
     finally:
         proc.terminate()

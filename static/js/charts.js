@@ -54,9 +54,10 @@ export class Charts {
     this.frame = null;
     this.logLoss = false;
     this.pointsDrawn = 0;
-    for (const name of Object.keys(CHARTS)) {
-      Plotly.newPlot(this.el[name], [], this._layout(name), PLOTLY_CONFIG);
-    }
+    this.drawn = false;
+    // The first drawing waits for the next frame, so runs added right away (stored metrics on a
+    // permalink) are drawn by one Plotly.newPlot per chart instead of newPlot + react.
+    this._structural();
   }
 
   _run(id) { return this.runs.find((r) => r.id === id); }
@@ -98,6 +99,7 @@ export class Charts {
 
   setLogLoss(on) {
     this.logLoss = Boolean(on);
+    if (!this.drawn) return;
     Plotly.relayout(this.el.loss, { "yaxis.type": this.logLoss ? "log" : "linear", "yaxis.autorange": true });
   }
 
@@ -159,9 +161,11 @@ export class Charts {
     if (this.dirty) {
       this.dirty = false;
       this.pending.clear();
+      const draw = this.drawn ? Plotly.react : Plotly.newPlot;
       for (const name of Object.keys(CHARTS)) {
-        Plotly.react(this.el[name], this._data(name), this._layout(name), PLOTLY_CONFIG);
+        draw(this.el[name], this._data(name), this._layout(name), PLOTLY_CONFIG);
       }
+      this.drawn = true;
       this.pointsDrawn = this.runs.reduce((n, r) => n + r.x.length, 0);
       return;
     }

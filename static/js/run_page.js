@@ -17,6 +17,8 @@ const COMPARED = ["train_loss", "train_acc", "test_loss", "test_acc", "val_loss"
 async function main() {
   const root = $("run-page");
   const runId = root.dataset.runId || decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop());
+  const loading = getRun(runId); // first: the request runs while the charts are set up (run.html also preloads it)
+  loading.catch(() => {});
   const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), gap: $("chart-gap") });
   const status = new StatusPanel(
     { line: $("status"), bar: $("progress"), fill: $("progress-fill"), epoch: $("progress-epoch"), time: $("progress-time"), stop: $("stop") },
@@ -28,7 +30,7 @@ async function main() {
 
   let run;
   try {
-    run = await getRun(runId);
+    run = await loading;
   } catch (err) {
     $("run-description").textContent = err.status === 404 ? "There is no stored run with this id." : `Could not load this run: ${err.message}`;
     showNotice($("page-notice"), err.status === 404

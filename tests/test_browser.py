@@ -1,0 +1,368 @@
+"""End-to-end tests of the dashboard in headless Chromium against the real server.
+
+Runs `python -m server --port <free> --db <tmp>` once per session and drives the pages with
+Playwright (sync API). Every page is watched: a test fails on a page error, a console error or a
+request to any host other than the test server (no CDN, nothing leaves the machine).
+
+Skipped, with the reason shown, only when Chromium is missing and $CI is unset; on CI a missing
+Chromium is a failure. Timing figures are printed (see them with `pytest -s`), not asserted.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import urllib.request
+
+import pytest
+
+from tests.browser_helpers import PageWatch, chromium_path, launch_chromium, predict_js_missing, running_server
+
+CHROMIUM = chromium_path()
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+MISSING = None
+if CHROMIUM is None:
+    MISSING = "Chromium not found at /usr/bin/chromium (apt-get install -y chromium)"
+elif sync_playwright is None:
+    MISSING = "the playwright Python package is not installed (pip install playwright)"
+
+pytestmark = pytest.mark.skipif(MISSING is not None and not os.environ.get("CI"),
+                                reason=f"browser tests skipped: {MISSING}")
+
+SMALL = {  # a run of a second or two
+    "seed": 3,
+    "data": {"train_size": 100, "validation_size": 0, "test_size": None},
+    "model": {"hidden_layers": [{"units": 30, "activation": "relu", "batch_norm": False, "dropout": 0.0}],
+              "weight_init": "he", "weight_init_std": 0.01, "loss": "cross_entropy"},
+    "optimizer": {"name": "sgd", "lr": 0.1},
+    "training": {"epochs": 4, "batch_size": 50, "weight_decay": 0.0},
+}
+
+GD = "document.getElementById('chart-{}')"
+
+
+# ------------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    if MISSING is not None:
+        pytest.fail(f"CI is set but {MISSING}")
+    tmp = tmp_path_factory.mktemp("browser")
+    with running_server(tmp / "runs.sqlite", workers=2, log_path=tmp / "server.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def browser(server):
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page at 1280x800; after the test: no page/console errors, no foreign requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.set_default_timeout(20000)
+    allow = ("predict.js",) if predict_js_missing() else ()
+    # Escape hatch while other panels are under construction, e.g. BROWSER_TEST_ALLOW_CONSOLE=/api/predict
+    allow += tuple(p for p in os.environ.get("BROWSER_TEST_ALLOW_CONSOLE", "").split(",") if p)
+    watch = PageWatch(pg, server, allow_console=allow)
+    pg.watch = watch
+    yield pg
+    context.close()
+    watch.assert_clean()
+
+
+def api(server, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(server + path, data=data, method="POST" if data else "GET",
+                                 headers={"Content-Type": "application/json", "Origin": server})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return json.load(res)
+    except urllib.error.HTTPError as exc:
+        return json.load(exc)
+
+
+@pytest.fixture(scope="session")
+def finished_run(server):
+    """A small stored run, trained through the socket API (not the UI)."""
+    import socketio
+
+    done = {}
+    client = socketio.Client()
+    client.on("run:done", lambda data: done.setdefault(data["run_id"], data))
+    client.connect(server, transports=["websocket"])  # websocket-client sends Origin: <server> itself
+    try:
+        ack = client.call("run:start", {"config": SMALL}, timeout=10)
+        assert "run_id" in ack, ack
+        deadline = time.monotonic() + 30
+        while ack["run_id"] not in done and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        client.disconnect()
+    run = api(server, f"/api/runs/{ack['run_id']}")
+    assert run["status"] == "done", run
+    return run
+
+
+def open_dashboard(page, server, hash_=""):
+    page.goto(server + "/" + hash_)
+    page.wait_for_function("window.playground && window.playground.builder")
+
+
+def field(page, path):
+    return page.locator(f'[data-field="{path}"]')
+
+
+def b64url(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
+def unb64url(text):
+    return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+
+# ------------------------------------------------------------------------------- tests
+
+def test_build_a_network_and_train(page, server):
+    open_dashboard(page, server)
+    assert page.locator(".layer").count() == 1
+    page.click('[data-action="add-layer"]')
+    assert page.locator(".layer").count() == 2
+    field(page, "model.hidden_layers[1].units").fill("50")
+    # reorder: the 50-unit layer moves up
+    page.click('.layer[data-index="1"] [data-action="up"]')
+    assert field(page, "model.hidden_layers[0].units").input_value() == "50"
+    assert field(page, "model.hidden_layers[1].units").input_value() == "100"
+
+    field(page, "optimizer.name").select_option("adam")
+    # the hyperparameter fields follow the optimizer
+    assert field(page, "optimizer.beta1").input_value() == "0.9"
+    assert field(page, "optimizer.lr").input_value() == "0.001"
+    assert field(page, "optimizer.momentum").count() == 0
+    field(page, "training.epochs").fill("5")
+    field(page, "data.train_size").fill("100")
+
+    t0 = time.perf_counter()
+    page.click("#train")
+    page.wait_for_function(f"{GD.format('loss')}.data.length > 0 && {GD.format('loss')}.data[0].x.length >= 1",
+                           polling="raf")
+    wall_ms = (time.perf_counter() - t0) * 1000
+    page.wait_for_function("document.getElementById('status').dataset.status === 'done'")
+    timing = page.evaluate("window.playground.timing()")
+    in_page_ms = timing["firstPlotAt"] - timing["clickAt"]
+    print(f"\n[latency] Train click -> first plotted epoch: {in_page_ms:.0f} ms in the page "
+          f"(ack {timing['ackAt'] - timing['clickAt']:.0f} ms), {wall_ms:.0f} ms seen from the test")
+
+    loss = page.evaluate(f"{GD.format('loss')}.data.map(t => ({{x: Array.from(t.x), y: Array.from(t.y)}}))")
+    acc = page.evaluate(f"{GD.format('acc')}.data.map(t => Array.from(t.y))")
+    gap = page.evaluate(f"{GD.format('gap')}.data.map(t => Array.from(t.y))")
+    assert len(loss) == 2 and loss[0]["x"] == [0, 1, 2, 3, 4, 5]  # epoch 0 = before training
+    assert len(loss[1]["x"]) == 6
+    assert all(0 <= a <= 100 for a in acc[0] + acc[1])
+    assert gap[0] == pytest.approx([a - b for a, b in zip(acc[0], acc[1])])
+    assert "done" in page.inner_text("#status")
+    assert page.locator("#progress-epoch").inner_text() == "epoch 5 / 5"
+
+    # the run is in the compare list with its colour and a permalink
+    item = page.locator(".run-item")
+    assert item.count() == 1
+    assert item.get_attribute("data-status") == "done"
+    run_id = item.get_attribute("data-run-id")
+    stored = api(server, f"/api/runs/{run_id}")
+    assert stored["config"]["optimizer"]["name"] == "adam"
+    assert [layer["units"] for layer in stored["config"]["model"]["hidden_layers"]] == [50, 100]
+    assert loss[0]["y"] == [m["train_loss"] for m in stored["metrics"]]
+
+
+def test_preset_fills_the_builder(page, server):
+    open_dashboard(page, server)
+    presets = api(server, "/api/schema")["presets"]
+    page.click('button[data-preset="overfitting_weight_decay"]')
+    want = presets["overfitting_weight_decay"]["config"]
+    assert page.locator(".layer").count() == len(want["model"]["hidden_layers"]) == 6
+    assert field(page, "training.weight_decay").input_value() == "0.1"
+    assert field(page, "training.epochs").input_value() == "200"
+    assert field(page, "data.train_size").input_value() == "300"
+    assert field(page, "model.hidden_layers[5].units").input_value() == "100"
+    page.click('button[data-preset="overfitting_dropout"]')
+    assert field(page, "training.weight_decay").input_value() == "0"
+    assert all(field(page, f"model.hidden_layers[{i}].dropout").input_value() == "0.2" for i in range(6))
+    config, want = page.evaluate("window.playground.config()"), presets["overfitting_dropout"]["config"]
+    for section in ("model", "optimizer", "data"):
+        assert config[section] == want[section], section
+    assert config["seed"] == want["seed"]
+    assert {k: config["training"][k] for k in want["training"]} == want["training"]
+    # the std field is shown only for the "std" initialiser
+    assert not page.locator('[data-field-wrap="model.weight_init_std"]').is_visible()
+    field(page, "model.weight_init").select_option("std")
+    assert page.locator('[data-field-wrap="model.weight_init_std"]').is_visible()
+    assert "inverted dropout" in page.inner_text("#builder").lower()
+
+
+@pytest.mark.parametrize("path,value", [("model.hidden_layers[0].units", "0"), ("training.epochs", "100000")])
+def test_invalid_value_is_marked_at_the_field(page, server, path, value):
+    open_dashboard(page, server)
+    field(page, path).fill(value)
+    config = page.evaluate("window.playground.config()")
+    expected = api(server, "/api/validate", config)
+    message = next(e["message"] for e in expected["errors"] if e["field"] == path)
+    page.click("#train")
+    error = page.locator(f'.field-error[data-error-for="{path}"]')
+    error.wait_for()
+    assert error.inner_text().strip() == message
+    assert error.evaluate("e => getComputedStyle(e).color") == "rgb(179, 38, 30)"  # red
+    assert field(page, path).get_attribute("aria-invalid") == "true"
+    summary = page.locator("#error-summary")
+    assert summary.is_visible() and message in summary.inner_text()
+    assert page.locator("#status").get_attribute("data-status") == "invalid"
+    assert page.locator(".run-item").count() == 0
+    # fixing the value clears the mark
+    field(page, path).fill("3")
+    field(page, path).dispatch_event("change")
+    page.wait_for_function(f"!document.querySelector('.field-error[data-error-for=\"{path}\"]')")
+
+
+def test_permalink_draws_stored_metrics_and_rerun_is_identical(page, server, finished_run):
+    run_id = finished_run["run_id"]
+    t0 = time.perf_counter()
+    page.goto(f"{server}/runs/{run_id}")
+    page.wait_for_function(f"{GD.format('loss')}.data.length > 0 && {GD.format('loss')}.data[0].x.length > 0",
+                           polling="raf")
+    print(f"\n[latency] permalink navigation -> charts drawn: {(time.perf_counter() - t0) * 1000:.0f} ms")
+    metrics = finished_run["metrics"]
+    traces = page.evaluate(f"{GD.format('loss')}.data.map(t => ({{x: Array.from(t.x), y: Array.from(t.y)}}))")
+    assert traces[0]["x"] == [m["epoch"] for m in metrics] == [0, 1, 2, 3, 4]
+    assert traces[0]["y"] == [m["train_loss"] for m in metrics]
+    assert traces[1]["y"] == [m["test_loss"] for m in metrics]
+    assert "784-30-10 relu, sgd lr 0.1" in page.inner_text("#run-description")
+    assert "Training images" in page.inner_text("#config-view")
+    assert json.loads(page.text_content("#config-json")) == finished_run["config"]
+    assert page.get_attribute("#download", "href") == f"/api/runs/{run_id}/weights.npz"
+    weights = page.request.get(f"{server}/api/runs/{run_id}/weights.npz")
+    assert weights.status == 200 and weights.body()[:2] == b"PK"
+    href = page.get_attribute("#open-builder", "href")
+    assert href.startswith("/#config=") and unb64url(href[len("/#config="):]) == finished_run["config"]
+
+    page.click("#rerun")
+    page.wait_for_function("document.querySelectorAll('.run-item').length === 2 && "
+                           "document.querySelectorAll('.run-item')[1].dataset.status === 'done'")
+    assert page.evaluate(f"{GD.format('loss')}.data.length") == 4
+    assert page.evaluate(f"{GD.format('loss')}.data[2].x.length") == 5
+    for chart in ("loss", "acc", "gap"):
+        ys = page.evaluate(f"{GD.format(chart)}.data.map(t => Array.from(t.y))")
+        half = len(ys) // 2
+        assert ys[:half] == ys[half:], chart  # original and re-run: the same numbers
+    notice = page.locator("#rerun-notice")
+    notice.wait_for()
+    assert "exactly" in notice.inner_text()
+    assert page.locator(".run-item").count() == 2
+
+
+def test_config_hash_round_trips_and_tampered_hash_shows_a_message(page, server, browser):
+    open_dashboard(page, server)
+    page.click('[data-action="add-layer"]')
+    field(page, "model.hidden_layers[1].units").fill("33")
+    field(page, "model.hidden_layers[1].activation").select_option("tanh")
+    field(page, "model.hidden_layers[1].batch_norm").check()
+    field(page, "model.hidden_layers[1].dropout").fill("0.3")
+    field(page, "seed").fill("7")
+    field(page, "optimizer.name").select_option("momentum")
+    field(page, "optimizer.momentum").fill("0.8")
+    config = page.evaluate("window.playground.config()")
+    url = page.url
+    assert "#config=" in url
+    assert unb64url(url.split("#config=", 1)[1]) == config  # the address holds the config
+
+    other = page.context.new_page()
+    other_watch = PageWatch(other, server, allow_console=page.watch.allow_console)
+    other.goto(url)
+    other.wait_for_function("window.playground && window.playground.builder")
+    assert other.evaluate("window.playground.config()") == config
+    assert field(other, "model.hidden_layers[1].units").input_value() == "33"
+    assert field(other, "model.hidden_layers[1].activation").input_value() == "tanh"
+    assert field(other, "model.hidden_layers[1].batch_norm").is_checked()
+    assert field(other, "optimizer.momentum").input_value() == "0.8"
+    assert other.locator("#hash-notice").is_hidden()
+    other.close()
+    other_watch.assert_clean()
+
+    for broken in (url.split("#config=", 1)[1][:-9], "%%%not-base64", b64url([1, 2, 3])):
+        fresh = page.context.new_page()
+        fresh.goto(f"{server}/#config={broken}")
+        fresh.wait_for_function("window.playground && window.playground.builder")
+        notice = fresh.locator("#hash-notice")
+        assert notice.is_visible()
+        assert "could not be read" in notice.inner_text() and "default" in notice.inner_text()
+        assert fresh.locator(".layer").count() == 1  # the default network
+        assert field(fresh, "model.hidden_layers[0].units").input_value() == "100"
+        assert fresh.is_enabled("#train")
+        fresh.close()
+
+
+def test_runs_page_lists_stored_runs(page, server, finished_run):
+    run_id = finished_run["run_id"]
+    page.goto(server + "/runs")
+    row = page.locator(f'#runs-body tr[data-run-id="{run_id}"]')
+    row.wait_for()
+    text = row.inner_text()
+    assert "done" in text and "784-30-10 relu, sgd lr 0.1" in text and "4/4" in text
+    final = finished_run["metrics"][-1]
+    assert f"{100 * final['test_acc']:.1f} %" in text
+    row.locator("a.run-link").click()
+    page.wait_for_url(f"**/runs/{run_id}")
+    page.wait_for_function(f"{GD.format('loss')}.data.length > 0")
+
+
+def test_compare_a_stored_run_and_toggle_it(page, server, finished_run):
+    open_dashboard(page, server)
+    run_id = finished_run["run_id"]
+    select = page.locator(".stored-select")
+    select.focus()
+    page.wait_for_function(f"document.querySelector('.stored-select option[value=\"{run_id}\"]')")
+    select.select_option(run_id)
+    page.click(".stored-picker button:has-text('Add')")
+    item = page.locator(f'.run-item[data-run-id="{run_id}"]')
+    item.wait_for()
+    page.wait_for_function(f"{GD.format('acc')}.data.length === 2 && {GD.format('acc')}.data[0].x.length === 5")
+    colour = page.evaluate(f"{GD.format('acc')}.data[0].line.color")
+    assert page.evaluate(f"{GD.format('acc')}.data[1].line.dash") == "dash"
+    assert colour in item.locator(".swatch").get_attribute("style")
+    item.locator("input.run-visible").uncheck()
+    page.wait_for_function(f"{GD.format('loss')}.data[0].visible === false")
+    item.locator("input.run-visible").check()
+    page.wait_for_function(f"{GD.format('loss')}.data[0].visible === true")
+
+
+def test_stop_a_running_run(page, server):
+    long_run = json.loads(json.dumps(SMALL))
+    long_run["training"]["epochs"] = 1000
+    open_dashboard(page, server, "#config=" + b64url(long_run))
+    page.click("#train")
+    page.wait_for_function(f"{GD.format('loss')}.data.length && {GD.format('loss')}.data[0].x.length >= 3")
+    assert page.inner_text("#progress-epoch").endswith("/ 1000")
+    assert "elapsed" in page.inner_text("#progress-time")
+    page.click("#stop")
+    page.wait_for_function("document.getElementById('status').dataset.status === 'stopped'")
+    assert "stopped" in page.inner_text("#status")
+    assert page.locator(".run-item").get_attribute("data-status") == "stopped"
+
+
+def test_pages_load_only_from_the_test_server(page, server, finished_run):
+    for path in ("/", "/runs", f"/runs/{finished_run['run_id']}"):
+        page.goto(server + path)
+        page.wait_for_load_state("networkidle")
+    assert page.watch.requests, "no request was recorded"
+    host = server.split("//", 1)[1]
+    assert all(host in url for url in page.watch.requests if not url.startswith(("data:", "blob:")))
+    assert any(url.endswith("/static/vendor/plotly-basic.min.js") for url in page.watch.requests)
+    assert any("/socket.io/" in url for url in page.watch.requests)  # the dashboard's live connection
