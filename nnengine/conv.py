@@ -121,11 +121,21 @@ class MaxPool2D(Layer):
         self.x_shape = None
         self.arg = None
 
+    def _tiles(self, h, w):
+        """True when the windows tile the input exactly (stride == pool, no padding, sizes divisible)."""
+        p = self.pool
+        return self.stride == p and self.pad == 0 and h % p == 0 and w % p == 0
+
     def forward(self, x, train=True):
         n, c, h, w = x.shape
         p, s = self.pool, self.stride
         oh, ow = _out_size(h, p, s, self.pad), _out_size(w, p, s, self.pad)
         self.x_shape = x.shape
+        if self._tiles(h, w):
+            # fast path: windows are disjoint blocks, a reshape instead of im2col
+            blocks = x.reshape(n, c, oh, p, ow, p).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, p * p)
+            self.arg = blocks.argmax(axis=-1)
+            return np.take_along_axis(blocks, self.arg[..., None], axis=-1)[..., 0]
         col = im2col(x.reshape(n * c, 1, h, w), p, p, s, self.pad)         # (n c oh ow, p p)
         self.arg = col.argmax(axis=1)
         out = col[np.arange(len(col)), self.arg]
@@ -134,6 +144,11 @@ class MaxPool2D(Layer):
     def backward(self, dout):
         n, c, h, w = self.x_shape
         p = self.pool
+        if self._tiles(h, w):
+            oh, ow = h // p, w // p
+            blocks = np.zeros((n, c, oh, ow, p * p), dtype=dout.dtype)
+            np.put_along_axis(blocks, self.arg[..., None], dout[..., None], axis=-1)
+            return blocks.reshape(n, c, oh, ow, p, p).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
         dcol = np.zeros((dout.size, p * p), dtype=dout.dtype)
         dcol[np.arange(dout.size), self.arg] = dout.ravel()
         return col2im(dcol, (n * c, 1, h, w), p, p, self.stride, self.pad).reshape(self.x_shape)

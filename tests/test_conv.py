@@ -62,14 +62,14 @@ def test_conv_backward_leaves_dout_alone_and_skips_dx():
     assert np.any(layer.grads["W"] != 0)
 
 
-@pytest.mark.parametrize("pool,stride", [(2, 2), (3, 1), (3, 2)])
-def test_maxpool_gradients(pool, stride):
+@pytest.mark.parametrize("pool,stride,size", [(2, 2, 7), (2, 2, 8), (3, 1, 7), (3, 2, 7), (3, 3, 6)])
+def test_maxpool_gradients(pool, stride, size):
     rng = np.random.default_rng(4)
     # distinct values so the maximum of each window is unique (the max is not differentiable at ties)
-    x = rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7) / 10.0
+    x = rng.permutation(2 * 3 * size * size).reshape(2, 3, size, size) / 10.0
     layer = MaxPool2D(pool, stride)
     out = layer.forward(x, True)
-    assert out.shape == (2, 3, (7 - pool) // stride + 1, (7 - pool) // stride + 1)
+    assert out.shape == (2, 3, (size - pool) // stride + 1, (size - pool) // stride + 1)
     errors = check_layer(layer, x, rng)
     assert errors["x"] < TOL
 
@@ -77,6 +77,19 @@ def test_maxpool_gradients(pool, stride):
 def test_maxpool_forward_values():
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     assert np.array_equal(MaxPool2D(2).forward(x, True)[0, 0], [[5, 7], [13, 15]])
+    x5 = np.arange(25.0).reshape(1, 1, 5, 5)                # not tiled: the im2col path
+    assert np.array_equal(MaxPool2D(2).forward(x5, True)[0, 0], [[6, 8], [16, 18]])
+
+
+def test_maxpool_fast_path_matches_im2col_path():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4, 8, 6))
+    fast = MaxPool2D(2)
+    slow = MaxPool2D(2)
+    slow._tiles = lambda h, w: False
+    assert np.array_equal(fast.forward(x, True), slow.forward(x, True))
+    dout = rng.standard_normal((3, 4, 4, 3))
+    assert np.array_equal(fast.backward(dout), slow.backward(dout))
 
 
 def test_reshape_and_flatten_round_trip():
