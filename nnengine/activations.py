@@ -105,6 +105,9 @@ class Identity(Activation):
     def df(self, x, y):
         return np.ones_like(y)  # 1
 
+    def infer(self, x, owned=False, out=None):
+        return x, owned
+
     def backward(self, dout):
         return dout.copy()
 
@@ -262,6 +265,10 @@ class ReLU(Activation):
         self.y = self.f(x)
         self.x = None if self.inplace else x
         return self.y
+
+    def infer(self, x, owned=False, out=None):
+        """max(x, 0) in place when x is a scratch array (keeps no state)."""
+        return np.maximum(x, 0.0, out=x if owned else None), True
 
 
 class ReLU6(Activation):

@@ -28,6 +28,17 @@ class Layer:
         """dout : ndarray shaped like the last output -> dx shaped like the last input."""
         raise NotImplementedError
 
+    def infer(self, x, owned=False, out=None):
+        """Evaluation-mode output for a pass that will not be followed by ``backward``.
+
+        x : ndarray; ``owned=True`` says x is a scratch array of the caller that this layer may overwrite;
+        ``out`` is an optional scratch array (not overlapping x) a layer may write its output into when it
+        has the output's shape and dtype.  Returns ``(y, y_owned)``: the output and whether it is a scratch
+        array the next layer may overwrite.  The same numbers as ``forward(x, train=False)``; this default
+        simply calls it (and so keeps that method's state).
+        """
+        return self.forward(x, train=False), False
+
     def __repr__(self):
         shapes = ", ".join(f"{k}={v.shape}" for k, v in self.params.items())
         return f"{type(self).__name__}({shapes})"
@@ -65,6 +76,16 @@ class Affine(Layer):
         out = x @ self.params["W"]
         out += self.params["b"]
         return out
+
+    def infer(self, x, owned=False, out=None):
+        """x @ W + b written into ``out`` when it fits (no allocation), bias added in place."""
+        W = self.params["W"]
+        shape, dtype = (x.shape[0], W.shape[1]), np.result_type(x.dtype, W.dtype)
+        if out is None or out.shape != shape or out.dtype != dtype:
+            out = np.empty(shape, dtype=dtype)
+        np.matmul(x, W, out=out)
+        out += self.params["b"]
+        return out, True
 
     def backward(self, dout):
         np.matmul(self.x.T, dout, out=self.grads["W"])     # dW = x^T dout
@@ -129,6 +150,17 @@ class BatchNorm(Layer):
         out += beta
         return out
 
+    def infer(self, x, owned=False, out=None):
+        """The evaluation-mode affine map, in place when x is a scratch array (keeps no state)."""
+        scale = self.params["gamma"] / np.sqrt(self.running_var + self.eps)
+        shift = self.params["beta"] - self.running_mean * scale
+        if owned:
+            x *= scale
+        else:
+            x = x * scale
+        x += shift
+        return x, True
+
     def backward(self, dout):
         if self.x_eval is not None:
             return self._backward_eval(dout)
@@ -178,6 +210,10 @@ class Dropout(Layer):
         self.mask = keep.astype(dtype)
         self.mask *= 1.0 / (1.0 - self.p)
         return x * self.mask
+
+    def infer(self, x, owned=False, out=None):
+        """Identity at test time."""
+        return x, owned
 
     def backward(self, dout):
         if self.mask is None:  # the last forward was in evaluation mode: identity

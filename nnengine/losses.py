@@ -5,6 +5,8 @@ Every loss object:
                                      (one-hot targets of shape (n, k) are accepted too); mean over the batch
     backward() -> dscores (n, k)     gradient of that mean loss with respect to the scores
     predict(scores) -> (n, k)        the output function (softmax / identity / sigmoid)
+    per_sample(scores, t) -> (n,)    the loss of each row (their mean is forward's value); keeps no state,
+                                     so evaluation does not disturb a pending backward
 """
 import numpy as np
 
@@ -47,6 +49,17 @@ class CrossEntropy:
         self.probs = np.exp(log_p, out=log_p)
         return float(loss)
 
+    def per_sample(self, scores, t):
+        """-log softmax(s_n)[t_n] = log sum_j exp(s_nj - max s_n) - (s_n[t_n] - max s_n), shape (n,)."""
+        n, k = scores.shape
+        t = _labels(t, k)
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        picked = shifted[np.arange(n), t]
+        np.exp(shifted, out=shifted)
+        loss = np.log(shifted.sum(axis=1))
+        loss -= picked
+        return loss
+
     def backward(self):
         n = self.probs.shape[0]
         dscores = self.probs.copy()
@@ -71,6 +84,12 @@ class MeanSquaredError:
         n, k = scores.shape
         self.diff = scores - _one_hot(_labels(t, k), k, scores.dtype)
         return float(0.5 * np.einsum("ij,ij->", self.diff, self.diff) / n)
+
+    def per_sample(self, scores, t):
+        """0.5 * sum_k (s_nk - onehot(t)_nk)^2, shape (n,)."""
+        n, k = scores.shape
+        diff = scores - _one_hot(_labels(t, k), k, scores.dtype)
+        return 0.5 * np.einsum("ij,ij->i", diff, diff)
 
     def backward(self):
         return self.diff / self.diff.shape[0]
@@ -97,6 +116,14 @@ class BinaryCrossEntropy:
         self.probs, z = _sigmoid_and_z(scores)
         per_unit = np.maximum(scores, 0.0) - self.y * scores + np.log1p(z)
         return float(per_unit.sum() / n)
+
+    def per_sample(self, scores, t):
+        """sum_k [max(s, 0) - y s + log1p(exp(-|s|))], shape (n,)."""
+        n, k = scores.shape
+        y = _one_hot(_labels(t, k), k, scores.dtype)
+        z = np.exp(-np.abs(scores))
+        per_unit = np.maximum(scores, 0.0) - y * scores + np.log1p(z)
+        return per_unit.sum(axis=1)
 
     def backward(self):
         return (self.probs - self.y) / self.y.shape[0]

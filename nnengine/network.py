@@ -66,14 +66,48 @@ class Network:
         """Mean data loss and accuracy in evaluation mode, computed in chunks of rows."""
         if len(x) == 0:
             return float("nan"), float("nan")
-        total_loss = 0.0
-        correct = 0
-        for start in range(0, len(x), chunk):
-            xs, ts = x[start:start + chunk], t[start:start + chunk]
-            scores = self.forward(xs, train=False)
-            total_loss += self.loss_fn.forward(scores, ts) * len(xs)
-            correct += int(np.count_nonzero(scores.argmax(axis=1) == ts))
-        return total_loss / len(x), correct / len(x)
+        return self.evaluate_rows(x, t, [(0, len(x))], chunk)[0]
+
+    def evaluate_rows(self, x: np.ndarray, t: np.ndarray, segments: list[tuple[int, int]],
+                      chunk: int = 8192, scratch: Scratch | None = None) -> list[tuple[float, float]]:
+        """Mean data loss and accuracy of each row range ``(start, stop)`` of x, from one evaluation-mode
+        pass over all the rows (in chunks of ``chunk`` rows).
+
+        x : ndarray of shape (n, d); t : integer labels of shape (n,); the segments must be non-empty.
+        Keeps no state in the layers or the loss (a pending ``backward`` is not disturbed); ``scratch``
+        holds the work arrays, so repeated calls allocate nothing large.
+        """
+        scratch = scratch if scratch is not None else Scratch()
+        n = len(x)
+        losses = correct = None
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            scores = self.infer(x[start:stop], scratch)
+            ts = t[start:stop]
+            loss = self.loss_fn.per_sample(scores, ts)
+            if losses is None:
+                losses, correct = np.empty(n, dtype=loss.dtype), np.empty(n, dtype=bool)
+            losses[start:stop] = loss
+            np.equal(scores.argmax(axis=1), ts, out=correct[start:stop])
+        return [(float(losses[a:b].sum()) / (b - a), int(np.count_nonzero(correct[a:b])) / (b - a))
+                for a, b in segments]
+
+    def infer(self, x: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
+        """Evaluation-mode scores of shape (n, k) for x of shape (n, d), the same numbers as
+        ``forward(x, train=False)``, computed without keeping state for ``backward``: affine outputs go
+        into the two work arrays of ``scratch`` in turn and ReLU / batch norm work in place on them.
+        The result is a view of a work array, valid until the next call with the same scratch.
+        """
+        scratch = scratch if scratch is not None else Scratch()
+        owned = False
+        for layer in self.layers:
+            out = None
+            if isinstance(layer, Affine):
+                W = layer.params["W"]
+                slot = 1 if scratch.holds(x, 0) else 0   # never write over the input
+                out = scratch.get(slot, (x.shape[0], W.shape[1]), np.result_type(x.dtype, W.dtype))
+            x, owned = layer.infer(x, owned, out)
+        return x
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Parameters plus batch-norm running statistics, for saving as ``.npz``."""
@@ -96,6 +130,58 @@ class Network:
                 layer.running_var = np.asarray(state[f"{i}.running_var"], dtype=layer.running_var.dtype)
 
 
+class Scratch:
+    """Two flat work arrays per dtype that evaluation passes reuse (layer outputs alternate between them)."""
+
+    def __init__(self):
+        self.arrays: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+    def get(self, slot: int, shape: tuple[int, int], dtype) -> np.ndarray:
+        """A C-contiguous array of ``shape`` and ``dtype`` on work array ``slot`` (0 or 1)."""
+        key, size = (slot, np.dtype(dtype)), shape[0] * shape[1]
+        flat = self.arrays.get(key)
+        if flat is None or flat.size < size:
+            flat = self.arrays[key] = np.empty(size, dtype=dtype)
+        return flat[:size].reshape(shape)
+
+    def holds(self, x: np.ndarray, slot: int) -> bool:
+        """Whether x may share memory with a work array of ``slot``."""
+        return any(np.may_share_memory(x, flat) for (s, _), flat in self.arrays.items() if s == slot)
+
+
+class StackedEvaluation:
+    """Loss and accuracy of several (x, t) sets with one evaluation-mode pass over their rows, stacked
+    once: one large matrix product per layer instead of one per set, and no allocation per call.
+
+    sets : list of (x (n_i, d), t (n_i,)); empty sets are allowed (their results are NaN).
+    ``x`` / ``t`` are the stacked arrays (in ``dtype``) and ``views(i)`` gives set i's rows of them, so a
+    caller can train on those views without keeping a second copy of the data.
+    """
+
+    def __init__(self, network: Network, sets: list[tuple[np.ndarray, np.ndarray]], dtype=None,
+                 chunk: int = 8192):
+        self.network = network
+        self.chunk = chunk
+        dtype = np.dtype(dtype) if dtype is not None else np.result_type(*(x.dtype for x, _ in sets))
+        self.x = np.concatenate([np.asarray(x, dtype=dtype) for x, _ in sets], axis=0)
+        self.t = np.concatenate([np.asarray(t) for _, t in sets], axis=0)
+        stops = np.cumsum([len(x) for x, _ in sets]).tolist()
+        self.bounds = list(zip([0] + stops[:-1], stops))
+        self.segments = [(a, b) for a, b in self.bounds if b > a]
+        self.scratch = Scratch()
+
+    def views(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        a, b = self.bounds[i]
+        return self.x[a:b], self.t[a:b]
+
+    def __call__(self) -> list[tuple[float, float]]:
+        """[(mean loss, accuracy)] per set, in the order given (NaN, NaN for an empty set)."""
+        results = iter(self.network.evaluate_rows(self.x, self.t, self.segments, self.chunk, self.scratch)
+                       if self.segments else [])
+        nan = (float("nan"), float("nan"))
+        return [next(results) if b > a else nan for a, b in self.bounds]
+
+
 def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_out: int = 10,
                   dtype=np.float32) -> Network:
     """Build the network a ``ModelConfig`` describes.
@@ -111,7 +197,8 @@ def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_
                               need_dx=bool(layers)))
         if spec.batch_norm:
             layers.append(BatchNorm(np.ones(spec.units, dtype=dtype), np.zeros(spec.units, dtype=dtype)))
-        layers.append(get_activation(spec.activation))
+        # ReLU overwrites its input, the fresh output of the Affine / BatchNorm before it
+        layers.append(get_activation(spec.activation, **({"inplace": True} if spec.activation == "relu" else {})))
         if spec.dropout > 0:
             layers.append(Dropout(spec.dropout, rng))
         fan_in = spec.units

@@ -11,7 +11,7 @@ import numpy as np
 
 from .config import Config
 from .data import Splits, load_pool, split
-from .network import Network, build_network
+from .network import Network, StackedEvaluation, build_network
 from .optimizers import OPTIMIZERS, get_optimizer
 
 EpochCallback = Callable[[dict], None]
@@ -69,9 +69,13 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     if data is None:
         data = load_splits(config, rng)
     dtype = np.dtype(config.training.dtype)
-    x_train, t_train = data.x_train.astype(dtype, copy=False), data.t_train
-    x_val, x_test = data.x_val.astype(dtype, copy=False), data.x_test.astype(dtype, copy=False)
-    network = build_network(config.model, config.training, rng, n_in=x_train.shape[1], dtype=dtype)
+    network = build_network(config.model, config.training, rng, n_in=data.x_train.shape[1], dtype=dtype)
+    # Train, test and validation rows stacked once: each epoch's evaluation is one pass over all of them
+    # (one large matrix product per layer); training reads the train rows of that same array.
+    evaluate = StackedEvaluation(network, [(data.x_train, data.t_train), (data.x_test, data.t_test),
+                                           (data.x_val, data.t_val)], dtype=dtype)
+    x_train, t_train = evaluate.views(0)
+    has_val = len(data.x_val) > 0
     optimizer = make_optimizer(config, rng)
     should_stop = should_stop or (lambda: False)
     on_epoch = on_epoch or (lambda record: None)
@@ -81,10 +85,11 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
 
     def report(epoch: int) -> bool:
         record = {"epoch": epoch}
-        record["train_loss"], record["train_acc"] = network.evaluate(x_train, t_train)
-        record["test_loss"], record["test_acc"] = network.evaluate(x_test, data.t_test)
-        if len(x_val):
-            record["val_loss"], record["val_acc"] = network.evaluate(x_val, data.t_val)
+        (train_loss, train_acc), (test_loss, test_acc), (val_loss, val_acc) = evaluate()
+        record["train_loss"], record["train_acc"] = train_loss, train_acc
+        record["test_loss"], record["test_acc"] = test_loss, test_acc
+        if has_val:
+            record["val_loss"], record["val_acc"] = val_loss, val_acc
         record["elapsed_s"] = time.perf_counter() - start
         finite = math.isfinite(record["train_loss"])
         # JSON has no NaN/Infinity: an empty test set or a diverged loss is reported as null.
