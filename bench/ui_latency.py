@@ -1,0 +1,160 @@
+"""How fast does the dashboard react, and what does the browser cost over the CLI?
+
+    python bench/ui_latency.py                 # starts its own server on a free port
+    python bench/ui_latency.py --url http://127.0.0.1:5000 --repeats 10
+    python bench/ui_latency.py --quick         # skip the 200-epoch runs
+
+Measures, in headless Chromium (the system /usr/bin/chromium):
+  1. Train click -> first epoch plotted (epoch 0, the untrained network), median of --repeats runs;
+     the time is taken inside the page (performance.now() at the click and at the next animation
+     frame after the epoch arrives), plus the same seen from Python (includes Playwright polling).
+  2. Permalink page: navigation -> stored metrics drawn.
+  3. The book's overfitting experiment (784-100x6-10, 300 samples, 200 epochs) through the UI,
+     click -> "done", against `python -m nnengine run CONFIG.json` (process start to exit).
+Prints a table. Numbers depend on the machine and its load; nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser_helpers import launch_chromium, running_server  # noqa: E402
+
+GD = "document.getElementById('chart-loss')"
+
+
+def first_epoch_latency(page, base, repeats):
+    """Click Train on the book's overfitting config, wait for epoch 0 on the chart, stop the run."""
+    page.goto(base + "/")
+    page.wait_for_function("window.playground && window.playground.builder")
+    page.click('button[data-preset="overfitting"]')
+    in_page, wall, ack = [], [], []
+    for _ in range(repeats):
+        n = page.evaluate(f"{GD}.data.length")
+        t0 = time.perf_counter()
+        page.click("#train")
+        page.wait_for_function(f"{GD}.data.length > {n} && {GD}.data[{n}].x.length >= 1", polling="raf")
+        wall.append((time.perf_counter() - t0) * 1000)
+        timing = page.evaluate("window.playground.timing()")
+        in_page.append(timing["firstPlotAt"] - timing["clickAt"])
+        ack.append(timing["ackAt"] - timing["clickAt"])
+        page.click("#stop")
+        page.wait_for_function("document.getElementById('status').dataset.status === 'stopped'")
+    return in_page, wall, ack
+
+
+def permalink_latency(browser, base, run_id, repeats):
+    times = []
+    for _ in range(repeats):
+        context = browser.new_context(viewport={"width": 1280, "height": 800})  # cold cache each time
+        page = context.new_page()
+        t0 = time.perf_counter()
+        page.goto(f"{base}/runs/{run_id}")
+        page.wait_for_function(f"{GD}.data && {GD}.data.length > 0 && {GD}.data[0].x.length > 0", polling="raf")
+        times.append((time.perf_counter() - t0) * 1000)
+        context.close()
+    return times
+
+
+def full_run_via_ui(page, base, preset):
+    page.goto(base + "/")
+    page.wait_for_function("window.playground && window.playground.builder")
+    page.click(f'button[data-preset="{preset}"]')
+    t0 = time.perf_counter()
+    page.click("#train")
+    page.wait_for_function("document.getElementById('status').dataset.status === 'done'", timeout=30 * 60 * 1000)
+    wall = time.perf_counter() - t0
+    run_id = page.evaluate("window.playground.currentRunId()")
+    points = page.evaluate(f"{GD}.data[0].x.length")
+    return wall, run_id, points
+
+
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def full_run_via_cli(config, env_extra=None):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(config, f)
+        path = f.name
+    t0 = time.perf_counter()
+    env = dict(os.environ, **(env_extra or {}))
+    out = subprocess.run([sys.executable, "-m", "nnengine", "run", path], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    wall = time.perf_counter() - t0
+    Path(path).unlink()
+    last = json.loads(out.strip().splitlines()[-1])
+    return wall, last
+
+
+def fmt_ms(values):
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.0f} ms (min {min(values):.0f}, max {max(values):.0f}, n={len(values)})"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="use a running server instead of starting one")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--preset", default="overfitting", help="preset for the full run (default: overfitting)")
+    parser.add_argument("--quick", action="store_true", help="skip the full 200-epoch runs")
+    args = parser.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    with contextlib.ExitStack() as stack:
+        if args.url:
+            base = args.url.rstrip("/")
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            base = stack.enter_context(running_server(tmp / "bench.sqlite", log_path=tmp / "server.log"))
+        p = stack.enter_context(sync_playwright())
+        browser = launch_chromium(p)
+        stack.callback(browser.close)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+
+        rows = []
+        in_page, wall, ack = first_epoch_latency(page, base, args.repeats)
+        rows.append(("Train click -> run:start ack", fmt_ms(ack)))
+        rows.append(("Train click -> first epoch plotted (in page)", fmt_ms(in_page)))
+        rows.append(("Train click -> first epoch plotted (seen by Playwright)", fmt_ms(wall)))
+
+        if not args.quick:
+            ui_wall, run_id, points = full_run_via_ui(page, base, args.preset)
+            with urllib.request.urlopen(f"{base}/api/schema") as res:
+                config = json.load(res)["presets"][args.preset]["config"]
+            with urllib.request.urlopen(f"{base}/api/runs/{run_id}") as res:
+                stored = json.load(res)
+            engine_ui = (stored.get("summary") or {}).get("elapsed_s")
+            rows.append((f"'{args.preset}' via UI: click -> done ({points} points)", f"{ui_wall:.2f} s"))
+            rows.append(("   of which training in the server (summary.elapsed_s)", f"{engine_ui:.2f} s" if engine_ui else "-"))
+            # The server pins BLAS to one thread per run; the CLI does not unless told to.
+            for label, extra in (("", None), (", 1 BLAS thread", ONE_BLAS_THREAD)):
+                cli_wall, cli_last = full_run_via_cli(config, extra)
+                rows.append((f"'{args.preset}' via CLI{label}: python -m nnengine run (process)", f"{cli_wall:.2f} s"))
+                rows.append(("   of which training (final line elapsed_s)", f"{cli_last.get('elapsed_s', float('nan')):.2f} s"))
+                rows.append((f"   UI click->done vs this CLI process", f"{100 * (ui_wall / cli_wall - 1):+.0f} %"))
+            rows.append(("permalink of that run: navigation -> charts drawn (cold cache)",
+                         fmt_ms(permalink_latency(browser, base, run_id, max(1, args.repeats // 2)))))
+
+    width = max(len(name) for name, _ in rows)
+    print(f"\nUI latency ({base})")
+    print("-" * (width + 40))
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
