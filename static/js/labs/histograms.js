@@ -1,0 +1,157 @@
+// Lab §6.2.2: per-layer activation histograms of the book's 5-layer random network
+// (POST /api/labs/histograms), drawn as one grid: a row per weight initialisation, a column per layer.
+
+import { $, h, api, buildFields, debounce, linkTools, readSettings, writeSettings, showNotice, FONT, GRID, PLOTLY_CONFIG, fmtNum } from "./common.js";
+import { watchConnection } from "../page.js";
+import { getSchema } from "../api.js";
+
+const BOOK = { activation: "sigmoid", std_a: 1, std_b: 0.01, xavier: true, he: true, bins: 30, samples: 1000,
+  units: 100, layers: 5, seed: 0, cap: true };
+const ROW_COLOURS = ["#d6402b", "#8a97a8", "#1f6fd1", "#1e9e5a", "#7b4fc9", "#e08a00"];
+const FIRST = ["sigmoid", "tanh", "relu"];
+
+let seq = 0;
+
+async function main() {
+  watchConnection();
+  let activations = FIRST;
+  try { activations = (await getSchema()).activations; } catch (err) { /* the book's three still work */ }
+  const ordered = [...FIRST, ...activations.filter((a) => !FIRST.includes(a))];
+  const { settings, error } = readSettings(BOOK);
+  if (error) showNotice(`The settings in this link could not be read (${error}); the book's settings are shown.`, "warning");
+  const form = buildFields($("fields"), [
+    { key: "activation", label: "Activation", type: "select", options: ordered.map((a) => [a, a.replace(/_/g, " ")]) },
+    { key: "std_a", label: "Weight std, row 1", min: 1e-6, max: 100, help: "Gaussian weights with this standard deviation (the book: 1)." },
+    { key: "std_b", label: "Weight std, row 2", min: 1e-6, max: 100, help: "The book: 0.01." },
+    { key: "xavier", label: "Xavier: std 1/√n", type: "checkbox" },
+    { key: "he", label: "He: std √(2/n)", type: "checkbox" },
+    { key: "layers", label: "Layers", min: 1, max: 10, step: 1, integer: true },
+    { key: "units", label: "Units per layer (n)", min: 1, max: 1000, step: 1, integer: true },
+    { key: "samples", label: "Random inputs", min: 1, max: 10000, step: 1, integer: true },
+    { key: "bins", label: "Bins", min: 2, max: 200, step: 1, integer: true },
+    { key: "seed", label: "Seed", min: 0, step: 1, integer: true },
+    { key: "cap", label: "Cap the y axis (a huge bar of exact zeros or saturated values goes off the chart, as in the book)", type: "checkbox" },
+  ], settings, () => refresh());
+
+  const refresh = debounce(async () => {
+    writeSettings(settings);
+    const inits = [{ init: "std", std: settings.std_a }, { init: "std", std: settings.std_b }];
+    if (settings.xavier) inits.push({ init: "xavier", label: "Xavier" });
+    if (settings.he) inits.push({ init: "he", label: "He" });
+    const mine = ++seq;
+    let result;
+    try {
+      result = await api("/api/labs/histograms", { activation: settings.activation, inits, bins: settings.bins,
+        samples: settings.samples, units: settings.units, layers: settings.layers, seed: settings.seed });
+    } catch (err) {
+      if (mine === seq) showNotice(`These settings do not work: ${err.message}`);
+      return;
+    }
+    if (mine !== seq) return;
+    showNotice(null);
+    draw(result, settings);
+  }, 200);
+
+  linkTools({ onReset: () => { Object.assign(settings, structuredClone(BOOK)); form.sync(); refresh(); } });
+  refresh();
+}
+
+/** The counts as drawn: values outside the range (counted in the end bins by the server, so that
+ * every layer sums to its total) are left out of the bars, as the book's plt.hist(range=...) does,
+ * and reported in the cell's note instead. */
+function drawn(layer) {
+  const counts = [...layer.counts];
+  counts[0] -= layer.below;
+  counts[counts.length - 1] -= layer.above + layer.nonfinite;
+  return counts;
+}
+
+const pctOf = (n, total) => `${(100 * n / total).toFixed(n && n < total / 1000 ? 2 : 1)} %`;
+
+function cellNote(layer, activation) {
+  if (activation === "relu" || layer.zeros > layer.total * 0.2) return `zeros ${pctOf(layer.zeros, layer.total)}`;
+  return `saturated ${pctOf(layer.saturated, layer.total)}`;
+}
+
+function draw(result, settings) {
+  const rows = result.inits.length;
+  const cols = result.layers;
+  const traces = [];
+  const annotations = [];
+  // One y range per row (per initialisation), shared by its layers so they can be compared.
+  const caps = result.inits.map((init) => {
+    let top = 0;
+    let second = 0;
+    for (const layer of init.layers) {
+      const sorted = [...drawn(layer)].sort((a, b) => b - a);
+      top = Math.max(top, sorted[0]);
+      second = Math.max(second, sorted[1] || 0);
+    }
+    return settings.cap && top > 2.5 * second ? Math.ceil(second * 1.25) : Math.max(1, top * 1.05);
+  });
+  const [lo, hi] = result.range;
+  result.inits.forEach((init, r) => {
+    const cap = caps[r];
+    init.layers.forEach((layer, c) => {
+      const n = r * cols + c + 1;
+      const edges = layer.edges;
+      const centres = edges.slice(0, -1).map((e, i) => (e + edges[i + 1]) / 2);
+      traces.push({
+        type: "bar", x: centres, y: drawn(layer), width: edges[1] - edges[0], xaxis: `x${n}`, yaxis: `y${n}`,
+        marker: { color: ROW_COLOURS[r % ROW_COLOURS.length], line: { width: 0 } }, showlegend: false,
+        hovertemplate: `${init.label}, layer ${layer.layer}<br>%{x:.3g}: %{y:,} values<extra></extra>`,
+      });
+      const offChart = drawn(layer).map((v, i) => [v, centres[i]]).filter(([v]) => v > cap);
+      const parts = [cellNote(layer, result.activation)];
+      if (layer.above) parts.push(`${pctOf(layer.above, layer.total)} > ${fmtNum(hi)}`);
+      if (layer.below) parts.push(`${pctOf(layer.below, layer.total)} < ${fmtNum(lo)}`);
+      annotations.push({ xref: `x${n} domain`, yref: `y${n} domain`, x: 0.98, y: 0.98, xanchor: "right", yanchor: "top",
+        text: parts.join("<br>"), showarrow: false, font: { size: 10, color: "#44546a" }, align: "right",
+        bgcolor: "rgba(255,255,255,0.75)" });
+      for (const [v, x] of offChart) {
+        annotations.push({ xref: `x${n}`, yref: `y${n} domain`, x, y: 1, yanchor: "bottom", text: `↑${(v / 1000).toFixed(0)}k`,
+          showarrow: false, font: { size: 9, color: "#b3261e" } });
+      }
+      if (r === 0) annotations.push({ xref: `x${n} domain`, yref: "paper", x: 0.5, y: 1, yanchor: "bottom", yshift: 14,
+        text: `<b>layer ${layer.layer}</b>`, showarrow: false, font: { size: 12 } });
+      if (c === 0) annotations.push({ xref: "paper", yref: `y${n} domain`, x: 0, xshift: -62, y: 0.5, textangle: -90,
+        text: `<b>${init.label}</b>`, showarrow: false, font: { size: 12, color: ROW_COLOURS[r % ROW_COLOURS.length] } });
+    });
+  });
+  const layout = {
+    font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff", bargap: 0.05,
+    grid: { rows, columns: cols, pattern: "independent", xgap: 0.06, ygap: 0.22 },
+    margin: { l: 84, r: 10, t: 36, b: 30 }, annotations, height: 40 + rows * 170,
+  };
+  for (let n = 1; n <= rows * cols; n++) {
+    const row = Math.floor((n - 1) / cols);
+    layout[`xaxis${n === 1 ? "" : n}`] = { range: [lo, hi], gridcolor: GRID, tickfont: { size: 10 }, nticks: 5, zeroline: false };
+    layout[`yaxis${n === 1 ? "" : n}`] = { range: [0, caps[row]], gridcolor: GRID, tickfont: { size: 10 }, nticks: 4,
+      showticklabels: (n - 1) % cols === 0, tickformat: "~s" };
+    if (row < rows - 1) layout[`xaxis${n === 1 ? "" : n}`].showticklabels = true;
+  }
+  const div = $("grid");
+  div.style.height = `${layout.height}px`;
+  Plotly.react(div, traces, layout, PLOTLY_CONFIG);
+  $("grid-title").textContent = `${result.activation.replace(/_/g, " ")} activations per layer`;
+  $("grid-meta").textContent = `${result.samples.toLocaleString()} inputs × ${result.units} units = ${(result.samples * result.units).toLocaleString()} values per histogram · range ${fmtNum(lo)} … ${fmtNum(hi)}`;
+  drawTable(result);
+}
+
+function drawTable(result) {
+  const head = $("stats").querySelector("thead");
+  head.replaceChildren(h("tr", {}, h("th", {}, "initialisation"), h("th", {}, "measure"),
+    ...Array.from({ length: result.layers }, (_, i) => h("th", { class: "num" }, `layer ${i + 1}`))));
+  const body = $("stats").querySelector("tbody");
+  const rows = [];
+  for (const init of result.inits) {
+    const measures = [["mean", (l) => fmtNum(l.mean)], ["std", (l) => fmtNum(l.std)],
+      [result.activation === "relu" ? "exact zeros" : "saturated", (l) => pctOf(result.activation === "relu" ? l.zeros : l.saturated, l.total)]];
+    measures.forEach(([name, fn], i) => rows.push(h("tr", {},
+      i === 0 ? h("th", { rowspan: measures.length, scope: "rowgroup" }, init.label) : null,
+      h("td", { class: "muted" }, name), ...init.layers.map((l) => h("td", { class: "num" }, fn(l))))));
+  }
+  body.replaceChildren(...rows);
+}
+
+main();
