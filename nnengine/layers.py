@@ -77,9 +77,13 @@ class Affine(Layer):
         out += self.params["b"]
         return out
 
-    def infer(self, x, owned=False, out=None):
-        """x @ W + b written into ``out`` when it fits (no allocation), bias added in place."""
-        W = self.params["W"]
+    def infer(self, x, owned=False, out=None, columns=None):
+        """x @ W + b written into ``out`` when it fits (no allocation), bias added in place.
+
+        ``columns`` (int indices into d_in): x holds only those input features, x = x_full[:, columns],
+        and every other feature is 0 in every row, so it adds nothing: out = x @ W[columns] + b.
+        """
+        W = self.params["W"] if columns is None else self.params["W"][columns]
         shape, dtype = (x.shape[0], W.shape[1]), np.result_type(x.dtype, W.dtype)
         if out is None or out.shape != shape or out.dtype != dtype:
             out = np.empty(shape, dtype=dtype)

@@ -79,35 +79,47 @@ class Network:
         """
         scratch = scratch if scratch is not None else Scratch()
         n = len(x)
-        losses = correct = None
+        losses, correct = np.empty(n, dtype=self._loss_dtype(x)), np.empty(n, dtype=bool)
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            scores = self.infer(x[start:stop], scratch)
-            ts = t[start:stop]
-            loss = self.loss_fn.per_sample(scores, ts)
-            if losses is None:
-                losses, correct = np.empty(n, dtype=loss.dtype), np.empty(n, dtype=bool)
-            losses[start:stop] = loss
-            np.equal(scores.argmax(axis=1), ts, out=correct[start:stop])
-        return [(float(losses[a:b].sum()) / (b - a), int(np.count_nonzero(correct[a:b])) / (b - a))
-                for a, b in segments]
+            self.score_rows(x[start:stop], t[start:stop], losses[start:stop], correct[start:stop], scratch)
+        return _segment_means(losses, correct, segments)
 
-    def infer(self, x: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
+    def _loss_dtype(self, x: np.ndarray) -> np.dtype:
+        dtypes = [x.dtype] + [v.dtype for v in self.params.values()]
+        return np.result_type(*dtypes) if all(d.kind == "f" for d in dtypes) else np.dtype(np.float64)
+
+    def infer(self, x: np.ndarray, scratch: Scratch | None = None, columns: np.ndarray | None = None
+              ) -> np.ndarray:
         """Evaluation-mode scores of shape (n, k) for x of shape (n, d), the same numbers as
         ``forward(x, train=False)``, computed without keeping state for ``backward``: affine outputs go
         into the two work arrays of ``scratch`` in turn and ReLU / batch norm work in place on them.
         The result is a view of a work array, valid until the next call with the same scratch.
+
+        ``columns``: x holds only these input features (the others are zero in every row); the first
+        layer must then be an ``Affine``, which multiplies by those rows of its W only.
         """
         scratch = scratch if scratch is not None else Scratch()
         owned = False
-        for layer in self.layers:
-            out = None
+        for i, layer in enumerate(self.layers):
             if isinstance(layer, Affine):
                 W = layer.params["W"]
                 slot = 1 if scratch.holds(x, 0) else 0   # never write over the input
                 out = scratch.get(slot, (x.shape[0], W.shape[1]), np.result_type(x.dtype, W.dtype))
-            x, owned = layer.infer(x, owned, out)
+                x, owned = layer.infer(x, owned, out, columns=columns if i == 0 else None)
+            elif i == 0 and columns is not None:
+                raise ValueError("columns needs an Affine first layer")
+            else:
+                x, owned = layer.infer(x, owned)
         return x
+
+    def score_rows(self, x: np.ndarray, t: np.ndarray, losses: np.ndarray, correct: np.ndarray,
+                   scratch: Scratch | None = None, columns: np.ndarray | None = None) -> None:
+        """Evaluation mode, per row: the data loss into ``losses`` (n,) and whether the class with the
+        highest score (the first one on a tie) is ``t`` into ``correct`` (n,) bool."""
+        scores = self.infer(x, scratch, columns)
+        losses[...] = self.loss_fn.per_sample(scores, t)
+        np.equal(scores.argmax(axis=1), t, out=correct)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Parameters plus batch-norm running statistics, for saving as ``.npz``."""
@@ -149,37 +161,185 @@ class Scratch:
         return any(np.may_share_memory(x, flat) for (s, _), flat in self.arrays.items() if s == slot)
 
 
+def _segment_means(losses: np.ndarray, correct: np.ndarray, segments) -> list[tuple[float, float]]:
+    """(mean loss, accuracy) of each row range of the per-row results."""
+    return [(float(losses[a:b].sum()) / (b - a), int(np.count_nonzero(correct[a:b])) / (b - a))
+            for a, b in segments]
+
+
 class StackedEvaluation:
-    """Loss and accuracy of several (x, t) sets with one evaluation-mode pass over their rows, stacked
-    once: one large matrix product per layer instead of one per set, and no allocation per call.
+    """Loss and accuracy of several (x, t) sets in evaluation mode, over their rows stacked once.
 
     sets : list of (x (n_i, d), t (n_i,)); empty sets are allowed (their results are NaN).
-    ``x`` / ``t`` are the stacked arrays (in ``dtype``) and ``views(i)`` gives set i's rows of them, so a
-    caller can train on those views without keeping a second copy of the data.
+
+    Each call is one pass of large matrix products over all the rows instead of one pass per set, and
+    allocates nothing large (work arrays are kept).  With ``workers`` > 1 the rows are cut into that many
+    fixed contiguous parts evaluated concurrently, one thread each (NumPy releases the GIL in its loops
+    and matrix products), while BLAS runs one thread per call (see ``blas_threads``): the element-wise
+    steps then run in parallel too, and each part's activations stay in its own core's cache.  The parts
+    depend only on the row count and ``workers``, so the numbers are the same on every call.
+
+    Input features that are zero in every stacked row contribute nothing to the first affine map; when
+    the first layer is an ``Affine`` they are left out of its product (``Network.infer(columns=...)``).
+
+    ``views(i)`` gives set i's (x, t) in ``dtype`` with all of its features, for training.
+    Call ``close()`` (or use it as a context manager) to stop the worker threads.
     """
 
     def __init__(self, network: Network, sets: list[tuple[np.ndarray, np.ndarray]], dtype=None,
-                 chunk: int = 8192):
+                 chunk: int = 8192, workers: int | None = None):
         self.network = network
         self.chunk = chunk
         dtype = np.dtype(dtype) if dtype is not None else np.result_type(*(x.dtype for x, _ in sets))
-        self.x = np.concatenate([np.asarray(x, dtype=dtype) for x, _ in sets], axis=0)
-        self.t = np.concatenate([np.asarray(t) for _, t in sets], axis=0)
+        self.sets = [(np.asarray(x, dtype=dtype), np.asarray(t)) for x, t in sets]
+        x = np.concatenate([x for x, _ in self.sets], axis=0)
+        self.t = np.concatenate([t for _, t in self.sets], axis=0)
         stops = np.cumsum([len(x) for x, _ in sets]).tolist()
         self.bounds = list(zip([0] + stops[:-1], stops))
         self.segments = [(a, b) for a, b in self.bounds if b > a]
-        self.scratch = Scratch()
+
+        self.columns = None
+        if network.layers and isinstance(network.layers[0], Affine) and len(x):
+            active = np.flatnonzero(np.any(x != 0, axis=0))
+            if len(active) < x.shape[1]:
+                self.columns = active
+                x = np.ascontiguousarray(x[:, active])
+        self.x = x
+
+        n = len(x)
+        self.losses = np.empty(n, dtype=network._loss_dtype(x))
+        self.correct = np.empty(n, dtype=bool)
+        workers = blas_threads.cores() if workers is None else workers
+        # at least ~1000 rows a part: below that a second thread costs more than it saves
+        workers = max(1, min(workers, n // 1000)) if blas_threads.available else 1
+        cuts = [n * k // workers for k in range(workers + 1)]
+        self.parts = [(a, b, Scratch()) for a, b in zip(cuts[:-1], cuts[1:])]
+        self.pool = None
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            self.pool = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="nnengine-eval")
 
     def views(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        a, b = self.bounds[i]
-        return self.x[a:b], self.t[a:b]
+        return self.sets[i]
+
+    def _run_part(self, part) -> None:
+        a, b, scratch = part
+        for start in range(a, b, self.chunk):
+            stop = min(start + self.chunk, b)
+            self.network.score_rows(self.x[start:stop], self.t[start:stop], self.losses[start:stop],
+                                    self.correct[start:stop], scratch, self.columns)
 
     def __call__(self) -> list[tuple[float, float]]:
         """[(mean loss, accuracy)] per set, in the order given (NaN, NaN for an empty set)."""
-        results = iter(self.network.evaluate_rows(self.x, self.t, self.segments, self.chunk, self.scratch)
-                       if self.segments else [])
+        if self.segments:
+            if self.pool is None:
+                for part in self.parts:
+                    self._run_part(part)
+            else:
+                with blas_threads.limit(1):
+                    futures = [self.pool.submit(self._run_part, part) for part in self.parts[1:]]
+                    self._run_part(self.parts[0])
+                    for future in futures:
+                        future.result()
+        results = iter(_segment_means(self.losses, self.correct, self.segments))
         nan = (float("nan"), float("nan"))
         return [next(results) if b > a else nan for a, b in self.bounds]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _BlasThreads:
+    """The thread count of the OpenBLAS that NumPy uses, set through its C API (found with ctypes).
+
+    ``limit(n)`` caps it while any caller is inside (reference-counted, so concurrent runs in one
+    process nest safely) and restores the previous count when the last one leaves.  Without a
+    recognisable OpenBLAS (another BLAS, another OS) ``available`` is False and ``limit`` does nothing.
+    """
+
+    def __init__(self):
+        import threading
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = None
+        self._get = self._set = None
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        try:
+            import ctypes
+            paths = []
+            with open("/proc/self/maps") as maps:
+                for line in maps:
+                    path = line.rsplit(None, 1)[-1] if "/" in line else ""
+                    if "openblas" in path.rsplit("/", 1)[-1].lower() and path not in paths:
+                        paths.append(path)
+            for path in paths:
+                lib = ctypes.CDLL(path)
+                for prefix, suffix in (("scipy_openblas_", "64_"), ("scipy_openblas_", ""),
+                                       ("openblas_", "64_"), ("openblas_", "")):
+                    get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        get.restype, put.restype, put.argtypes = ctypes.c_int, None, [ctypes.c_int]
+                        self._get, self._set = get, put
+                        return
+        except (OSError, AttributeError):
+            pass
+
+    @property
+    def available(self) -> bool:
+        self._load()
+        return self._get is not None
+
+    def get(self) -> int | None:
+        return self._get() if self.available else None
+
+    def cores(self) -> int:
+        """Cores this process may use, capped by BLAS's own thread count (which honours
+        OPENBLAS_NUM_THREADS / OMP_NUM_THREADS)."""
+        import os
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        with self._lock:
+            blas = self._saved if self._users else self.get()
+        return max(1, min(cores, blas or 1))
+
+    def limit(self, n: int):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def scope():
+            if not self.available:
+                yield
+                return
+            with self._lock:
+                if self._users == 0:
+                    self._saved = self._get()
+                    if self._saved > n:
+                        self._set(n)
+                self._users += 1
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._users -= 1
+                    if self._users == 0 and self._saved is not None and self._get() != self._saved:
+                        self._set(self._saved)
+        return scope()
+
+
+blas_threads = _BlasThreads()
 
 
 def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_out: int = 10,

@@ -11,7 +11,7 @@ import numpy as np
 
 from .config import Config
 from .data import Splits, load_pool, split
-from .network import Network, StackedEvaluation, build_network
+from .network import Network, StackedEvaluation, blas_threads, build_network
 from .optimizers import OPTIMIZERS, get_optimizer
 
 EpochCallback = Callable[[dict], None]
@@ -101,7 +101,7 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     n = len(x_train)
     batch_size = min(config.training.batch_size, n)
     steps = -(-n // batch_size)  # ceil: the last, smaller batch is kept
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with evaluate, np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         report(0)
         for epoch in range(1, config.training.epochs + 1):
             order = rng.permutation(n)
