@@ -13,7 +13,7 @@ import sqlite3
 from flask import Flask
 from flask_socketio import SocketIO
 
-from .jobs import RunManager
+from .jobs import PriorityGate, RunManager
 from .security import HostOriginGuard, StartRateLimiter, default_origins, parse_origins, parse_rate
 from .store import Store
 
@@ -32,6 +32,8 @@ ENV_SETTINGS = {
     "START_RATE_PER_ADDRESS": "PLAYGROUND_START_RATE_PER_ADDRESS",
     "TRUSTED_PROXIES": "PLAYGROUND_TRUSTED_PROXIES",
     "DATABASE_MAX_MB": "PLAYGROUND_DATABASE_MAX_MB",
+    # Base path (no extension) of the digit model POST /api/predict uses by default.
+    "DEFAULT_MODEL": "PLAYGROUND_DEFAULT_MODEL",
 }
 DEFAULT_START_RATE = "10/10"  # per connection: 10 starts, then one more every second
 DEFAULT_START_RATE_PER_ADDRESS = "30/10"  # a classroom behind one NAT still starts together
@@ -57,6 +59,16 @@ def create_app(test_config=None):
         TRUSTED_PROXIES=None,
         # Cap on the run database's size in megabytes (None: no cap but the disk's).
         DATABASE_MAX_MB=None,
+        # Requests served before training (runs pause between batches, at most this long
+        # at a time, while one is in flight); 0 turns the priority off.
+        PRIORITY_PATHS=("/api/predict",),
+        PRIORITY_MAX_PAUSE_S=0.25,
+        # "process": each run trains in a child process (no GIL shared with the requests,
+        # a crash ends one run); "thread": in the worker thread, which is what tests use
+        # (TESTING) so that they can patch the trainer. None: by TESTING.
+        RUN_ISOLATION=None,
+        # How much lower training's CPU priority is than the requests' (nice; 0 = same).
+        TRAINING_NICE=10,
     )
     if test_config:
         app.config.update(test_config)
@@ -67,6 +79,8 @@ def create_app(test_config=None):
             parse_origins(env) if env else default_origins(app.config["HOST"], app.config["PORT"])
         )
 
+    if app.config["RUN_ISOLATION"] is None:
+        app.config["RUN_ISOLATION"] = "thread" if app.config.get("TESTING") else "process"
     start_rate = parse_rate(app.config["START_RATE"])
     address_rate = parse_rate(app.config["START_RATE_PER_ADDRESS"])
     app.extensions["start_limiter"] = StartRateLimiter(start_rate, address_rate)
@@ -84,10 +98,14 @@ def create_app(test_config=None):
     def emit(event, data, room):
         server.emit(event, data, to=room, namespace="/")
 
+    gate = PriorityGate(max_pause=float(app.config["PRIORITY_MAX_PAUSE_S"]))
     app.extensions["runs"] = RunManager(
         store, emit,
         max_workers=app.config["MAX_CONCURRENT_RUNS"],
         max_queued_per_client=app.config["MAX_QUEUED_PER_CLIENT"],
+        gate=gate,
+        nice=int(app.config["TRAINING_NICE"]),
+        isolation=app.config["RUN_ISOLATION"],
     )
 
     from .routes import api_bp, pages_bp, register_error_handlers
@@ -98,6 +116,7 @@ def create_app(test_config=None):
     _register_predict(app)
 
     # Wraps Flask-SocketIO's middleware too, so /socket.io/ is guarded as well.
+    app.wsgi_app = InteractiveFirst(app.wsgi_app, gate, app.config["PRIORITY_PATHS"])
     app.wsgi_app = HostOriginGuard(app.wsgi_app, app.config["ALLOWED_ORIGINS"])
     proxies = int(app.config["TRUSTED_PROXIES"] or 0)
     if proxies > 0:
@@ -106,6 +125,23 @@ def create_app(test_config=None):
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
+
+
+class InteractiveFirst:
+    """WSGI middleware: requests to `paths` run under the gate's priority (see PriorityGate)."""
+
+    def __init__(self, wsgi_app, gate, paths):
+        self.wsgi_app = wsgi_app
+        self.gate = gate
+        self.paths = frozenset(paths or ())
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") not in self.paths:
+            return self.wsgi_app(environ, start_response)
+        with self.gate.interactive():
+            # Flask builds the whole JSON body inside this call, so the priority
+            # covers the work, not the sending.
+            return self.wsgi_app(environ, start_response)
 
 
 def _settings_from_environment(app):

@@ -1,7 +1,11 @@
-"""`python -m server [--host 127.0.0.1] [--port 5000] [--db PATH] [--workers N]`.
+"""`python -m server [--host 127.0.0.1] [--port 5000] [--db PATH] [--workers N] [--blas-threads 1]`.
 
 Bad input (arguments or PLAYGROUND_* settings) exits with status 2 and one line on
 stderr; a port that cannot be opened exits with status 1, also without a traceback.
+
+Training runs in child processes at a lower priority (see server/jobs.py), each
+with one BLAS thread; --blas-threads sets the same for this process, whose
+predictions would otherwise spin up a multithreaded BLAS against the runs.
 """
 
 import argparse
@@ -11,6 +15,9 @@ import signal
 import sys
 
 from . import create_app, socketio
+from .jobs import limit_blas_threads
+
+log = logging.getLogger("server")
 
 
 def parse_args(argv=None):
@@ -22,7 +29,12 @@ def parse_args(argv=None):
     parser.add_argument("--db", help="SQLite file for stored runs (default: instance/playground.sqlite)")
     parser.add_argument("--workers", type=int,
                         help="runs trained at the same time (default: number of CPUs)")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="threads of each matrix product in this process (default 1: runs and"
+                             " requests are the parallelism; 0 leaves the BLAS library's default)")
     args = parser.parse_args(argv)
+    if not 0 <= args.blas_threads <= 256:
+        parser.error("--blas-threads must be from 0 to 256")
     if args.workers is not None and not 1 <= args.workers <= 64:
         parser.error("--workers must be from 1 to 64")
     if not 0 <= args.port <= 65535:
@@ -39,6 +51,13 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.blas_threads:
+        library = limit_blas_threads(args.blas_threads)
+        if library:
+            log.info("BLAS limited to %d thread(s) per product: %s", args.blas_threads, library)
+        else:
+            log.warning("could not find NumPy's BLAS library to limit its threads; set "
+                        "OPENBLAS_NUM_THREADS=1 (or MKL_NUM_THREADS=1) before starting the server")
     settings = {"HOST": args.host, "PORT": args.port}
     if args.db:
         settings["DATABASE"] = args.db

@@ -10,12 +10,20 @@ manager, so the manager can be tested without sockets.
 """
 
 import collections
+import contextlib
+import ctypes
+import glob
 import io
 import logging
+import multiprocessing
+import os
 import re
 import secrets
+import signal
 import sqlite3
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -43,6 +51,73 @@ def new_run_id():
     return secrets.token_urlsafe(12)
 
 
+class PriorityGate:
+    """Interactive requests before training: runs pause between batches while one is served.
+
+    Training threads share the GIL and the cores with the request threads; a
+    prediction that has to take turns with two busy runs took seconds under
+    load (bench/LOAD.md). While any interactive request is in flight, a run
+    waits at its next batch boundary (and before each epoch's report) until
+    the requests are done, but never longer than `max_pause` at a time, so a
+    steady stream of requests slows training down without starving it.
+    """
+
+    def __init__(self, max_pause=0.25):
+        self.max_pause = max_pause
+        self._cond = threading.Condition()
+        self._active = 0
+        self._shared = None  # multiprocessing Value for child processes, made on first use
+        self.paused_s = 0.0  # total time runs spent waiting (for the bench and tests)
+
+    @contextlib.contextmanager
+    def interactive(self):
+        with self._cond:
+            self._active += 1
+            if self._shared is not None:
+                self._shared.value = self._active
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                if self._shared is not None:
+                    self._shared.value = self._active
+                if not self._active:
+                    self._cond.notify_all()
+
+    def busy(self):
+        return self._active > 0
+
+    def shared_busy(self, mp):
+        """A counter in shared memory that mirrors the requests in flight, for child processes."""
+        with self._cond:
+            if self._shared is None:
+                self._shared = mp.Value("i", self._active, lock=False)
+            return self._shared
+
+    def wait_turn(self):
+        """Called by a run between batches: returns once no request is in flight (or max_pause)."""
+        if not self._active:  # the common case, without the lock
+            return
+        began = time.monotonic()
+        with self._cond:
+            self._cond.wait_for(lambda: not self._active, timeout=self.max_pause)
+        self.paused_s += time.monotonic() - began
+
+
+def _lower_thread_priority(nice):
+    """Raise this thread's nice value to at least `nice` (Linux: nice is per thread)."""
+    if nice <= 0 or not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError as exc:
+        log.debug("could not lower the priority of a training thread: %s", exc)
+
+
 class ClientLimitError(Exception):
     """The client already has as many queued and running runs as allowed."""
 
@@ -50,11 +125,11 @@ class ClientLimitError(Exception):
 class _Run:
     __slots__ = ("run_id", "config", "client_sid", "stop_event", "storage_error")
 
-    def __init__(self, run_id, config, client_sid):
+    def __init__(self, run_id, config, client_sid, stop_event=None):
         self.run_id = run_id
         self.config = config
         self.client_sid = client_sid
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event or threading.Event()
         self.storage_error = None  # first sqlite3.Error met while writing this run
 
 
@@ -65,10 +140,205 @@ def weights_npz(network):
     return buffer.getvalue()
 
 
+Outcome = collections.namedtuple("Outcome", "status message summary weights")
+
+
+def _summary(result):
+    summary = dict(result.summary() or {})
+    summary.setdefault("status", result.status)
+    if result.message:
+        summary.setdefault("message", result.message)
+    return to_json_safe(summary)
+
+
+def _outcome(result, run_id):
+    """What is stored and sent of a TrainResult (weights as .npz bytes where worth keeping)."""
+    weights = None
+    if result.status in _KEEP_WEIGHTS:
+        try:
+            weights = weights_npz(result.network)
+        except Exception:
+            log.exception("could not serialise the weights of run %s", run_id)
+    return Outcome(result.status, result.message, _summary(result), weights)
+
+
+# -- BLAS threads ------------------------------------------------------------------
+#
+# Every run trains at the same time as others and as the request threads; a
+# multithreaded BLAS (OpenBLAS spins on every core) in each of them made training
+# about ten times slower on a 2-core machine and predictions take seconds
+# (bench/LOAD.md). NumPy is imported before a server can set OPENBLAS_NUM_THREADS,
+# so the limit is set through the library's own call.
+
+_BLAS_SETTERS = (
+    "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_", "openblas_set_num_threads",
+    "MKL_Set_Num_Threads", "bli_thread_set_num_threads",
+)
+_BLAS_GETTERS = (
+    "scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+    "openblas_get_num_threads64_", "openblas_get_num_threads", "MKL_Get_Max_Threads",
+)
+
+
+def _blas_libraries():
+    """Paths of shared libraries that may be NumPy's BLAS (loaded ones first)."""
+    paths = []
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.rsplit(None, 1)[-1] if "/" in line else ""
+                name = os.path.basename(path).lower()
+                if ("blas" in name or "mkl" in name or "blis" in name) and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass  # not Linux
+    site = os.path.dirname(os.path.dirname(np.__file__))
+    for pattern in ("numpy.libs/*", "numpy/.dylibs/*"):
+        paths += [p for p in glob.glob(os.path.join(site, pattern)) if p not in paths]
+    return paths
+
+
+def _blas_call(names, *args):
+    for path in _blas_libraries():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in names:
+            function = getattr(library, name, None)
+            if function is not None:
+                function.restype = ctypes.c_int
+                return f"{os.path.basename(path)} ({name})", function(*args)
+    return None, None
+
+
+def limit_blas_threads(threads):
+    """Make NumPy's BLAS use `threads` threads per product from now on.
+
+    Returns the library and function used, or None if none was found (then only
+    the environment, for processes started later, is set).
+    """
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    library, _ = _blas_call(_BLAS_SETTERS, ctypes.c_int(threads))
+    return library
+
+
+def blas_threads():
+    """Threads per product NumPy's BLAS uses now, or None if it cannot be asked."""
+    return _blas_call(_BLAS_GETTERS)[1]
+
+
+# -- runs in child processes -------------------------------------------------------
+
+class ChildFailed(Exception):
+    """The training process reported an error or died; str() is the message for run:error."""
+
+
+def _child_main(config_dict, conn, stop, busy, max_pause, nice):
+    """Entry point of a training process: train, streaming records through `conn`.
+
+    Messages: ("epoch", record) ..., then ("result", Outcome fields) or ("error", text).
+    Runs at a lower priority (nice) than the server, with one BLAS thread; pauses
+    between batches while the server serves an interactive request (`busy` > 0).
+    """
+    if sys.platform.startswith("linux"):
+        try:  # die with the server (SIGKILL included) instead of training for nobody
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    try:
+        os.nice(nice)
+    except (OSError, AttributeError):
+        pass
+    limit_blas_threads(1)
+    parent = os.getppid()
+
+    def should_stop():
+        waited = 0.0
+        while busy.value > 0 and waited < max_pause:
+            time.sleep(0.002)
+            waited += 0.002
+        return stop.is_set() or os.getppid() != parent
+
+    try:
+        from nnengine.config import parse_config
+
+        config = parse_config(config_dict)
+        result = trainer.train(config, on_epoch=lambda record: conn.send(("epoch", to_json_safe(dict(record)))),
+                               should_stop=should_stop)
+        conn.send(("result", *_outcome(result, "(child)")))
+    except (BrokenPipeError, EOFError, KeyboardInterrupt):
+        pass  # the server went away
+    except BaseException as exc:  # noqa: BLE001 - reported to the server, which ends the run
+        import traceback
+
+        traceback.print_exc()
+        try:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        except (OSError, ValueError):
+            pass
+    finally:
+        conn.close()
+
+
+def _train_in_child(mp, run, on_epoch, nice, gate):
+    """Train `run` in a child process; on_epoch is called here, in the server, per record."""
+    receive, send = mp.Pipe(duplex=False)
+    child = mp.Process(
+        target=_child_main,
+        args=(run.config.to_dict(), send, run.stop_event, gate.shared_busy(mp), gate.max_pause, nice),
+        name=f"run-{run.run_id}", daemon=True,
+    )
+    child.start()
+    send.close()  # ours; the child holds its own copy
+    try:
+        while True:
+            try:
+                message = receive.recv()
+            except EOFError:
+                child.join(5)
+                raise ChildFailed(f"the training process ended unexpectedly (exit code {child.exitcode})")
+            if message[0] == "epoch":
+                on_epoch(message[1])
+            elif message[0] == "result":
+                return Outcome(*message[1:])
+            else:
+                raise ChildFailed(message[1])
+    finally:
+        receive.close()
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+            child.join(5)
+
+
+def multiprocessing_context():
+    """forkserver where there is one (a clean, preloaded parent: children start in
+    milliseconds and never inherit the server's threads), else spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload(["nnengine.trainer", "server.jobs"])
+    return context
+
+
 class RunManager:
-    def __init__(self, store, emit, max_workers, max_queued_per_client):
+    def __init__(self, store, emit, max_workers, max_queued_per_client, gate=None, nice=0,
+                 isolation="thread"):
+        """`isolation`: "thread" trains in the worker thread (tests patch the trainer);
+        "process" trains in a child process per run (the server: no GIL shared with
+        the request threads, lower CPU priority, a crash ends one run). `nice` is the
+        priority drop of training (threads on Linux, or the child processes)."""
+        if isolation not in ("thread", "process"):
+            raise ValueError(f"isolation must be 'thread' or 'process', got {isolation!r}")
+        self.isolation = isolation
+        self.nice = nice
+        self._mp = multiprocessing_context() if isolation == "process" else None
         self.store = store
         self._emit = emit
+        self.gate = gate or PriorityGate(max_pause=0)
         self.max_workers = max(1, int(max_workers))
         self.max_queued_per_client = max(1, int(max_queued_per_client))
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="run")
@@ -89,7 +359,7 @@ class RunManager:
         Raises ClientLimitError, or sqlite3.Error when the run cannot be recorded.
         """
         run_id = run_id or new_run_id()
-        run = _Run(run_id, config, client_sid)
+        run = _Run(run_id, config, client_sid, self._mp.Event() if self._mp else None)
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
@@ -189,6 +459,8 @@ class RunManager:
     # -- one run, on a worker thread --------------------------------------------
 
     def _execute(self, run):
+        if self.isolation == "thread":
+            _lower_thread_priority(self.nice)
         try:
             self._train(run)
         except Exception:  # never let a worker die silently
@@ -207,57 +479,63 @@ class RunManager:
             self._send("run:epoch", {"run_id": run_id, **record}, run_id)
 
         try:
-            result = trainer.train(run.config, on_epoch=on_epoch, should_stop=run.stop_event.is_set)
+            if self.isolation == "process":
+                outcome = _train_in_child(self._mp, run, on_epoch, self.nice, self.gate)
+            else:
+                outcome = self._train_in_thread(run, on_epoch)
         except Exception as exc:
-            # A bug or a numerical failure in the engine ends this run only.
-            log.exception("run %s failed in the engine", run_id)
-            error = f"{type(exc).__name__}: {exc}"
+            # A bug or a numerical failure in the engine (or a dead child) ends this run only.
+            error = str(exc) if isinstance(exc, ChildFailed) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, ChildFailed):
+                log.exception("run %s failed in the engine", run_id)
+            else:
+                log.error("run %s failed: %s", run_id, error)
             self._write(run, self.store.finish_run, run_id, "error", None, None, message=error)
             self._send("run:error", {"run_id": run_id, "error": error}, run_id)
             return
 
-        summary = self._summary(result)
-        weights = None
-        if result.status in _KEEP_WEIGHTS:
-            try:
-                weights = weights_npz(result.network)
-            except Exception:
-                log.exception("could not serialise the weights of run %s", run_id)
-        if not self._write(run, self.store.finish_run, run_id, result.status, summary, weights,
-                           message=result.message or None):
-            self._finish_without_weights(run, result, summary, weights)
+        if not self._write(run, self.store.finish_run, run_id, outcome.status, outcome.summary,
+                           outcome.weights, message=outcome.message or None):
+            self._finish_without_weights(run, outcome)
         if run.storage_error is not None:
             # The charts were streamed, but the permalink will not hold them.
             self._send(
                 "run:error",
                 {
                     "run_id": run_id,
-                    "error": f"the run finished ({result.status}) but could not be saved:"
+                    "error": f"the run finished ({outcome.status}) but could not be saved:"
                     f" {run.storage_error}",
-                    "summary": summary,
+                    "summary": outcome.summary,
                 },
                 run_id,
             )
         else:
-            self._send("run:done", {"run_id": run_id, "summary": summary}, run_id)
+            self._send("run:done", {"run_id": run_id, "summary": outcome.summary}, run_id)
 
-    def _finish_without_weights(self, run, result, summary, weights):
+    def _train_in_thread(self, run, on_epoch):
+        gate = self.gate
+
+        def on_epoch_then_yield(record):
+            on_epoch(record)
+            gate.wait_turn()
+
+        def should_stop():
+            gate.wait_turn()
+            return run.stop_event.is_set()
+
+        result = trainer.train(run.config, on_epoch=on_epoch_then_yield, should_stop=should_stop)
+        return _outcome(result, run.run_id)
+
+    def _finish_without_weights(self, run, outcome):
         """The full record could not be written (a full disk, most likely): record what
         fits, so that the permalink says how the run ended instead of 'running'."""
         note = f"not fully saved: {run.storage_error}"
-        message = f"{result.message}; {note}" if result.message else note
-        if weights is not None and self._write(run, self.store.finish_run, run.run_id, result.status,
-                                               summary, None, message=message):
+        message = f"{outcome.message}; {note}" if outcome.message else note
+        if outcome.weights is not None and self._write(
+                run, self.store.finish_run, run.run_id, outcome.status, outcome.summary, None,
+                message=message):
             return
-        self._write(run, self.store.set_status, run.run_id, result.status, message)
-
-    @staticmethod
-    def _summary(result):
-        summary = dict(result.summary() or {})
-        summary.setdefault("status", result.status)
-        if result.message:
-            summary.setdefault("message", result.message)
-        return to_json_safe(summary)
+        self._write(run, self.store.set_status, run.run_id, outcome.status, message)
 
     def _finish_unstarted(self, run, message):
         summary = {"event": "stopped", "status": "stopped", "epochs": 0, "message": message}

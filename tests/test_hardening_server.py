@@ -1,0 +1,172 @@
+"""Hardening over a real `python -m server` process and real Socket.IO clients:
+foreign origins and DNS-rebinding hosts, and the server killed mid-run.
+
+The server subprocess comes from bench/load.py (ServerProcess), the same one the
+load bench drives.
+"""
+
+import importlib.util
+import os
+import sqlite3
+import threading
+import time
+
+import pytest
+import requests
+import socketio
+
+from tests.conftest import WAIT_S, long_config, tiny_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_load", os.path.join(ROOT, "bench", "load.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ServerProcess = _bench().ServerProcess
+
+
+class Listener:
+    """A python-socketio client that records run events and waits for them."""
+
+    def __init__(self, url, **client_options):
+        self.url = url
+        self.sio = socketio.Client(reconnection=False, **client_options)
+        self.cond = threading.Condition()
+        self.events = []
+        for name in ("run:started", "run:epoch", "run:done", "run:error"):
+            self.sio.on(name, self._record(name))
+
+    def _record(self, name):
+        def handler(data):
+            with self.cond:
+                self.events.append((name, data))
+                self.cond.notify_all()
+        return handler
+
+    def connect(self, transport="websocket", **kwargs):
+        self.sio.connect(self.url, transports=[transport], wait_timeout=5, **kwargs)
+        return self
+
+    def wait(self, predicate, timeout=WAIT_S):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not predicate(self.events):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out; got {[n for n, _ in self.events]}")
+                self.cond.wait(remaining)
+
+    def close(self):
+        if self.sio.connected:
+            self.sio.disconnect()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("server")
+    process = ServerProcess(str(folder),
+                            env={"PLAYGROUND_ALLOWED_ORIGINS": "http://lab.example:8080"}).wait_ready()
+    yield process
+    process.stop()
+
+
+# -- origins and hosts, over the wire ----------------------------------------------------
+
+def test_the_configured_origin_connects_over_websocket_and_trains(server):
+    client = Listener(server.url, websocket_extra_options={"origin": "http://lab.example:8080",
+                                                           "host": "lab.example:8080"})
+    client.connect()
+    try:
+        ack = client.sio.call("run:start", {"config": tiny_config()}, timeout=5)
+        run_id = ack["run_id"]
+        client.wait(lambda events: any(n == "run:done" for n, _ in events))
+        assert {d["run_id"] for _, d in client.events} == {run_id}
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("options", [
+    {"origin": "http://evil.com"},
+    {"origin": "http://localhost:5000"},  # not in PLAYGROUND_ALLOWED_ORIGINS any more
+    {"origin": "null"},  # sandboxed iframes and file:// pages
+    {"origin": "http://lab.example:8080", "host": "evil.com"},  # DNS rebinding
+    {"origin": "http://lab.example:8080", "host": "lab.example.evil.com:8080"},
+])
+def test_foreign_origins_and_hosts_cannot_open_a_websocket(server, options):
+    client = Listener(server.url, websocket_extra_options=options)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect()
+    assert not client.sio.connected
+
+
+def test_foreign_origins_and_hosts_cannot_poll_either(server):
+    handshake = server.url + "/socket.io/?EIO=4&transport=polling"
+    assert requests.get(handshake, headers={"Origin": "http://evil.com"}).status_code == 403
+    assert requests.get(handshake, headers={"Host": "evil.com"}).status_code == 400
+    ok = requests.get(handshake, headers={"Origin": "http://lab.example:8080"})
+    assert ok.status_code == 200 and b"sid" in ok.content
+    # The polling transport with a foreign origin through the real client, too.
+    client = Listener(server.url)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(transport="polling", headers={"Origin": "http://evil.com"})
+
+
+def test_a_cross_site_form_post_is_refused(server):
+    response = requests.post(server.url + "/api/validate", json=tiny_config(),
+                             headers={"Origin": "http://evil.com"})
+    assert response.status_code == 403 and "origin" in response.json()["error"]
+    response = requests.post(server.url + "/api/predict", files={"image": ("x.png", b"x")},
+                             headers={"Origin": "http://evil.com"})
+    assert response.status_code == 403
+
+
+# -- the server killed mid-run -----------------------------------------------------------
+
+def test_sigkill_mid_run_keeps_stored_runs_and_marks_the_unfinished_one(tmp_path):
+    server = ServerProcess(str(tmp_path)).wait_ready()
+    client = Listener(server.url).connect()
+    try:
+        finished = client.sio.call("run:start", {"config": tiny_config(epochs=4)}, timeout=5)["run_id"]
+        client.wait(lambda ev: any(n == "run:done" and d["run_id"] == finished for n, d in ev))
+        before = requests.get(f"{server.url}/api/runs/{finished}").json()
+        weights = requests.get(f"{server.url}/api/runs/{finished}/weights.npz").content
+
+        running = client.sio.call("run:start", {"config": long_config()}, timeout=5)["run_id"]
+        client.wait(lambda ev: any(n == "run:epoch" and d["run_id"] == running and d["epoch"] >= 1
+                                   for n, d in ev))
+        server.kill()  # SIGKILL: no finally, no shutdown, no atexit
+    finally:
+        client.close()
+        server.stop()
+
+    # What the dead process left: WAL mode, the finished run whole, the other one 'running'.
+    with sqlite3.connect(server.db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        statuses = dict(conn.execute("SELECT run_id, status FROM runs"))
+    assert statuses == {finished: "done", running: "running"}
+
+    restarted = ServerProcess(str(tmp_path), port=server.port).wait_ready()
+    try:
+        after = requests.get(f"{restarted.url}/api/runs/{finished}").json()
+        assert after == {**before, "queue_position": None}
+        assert requests.get(f"{restarted.url}/api/runs/{finished}/weights.npz").content == weights
+        interrupted = requests.get(f"{restarted.url}/api/runs/{running}").json()
+        assert interrupted["status"] == "interrupted"
+        assert "server stopped" in interrupted["message"]
+        assert len(interrupted["metrics"]) >= 2  # the epochs stored before the kill stay
+        assert [m["epoch"] for m in interrupted["metrics"]] == list(range(len(interrupted["metrics"])))
+        # And the restarted server trains.
+        client = Listener(restarted.url).connect()
+        try:
+            run_id = client.sio.call("run:start", {"config": tiny_config()}, timeout=5)["run_id"]
+            client.wait(lambda ev: any(n == "run:done" and d["run_id"] == run_id for n, d in ev))
+        finally:
+            client.close()
+    finally:
+        restarted.stop()
