@@ -104,12 +104,15 @@ def finished_run(server):
     try:
         ack = client.call("run:start", {"config": SMALL}, timeout=10)
         assert "run_id" in ack, ack
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # generous: the machine may be busy
         while ack["run_id"] not in done and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         client.disconnect()
     run = api(server, f"/api/runs/{ack['run_id']}")
+    while run["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        run = api(server, f"/api/runs/{ack['run_id']}")
     assert run["status"] == "done", run
     return run
 

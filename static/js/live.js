@@ -15,6 +15,7 @@ export class Live {
     this._socket = null;
     this.timing = {};
     this.focusId = null;
+    this.received = new Map(); // run id -> epoch records received over the socket
   }
 
   get socket() {
@@ -39,8 +40,8 @@ export class Live {
     if (!ack || ack.error || !ack.run_id) return ack || { error: "no answer" };
     const runId = ack.run_id;
     this.add(runId, { config, status: ack.queue_position > 0 ? "queued" : "starting", short, name, focus: true });
-    this.subscribe(runId);
     if (ack.queue_position > 0) this._queued(runId, ack.queue_position);
+    this.subscribe(runId); // replays events that arrived before the ack (they are newer than it)
     return ack;
   }
 
@@ -94,6 +95,8 @@ export class Live {
   }
 
   _epoch(runId, record) {
+    if (!this.received.has(runId)) this.received.set(runId, []);
+    this.received.get(runId).push(record);
     if (this.timing.firstEpochAt === undefined && runId === this.focusId) {
       this.timing.firstEpochAt = performance.now();
       requestAnimationFrame(() => { this.timing.firstPlotAt = performance.now(); });
@@ -107,11 +110,13 @@ export class Live {
   }
 
   _done(runId, summary) {
-    this.charts.flush();
+    this.charts.update(runId, {}); // one redraw at the end: markers/mode chosen for the final length
+    this.charts.flush();            // now, so every epoch is on the charts when the status says "done"
     const status = summary.status || summary.event || "done";
     this.list.update(runId, { status, meta: this._meta(summary) });
     this.status.finished(runId, summary);
     this.socket.unsubscribe(runId);
+    this.received.delete(runId);
     document.dispatchEvent(new CustomEvent("playground:run-finished", { detail: { run_id: runId, status, summary } }));
   }
 
@@ -119,14 +124,25 @@ export class Live {
     this.list.update(runId, { status: "error", meta: message });
     this.status.failed(runId, message);
     this.socket.unsubscribe(runId);
+    this.received.delete(runId);
   }
 
   _resync(runId, ack) {
-    if (ack.metrics) this.charts.setRecords(runId, ack.metrics);
-    const last = (ack.metrics || [])[ack.metrics ? ack.metrics.length - 1 : 0];
+    // Events that arrived between joining the room and this answer may be newer than the stored
+    // metrics it carries: keep them (dedupe by epoch) so no epoch goes missing.
+    const stored = ack.metrics || [];
+    const lastStored = stored.length ? stored[stored.length - 1].epoch : -1;
+    const newer = (this.received.get(runId) || []).filter((r) => r.epoch > lastStored);
+    const records = [...stored, ...newer];
+    this.charts.setRecords(runId, records);
+    const last = records[records.length - 1];
     if (last) this.status.epoch(runId, last);
     if (ack.status && !ACTIVE.has(ack.status)) this._done(runId, ack.summary || { status: ack.status, final: last });
-    else if (ack.status) this.list.update(runId, { status: ack.status });
+    else if (ack.status === "queued" && ack.queue_position) this._queued(runId, ack.queue_position);
+    else if (ack.status) {
+      this.list.update(runId, { status: ack.status });
+      if (ack.status === "running" && !last) this.status.started(runId);
+    }
   }
 
   _epochs(runId) {

@@ -18,7 +18,7 @@ async function main() {
     { line: $("status"), bar: $("progress"), fill: $("progress-fill"), epoch: $("progress-epoch"), time: $("progress-time"), stop: $("stop") },
     { onStop: (id) => stopRun(id) });
   let live = null;
-  const list = new RunList($("runs"), charts, { onAddStored: (id) => addStored(id) });
+  const list = new RunList($("runs"), charts, { onAddStored: (id) => addStored(id), onStop: (id) => stopRun(id) });
   live = new Live({ charts, list, status });
   live.connect();
   watchConnection();
@@ -118,7 +118,7 @@ async function main() {
 
   function stopRun(id) {
     if (!id) return;
-    status.set("running", "Stopping…");
+    if (status.isFollowing(id)) status.set("running", "Stopping…");
     live.stop(id).then((ack) => { if (ack && ack.error) status.failed(id, ack.error); });
   }
 

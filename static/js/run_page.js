@@ -23,7 +23,7 @@ async function main() {
   const status = new StatusPanel(
     { line: $("status"), bar: $("progress"), fill: $("progress-fill"), epoch: $("progress-epoch"), time: $("progress-time"), stop: $("stop") },
     { onStop: (id) => live.stop(id) });
-  const list = new RunList($("runs"), charts, { onAddStored: (id) => addStored(id) });
+  const list = new RunList($("runs"), charts, { onAddStored: (id) => addStored(id), onStop: (id) => live.stop(id) });
   const live = new Live({ charts, list, status });
   watchConnection();
   $("log-loss").addEventListener("change", (e) => charts.setLogLoss(e.target.checked));

@@ -13,9 +13,10 @@ export class RunList {
    * onAddStored(runId): called when the user picks a stored run to overlay.
    * onRemove(runId): called after a run is removed from the list.
    */
-  constructor(root, charts, { onAddStored = null, onRemove = () => {}, picker = true } = {}) {
+  constructor(root, charts, { onAddStored = null, onRemove = () => {}, onStop = null, picker = true } = {}) {
     this.root = root;
     this.charts = charts;
+    this.onStop = onStop;
     this.onAddStored = onAddStored;
     this.onRemove = onRemove;
     this.entries = [];
@@ -81,6 +82,9 @@ export class RunList {
           h("div", { class: "run-name" }, h("strong", {}, e.short), " ", e.name ? `${e.name} — ` : "", e.description),
           h("div", { class: "run-meta" }, h("span", { class: `badge badge-${e.status}` }, STATUS_TEXT[e.status] || e.status), " ", e.meta || "")),
         h("span", { class: "run-actions" },
+          this.onStop && ["starting", "queued", "running"].includes(e.status)
+            ? h("button", { type: "button", class: "icon-btn danger", title: "Stop this run", "aria-label": `Stop run ${e.short}`, onclick: () => this.onStop(e.id) }, "■")
+            : null,
           e.stored !== false && e.status !== "starting"
             ? h("a", { class: "icon-btn", href: permalink(e.id), title: "Open this run's permalink page", "aria-label": `Permalink of run ${e.short}` }, "↗")
             : null,
