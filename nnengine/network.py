@@ -186,6 +186,8 @@ class StackedEvaluation:
     Call ``close()`` (or use it as a context manager) to stop the worker threads.
     """
 
+    min_rows_per_worker = 1000   # below that a second thread costs more than it saves
+
     def __init__(self, network: Network, sets: list[tuple[np.ndarray, np.ndarray]], dtype=None,
                  chunk: int = 8192, workers: int | None = None):
         self.network = network
@@ -210,8 +212,7 @@ class StackedEvaluation:
         self.losses = np.empty(n, dtype=network._loss_dtype(x))
         self.correct = np.empty(n, dtype=bool)
         workers = blas_threads.cores() if workers is None else workers
-        # at least ~1000 rows a part: below that a second thread costs more than it saves
-        workers = max(1, min(workers, n // 1000)) if blas_threads.available else 1
+        workers = max(1, min(workers, n // self.min_rows_per_worker)) if blas_threads.available else 1
         cuts = [n * k // workers for k in range(workers + 1)]
         self.parts = [(a, b, Scratch()) for a, b in zip(cuts[:-1], cuts[1:])]
         self.pool = None

@@ -1,0 +1,118 @@
+"""Checks of the fast evaluation path (``python -m pytest bench/test_eval_paths.py -q``).
+
+``Network.infer`` / ``evaluate_rows`` / ``StackedEvaluation`` must give the numbers of the plain
+``forward(x, train=False)`` + ``loss.forward`` path, keep no layer state, and be the same on every call
+and for any number of worker threads.
+"""
+import copy
+
+import numpy as np
+import pytest
+
+from nnengine.config import parse_config
+from nnengine.losses import LOSSES
+from nnengine.network import StackedEvaluation, build_network
+from nnengine.presets import PRESETS
+
+
+def make(activation="relu", batch_norm=False, dropout=0.0, loss="cross_entropy", dtype=np.float32, seed=0):
+    cfg = copy.deepcopy(PRESETS["overfitting"]["config"])
+    cfg["model"]["loss"] = loss
+    for layer in cfg["model"]["hidden_layers"][:3]:
+        layer.update(activation=activation, batch_norm=batch_norm, dropout=dropout)
+    cfg["model"]["hidden_layers"] = cfg["model"]["hidden_layers"][:3]
+    config = parse_config(cfg)
+    rng = np.random.default_rng(seed)
+    net = build_network(config.model, config.training, rng, n_in=50, dtype=dtype)
+    x = rng.random((700, 50)).astype(dtype)
+    x[:, :7] = 0                     # features that are zero in every row
+    x[x < 0.3] = 0
+    t = rng.integers(0, 10, 700)
+    if batch_norm:                   # give the running statistics some non-trivial values
+        for _ in range(3):
+            net.forward(x[:100], train=True)
+    return net, x, t
+
+
+def reference(net, x, t):
+    scores = net.forward(x, train=False)
+    return net.loss_fn.forward(scores, t), float(np.mean(scores.argmax(axis=1) == t))
+
+
+CASES = [dict(), dict(batch_norm=True), dict(dropout=0.3), dict(activation="tanh"),
+         dict(activation="elu", batch_norm=True, dropout=0.2), dict(loss="mean_squared_error"),
+         dict(loss="binary_cross_entropy", activation="sigmoid"), dict(dtype=np.float64)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
+def test_infer_matches_forward(case):
+    net, x, t = make(**case)
+    expected = net.forward(x, train=False)
+    got = net.infer(x)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    active = np.flatnonzero(np.any(x != 0, axis=0))
+    pruned = net.infer(np.ascontiguousarray(x[:, active]), columns=active)
+    rtol = 1e-5 if x.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(pruned, expected, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
+def test_stacked_evaluation_matches_per_set_reference(case, monkeypatch):
+    monkeypatch.setattr(StackedEvaluation, "min_rows_per_worker", 100)
+    net, x, t = make(**case)
+    sets = [(x[:100], t[:100]), (x[100:650], t[100:650]), (x[:0], t[:0]), (x[650:], t[650:])]
+    tol = 1e-5 if x.dtype == np.float32 else 1e-12
+    for workers in (1, 2, 3):
+        with StackedEvaluation(net, sets, dtype=x.dtype, workers=workers) as evaluate:
+            assert len(evaluate.parts) == workers
+            first = evaluate()
+            np.testing.assert_equal(evaluate(), first)   # the same numbers on every call
+        for (loss, acc), (xs, ts) in zip(first, sets):
+            if len(xs) == 0:
+                assert np.isnan(loss) and np.isnan(acc)
+                continue
+            ref_loss, ref_acc = reference(net, xs, ts)
+            assert loss == pytest.approx(ref_loss, rel=tol, abs=tol)
+            assert acc == ref_acc
+        assert net.evaluate(sets[1][0], sets[1][1]) == pytest.approx(reference(net, *sets[1]), rel=tol)
+
+
+def test_workers_give_identical_numbers():
+    net, x, t = make()
+    x = np.repeat(x, 4, axis=0)
+    t = np.repeat(t, 4)
+    sets = [(x[:300], t[:300]), (x[300:], t[300:])]
+    results = []
+    for workers in (1, 2):
+        with StackedEvaluation(net, sets, workers=workers) as evaluate:
+            results.append(evaluate())
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_per_sample_mean_is_forward(name):
+    rng = np.random.default_rng(1)
+    scores = (rng.standard_normal((64, 10)) * 5).astype(np.float32)
+    t = rng.integers(0, 10, 64)
+    loss = LOSSES[name]()
+    per = loss.per_sample(scores, t)
+    assert per.shape == (64,) and per.dtype == np.float32
+    assert float(per.mean()) == pytest.approx(loss.forward(scores, t), rel=1e-5)
+
+
+def test_evaluation_does_not_disturb_a_pending_backward():
+    net, x, t = make(batch_norm=True, dropout=0.2)
+    rng_state = [copy.deepcopy(l.rng.bit_generator.state) for l in net.layers if hasattr(l, "rng")]
+    net.loss(x[:100], t[:100], train=True)
+    net.backward()
+    expected = {k: v.copy() for k, v in net.grads.items()}
+    for layer, s in zip([l for l in net.layers if hasattr(l, "rng")], rng_state):
+        layer.rng.bit_generator.state = s
+    net.loss(x[:100], t[:100], train=True)
+    with StackedEvaluation(net, [(x, t)], workers=2) as evaluate:
+        evaluate()
+    net.evaluate(x, t)
+    net.backward()
+    for key, value in net.grads.items():
+        np.testing.assert_array_equal(value, expected[key])
