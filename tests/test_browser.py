@@ -320,7 +320,7 @@ def test_runs_page_lists_stored_runs(page, server, finished_run):
     text = row.inner_text()
     assert "done" in text and "784-30-10 relu, sgd lr 0.1" in text and "4/4" in text
     final = finished_run["metrics"][-1]
-    assert f"{100 * final['test_acc']:.1f} %" in text
+    assert f"{100 * final['test_acc']:.1f}\u00a0%" in text
     row.locator("a.run-link").click()
     page.wait_for_url(f"**/runs/{run_id}")
     page.wait_for_function(f"{GD.format('loss')}.data.length > 0")

@@ -195,14 +195,14 @@ export class Charts {
         data.push({
           type: "scatter",
           // markers for short runs and for a lone point (a run that diverged in its first epoch)
-          mode: run.x.length <= 1 || Math.max(run.epochs || 0, run.x.length) <= 40 ? "lines+markers" : "lines",
+          mode: (run.finished && run.x.length <= 1) || Math.max(run.epochs || 0, run.x.length) <= 40 ? "lines+markers" : "lines",
           uid: `${run.id}:${name}:${t.key}`,
           name: `${run.short} ${t.key}`,
           x: run.x.slice(),
           y: run.series[name][i].slice(),
           visible: run.visible,
           line: { color: run.color, dash: t.dash, width: t.dash === "solid" ? 2.2 : 2 },
-          marker: { size: run.x.length <= 1 ? 7 : 4, color: run.color },
+          marker: { size: run.finished && run.x.length <= 1 ? 7 : 4, color: run.color },
           hovertemplate: `%{y:${t.fmt}}${t.suffix || ""}<extra>${escapeHtml(run.short)} ${t.key}</extra>`,
           connectgaps: false,
         });

@@ -54,7 +54,7 @@ export function fmtNum(x) {
 /** Fraction -> "72.3 %" ("–" when missing). */
 export function pct(fraction, digits = 1) {
   if (fraction === null || fraction === undefined || !isFinite(fraction)) return "–";
-  return (fraction * 100).toFixed(digits) + " %";
+  return (fraction * 100).toFixed(digits) + "\u00a0%"; // no line break between number and unit
 }
 
 /** Seconds -> "0:07", "12:03", "1:02:03". */

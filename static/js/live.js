@@ -110,7 +110,7 @@ export class Live {
   }
 
   _done(runId, summary) {
-    this.charts.update(runId, {}); // one redraw at the end: markers/mode chosen for the final length
+    this.charts.update(runId, { finished: true }); // one redraw at the end (a lone point gets a marker)
     this.charts.flush();            // now, so every epoch is on the charts when the status says "done"
     const status = summary.status || summary.event || "done";
     this.list.update(runId, { status, meta: this._meta(summary) });
