@@ -199,7 +199,7 @@ export class Builder {
         }, "+ Add hidden layer"),
         h("p", { class: "io-note" }, "Output: 10 scores, one per digit 0–9"),
         h("p", { class: "note dropout-note" },
-          "Inverted dropout: kept units are scaled by 1/(1−p) while training; the book scales at test time instead — same expected output."),
+          "Dropout note — inverted dropout: kept units are scaled by 1/(1-p) while training; the book scales at test time instead — same expected output."),
         h("div", { class: "row" },
           this._select("model.weight_init", "weight init", this.schema.weight_inits || [], { labels: WEIGHT_INIT_LABELS }),
           this._number("model.weight_init_std", "std", { step: "any", hidden: this.state.model.weight_init !== "std" })),

@@ -38,13 +38,13 @@ function render() {
     const epochs = ((r.config || {}).training || {}).epochs;
     const name = r.config && r.config.name;
     return h("tr", { "data-run-id": r.run_id, "data-status": r.status },
-      h("td", {}, h("a", { href: permalink(r.run_id), class: "run-link" }, h("code", {}, String(r.run_id).slice(0, 12)))),
-      h("td", {}, h("span", { class: `badge badge-${r.status}`, title: r.message || s.message || "" }, r.status)),
-      h("td", { class: "nowrap" }, when(r.created_at)),
+      h("td", { class: "c-run" }, h("a", { href: permalink(r.run_id), class: "run-link" }, h("code", {}, String(r.run_id)))),
+      h("td", { class: "c-status" }, h("span", { class: `badge badge-${r.status}`, title: r.message || s.message || "" }, r.status)),
+      h("td", { class: "nowrap c-created" }, when(r.created_at)),
       h("td", { class: "desc" }, name ? h("strong", {}, name + " — ") : "", describeConfig(r.config)),
-      h("td", { class: "num" }, final.epoch !== undefined ? `${final.epoch}/${epochs}` : `–/${epochs ?? "?"}`),
-      h("td", { class: "num" }, pct(final.train_acc)),
-      h("td", { class: "num" }, pct(final.test_acc)),
+      h("td", { class: "num", "data-label": "epochs" }, final.epoch !== undefined ? `${final.epoch}/${epochs}` : `–/${epochs ?? "?"}`),
+      h("td", { class: "num", "data-label": "train" }, pct(final.train_acc)),
+      h("td", { class: "num", "data-label": "test" }, pct(final.test_acc)),
       h("td", { class: "actions" }, h("a", { href: builderLink(r.config), title: "Load these settings into the builder" }, "Open in builder")));
   }));
 }
