@@ -62,8 +62,14 @@ class Listener:
                 self.cond.wait(remaining)
 
     def close(self):
+        # In the background: websocket-client waits up to 3 s for the close frame.
         if self.sio.connected:
-            self.sio.disconnect()
+            threading.Thread(target=self.sio.disconnect, daemon=True).start()
+
+
+def close_all(clients):
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +129,28 @@ def test_a_cross_site_form_post_is_refused(server):
     response = requests.post(server.url + "/api/predict", files={"image": ("x.png", b"x")},
                              headers={"Origin": "http://evil.com"})
     assert response.status_code == 403
+
+
+# -- behind a reverse proxy -------------------------------------------------------------------
+
+def test_behind_a_trusted_proxy_the_start_limit_is_per_forwarded_address(tmp_path):
+    server = ServerProcess(str(tmp_path), env={"PLAYGROUND_TRUSTED_PROXIES": "1",
+                                               "PLAYGROUND_START_RATE": "off",
+                                               "PLAYGROUND_START_RATE_PER_ADDRESS": "1/60"}).wait_ready()
+    clients = []
+    try:
+        def start_from(address):
+            client = Listener(server.url, websocket_extra_options={"header": {"X-Forwarded-For": address}})
+            clients.append(client.connect())
+            return client.sio.call("run:start", {"config": tiny_config()}, timeout=5)
+
+        assert "run_id" in start_from("192.0.2.1")
+        assert "run_id" in start_from("192.0.2.2")
+        refusal = start_from("192.0.2.1")["error"]
+        assert "too many runs started" in refusal and "address 192.0.2.1" in refusal
+    finally:
+        close_all(clients)
+        server.stop()
 
 
 # -- the server killed mid-run -----------------------------------------------------------
