@@ -236,9 +236,11 @@ def inside_api(run_id):
     split = request.args.get("split", "test")
     samples = request.args.get("samples", 1000, type=int)
     images = request.args.get("images", 100, type=int)
+    first_layer = request.args.get("first_layer", "change")
 
     def go():
-        result = inside.inspect_network(run["config"], weights, split=split, samples=samples, images=images)
+        result = inside.inspect_network(run["config"], weights, split=split, samples=samples, images=images,
+                                        first_layer=first_layer)
         result.update(run_id=run_id, status=run["status"], config=run["config"],
                       summary=run.get("summary"), metrics=run.get("metrics", []))
         return result

@@ -57,11 +57,26 @@ def first_layer_images(W: np.ndarray, limit: int = 100) -> list[list[int]]:
     return images
 
 
+def initial_network(config: Config):
+    """The network exactly as the trainer initialised it: the same generator, drawn in the same
+    order (the split first, then the weights)."""
+    rng = np.random.default_rng(config.seed)
+    load_splits(config, rng)
+    return build_network(config.model, config.training, rng, dtype=np.dtype(config.training.dtype))
+
+
 def inspect_network(config_obj: dict | Config, npz_bytes: bytes, split: str = "test", samples: int = 1000,
-                    bins: int = 30, images: int = 100) -> dict:
-    """Per-layer histograms of weights and activations, and the first layer's weights as images."""
+                    bins: int = 30, images: int = 100, first_layer: str = "change") -> dict:
+    """Per-layer histograms of weights and activations, and the first layer's weights as images.
+
+    ``first_layer``: ``"final"`` draws the trained weights, ``"change"`` the trained minus the
+    initial weights (rebuilt from the run's seed): with few epochs the random start dominates the
+    final weights, while the change shows what training added.
+    """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if first_layer not in ("final", "change"):
+        raise ValueError(f"first_layer must be 'final' or 'change', got {first_layer!r}")
     for name, value, hi in (("samples", samples, MAX_SAMPLES), ("bins", bins, 200), ("images", images, MAX_IMAGES)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
             raise ValueError(f"{name} must be a whole number from 1 to {hi}, got {value!r}")
@@ -78,18 +93,20 @@ def inspect_network(config_obj: dict | Config, npz_bytes: bytes, split: str = "t
         for i, layer in enumerate(network.layers):
             out = layer.forward(out, train=False)
             if isinstance(layer, Affine):
-                weights.append({"layer": i, "label": f"W{len(weights) + 1} {tuple(layer.W.shape)}",
+                weights.append({"layer": i, "label": f"W{len(weights) + 1} {layer.W.shape[0]}×{layer.W.shape[1]}",
                                 "shape": list(layer.W.shape), **_hist(layer.W, bins)})
             elif isinstance(layer, Activation):
                 hidden += 1
-                activations.append({"layer": i, "label": f"layer {hidden}: {type(layer).__name__}",
+                activations.append({"layer": i, "label": f"layer {hidden} {type(layer).__name__}",
                                     **_hist(out, bins)})
     batch_norm = [{"layer": i, "running_mean": _summary(l.running_mean), "running_var": _summary(l.running_var)}
                   for i, l in enumerate(network.layers) if isinstance(l, BatchNorm)]
     W1 = network.params["0.W"]
+    if first_layer == "change":
+        W1 = W1.astype(np.float64) - initial_network(config).params["0.W"].astype(np.float64)
     return {"split": used, "samples": int(len(x)), "weights": weights, "activations": activations,
             "batch_norm": batch_norm,
-            "first_layer": {"shape": list(W1.shape), "image_shape": [28, 28] if W1.shape[0] == 784 else None,
+            "first_layer": {"shape": list(W1.shape), "drawn": first_layer, "image_shape": [28, 28] if W1.shape[0] == 784 else None,
                             "images": first_layer_images(W1, images) if W1.shape[0] == 784 else []}}
 
 

@@ -51,10 +51,9 @@ async function main() {
     charts = {};
     plan.runs.forEach((run, i) => {
       const div = h("div", { class: "cell-chart", role: "img", "aria-label": `Accuracy of ${run.label}` });
-      const meta = h("span", { class: "cell-meta" });
-      grid.append(h("div", { class: "chart-cell" }, h("h3", {}, h("span", { style: `color:${PALETTE[i]}` }, run.label), meta), div));
-      const lines = new LiveLines(div, baseLayout({ margin: { l: 40, r: 8, t: 6, b: 34 }, showlegend: i === 0,
-        legend: { orientation: "h", x: 0.02, y: 0.06, bgcolor: "rgba(255,255,255,0.8)" },
+      const meta = h("p", { class: "cell-meta" }, "not started");
+      grid.append(h("div", { class: "chart-cell" }, h("h3", { title: run.label }, h("span", { style: `color:${PALETTE[i]}` }, run.label)), meta, div));
+      const lines = new LiveLines(div, baseLayout({ margin: { l: 40, r: 8, t: 6, b: 34 }, showlegend: false,
         xaxis: axis("epoch", { range: [0, plan.meta.epochs] }), yaxis: axis("", { range: [0, 101], ticksuffix: "%" }) }),
         { ...PLOTLY_CONFIG_SMALL });
       lines.reset([{ key: "train", name: "train", color: TRAIN }, { key: "test", name: "test", color: TEST, dash: "dash" }]);

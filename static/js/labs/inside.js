@@ -1,0 +1,108 @@
+// "Look inside" a finished run: histograms of weights and activations (GET /api/labs/inside/<run_id>),
+// and the first layer's weights drawn as 28x28 images.
+
+import { $, h, api, buildFields, linkTools, readSettings, writeSettings, showNotice, FONT, GRID, PLOTLY_CONFIG, fmtNum } from "./common.js";
+import { describeConfig, pct, when } from "../format.js";
+import { watchConnection } from "../page.js";
+
+const BOOK = { split: "test", samples: 1000, images: 100, first_layer: "change" };
+const KEEP = new Set(["done", "stopped"]);
+
+async function main() {
+  watchConnection();
+  const lab = document.getElementById("lab");
+  let runId = lab.dataset.runId || "";
+  const { settings, error } = readSettings(BOOK);
+  if (error) showNotice(`The settings in this link could not be read (${error}).`, "warning");
+  const form = buildFields($("fields"), [
+    { key: "split", label: "Images for the activations", type: "select", options: [["test", "the run's test images"], ["train", "the run's training images"]] },
+    { key: "samples", label: "How many", min: 1, max: 2000, step: 1, integer: true },
+    { key: "images", label: "First-layer units drawn", min: 1, max: 256, step: 1, integer: true },
+    { key: "first_layer", label: "Draw the first layer's", type: "select", options: [["change", "change since initialisation"], ["final", "final weights"]],
+      help: "After a short training the random start dominates the final weights; the change shows what was learned." },
+  ], settings, () => load());
+
+  const select = $("run-select");
+  select.addEventListener("change", () => {
+    if (!select.value) return;
+    runId = select.value;
+    history.replaceState(history.state, "", `/labs/inside/${encodeURIComponent(runId)}${location.hash}`);
+    load();
+  });
+  try {
+    const { runs } = await api("/api/runs?limit=200");
+    const usable = runs.filter((r) => KEEP.has(r.status));
+    select.replaceChildren(h("option", { value: "" }, usable.length ? "Pick a run…" : "No finished run yet: train one first"),
+      ...usable.map((r) => h("option", { value: r.run_id }, `${when(r.finished_at || r.created_at)} · ${r.config && r.config.name ? r.config.name + " · " : ""}${describeConfig(r.config)}`)));
+    if (runId) select.value = runId;
+  } catch (err) {
+    select.replaceChildren(h("option", { value: "" }, "Could not list the runs"));
+  }
+
+  async function load() {
+    writeSettings(settings);
+    if (!runId) return;
+    $("run-line").textContent = "Loading…";
+    let data;
+    try {
+      data = await api(`/api/labs/inside/${encodeURIComponent(runId)}?split=${settings.split}&samples=${settings.samples}&images=${settings.images}&first_layer=${settings.first_layer}`);
+    } catch (err) {
+      $("run-line").textContent = "";
+      showNotice(err.status === 404 ? `There is no stored run ${runId}.` : `Cannot look inside run ${runId}: ${err.message}`);
+      return;
+    }
+    showNotice(null);
+    const last = (data.metrics || [])[data.metrics.length - 1] || {};
+    $("run-line").replaceChildren(
+      h("strong", {}, data.config.name || "Run "), " ", h("a", { href: `/runs/${encodeURIComponent(runId)}` }, runId), " · ",
+      describeConfig(data.config), ` · ${data.status}, epoch ${last.epoch ?? "–"}: train ${pct(last.train_acc)}, test ${pct(last.test_acc)} · activations of ${data.samples} ${data.split} images`);
+    histGrid($("chart-weights"), data.weights, "#1f6fd1");
+    histGrid($("chart-acts"), data.activations, "#1e9e5a");
+    filters(data.first_layer);
+    $("filters-title").textContent = data.first_layer.drawn === "change" ? "First layer as images: change since initialisation" : "First layer as images: final weights";
+  }
+
+  linkTools({ onReset: () => { Object.assign(settings, structuredClone(BOOK)); form.sync(); load(); } });
+  load();
+}
+
+function histGrid(div, layers, colour) {
+  const n = layers.length;
+  if (!n) { Plotly.purge(div); div.textContent = "None."; return; }
+  const cols = Math.min(n, 4);
+  const rows = Math.ceil(n / cols);
+  const layout = { font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff", showlegend: false, bargap: 0.02,
+    grid: { rows, columns: cols, pattern: "independent", xgap: 0.08, ygap: 0.35 }, margin: { l: 44, r: 10, t: 24, b: 30 }, annotations: [] };
+  const traces = layers.map((layer, i) => {
+    const s = i === 0 ? "" : i + 1;
+    layout[`xaxis${s}`] = { gridcolor: GRID, tickfont: { size: 10 }, nticks: 5, exponentformat: "e" };
+    layout[`yaxis${s}`] = { gridcolor: GRID, tickfont: { size: 10 }, nticks: 4, tickformat: "~s" };
+    layout.annotations.push({ xref: `x${s} domain`, yref: `y${s} domain`, x: 0, y: 1, xanchor: "left", yanchor: "bottom", showarrow: false,
+      text: `<b>${layer.label}</b> · std ${fmtNum(Number(layer.std.toPrecision(2)))}${layer.zeros ? ` · zeros ${pct(layer.zeros / layer.total, 0)}` : ""}`, font: { size: 11 } });
+    const e = layer.edges;
+    return { type: "bar", x: e.slice(0, -1).map((v, j) => (v + e[j + 1]) / 2), y: layer.counts, width: e[1] - e[0],
+      xaxis: `x${s}`, yaxis: `y${s}`, marker: { color: colour },
+      hovertemplate: `%{x:.3g}: %{y:,}<extra>mean ${fmtNum(layer.mean)}, std ${fmtNum(layer.std)}</extra>` };
+  });
+  div.style.height = `${40 + rows * 190}px`;
+  Plotly.react(div, traces, layout, PLOTLY_CONFIG);
+}
+
+function filters(first) {
+  const box = $("filters");
+  if (!first.images.length) { box.replaceChildren(h("p", { class: "muted" }, "The first layer does not take 28×28 images.")); return; }
+  box.replaceChildren(...first.images.map((img, unit) => {
+    const canvas = h("canvas", { width: 28, height: 28, title: `unit ${unit + 1}` });
+    const ctx = canvas.getContext("2d");
+    const data = ctx.createImageData(28, 28);
+    img.forEach((v, i) => {
+      const t = v / 127;   // -1 .. 1
+      const [r, g, b] = t >= 0 ? [255 - 63 * t, 255 - 198 * t, 255 - 198 * t] : [255 + 212 * t, 255 + 160 * t, 255 + 75 * t];
+      data.data.set([r, g, b, 255], i * 4);
+    });
+    ctx.putImageData(data, 0, 0);
+    return canvas;
+  }));
+}
+
+main();
