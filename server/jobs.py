@@ -326,16 +326,19 @@ def multiprocessing_context():
 
 class RunManager:
     def __init__(self, store, emit, max_workers, max_queued_per_client, gate=None, nice=0,
-                 isolation="thread"):
+                 isolation="thread", mp_context=None):
         """`isolation`: "thread" trains in the worker thread (tests patch the trainer);
         "process" trains in a child process per run (the server: no GIL shared with
         the request threads, lower CPU priority, a crash ends one run). `nice` is the
-        priority drop of training (threads on Linux, or the child processes)."""
+        priority drop of training (threads on Linux, or the child processes).
+        `mp_context` overrides the multiprocessing context (tests use "fork")."""
         if isolation not in ("thread", "process"):
             raise ValueError(f"isolation must be 'thread' or 'process', got {isolation!r}")
         self.isolation = isolation
         self.nice = nice
-        self._mp = multiprocessing_context() if isolation == "process" else None
+        self._mp = None
+        if isolation == "process":
+            self._mp = mp_context or multiprocessing_context()
         self.store = store
         self._emit = emit
         self.gate = gate or PriorityGate(max_pause=0)
