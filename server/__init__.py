@@ -5,10 +5,12 @@ extension pattern); everything per app lives in `app.config` and
 `app.extensions` ("store", "runs").
 """
 
+import json
 import logging
 import os
 import secrets
 import sqlite3
+import threading
 
 from flask import Flask
 from flask_socketio import SocketIO
@@ -63,6 +65,9 @@ def create_app(test_config=None):
         # at a time, while one is in flight); 0 turns the priority off.
         PRIORITY_PATHS=("/api/predict",),
         PRIORITY_MAX_PAUSE_S=0.25,
+        # Of those, at most this many at once; the others wait up to PREDICT_WAIT_S, then 503.
+        PREDICT_MAX_IN_FLIGHT=max(2, 2 * (os.cpu_count() or 1)),
+        PREDICT_WAIT_S=5.0,
         # "process": each run trains in a child process (no GIL shared with the requests,
         # a crash ends one run); "thread": in the worker thread, which is what tests use
         # (TESTING) so that they can patch the trainer. None: by TESTING.
@@ -119,7 +124,9 @@ def create_app(test_config=None):
     init_labs(app, socketio)
 
     # Wraps Flask-SocketIO's middleware too, so /socket.io/ is guarded as well.
-    app.wsgi_app = InteractiveFirst(app.wsgi_app, gate, app.config["PRIORITY_PATHS"])
+    app.wsgi_app = InteractiveFirst(app.wsgi_app, gate, app.config["PRIORITY_PATHS"],
+                                    max_in_flight=int(app.config["PREDICT_MAX_IN_FLIGHT"]),
+                                    wait_s=float(app.config["PREDICT_WAIT_S"]))
     app.wsgi_app = HostOriginGuard(app.wsgi_app, app.config["ALLOWED_ORIGINS"])
     proxies = int(app.config["TRUSTED_PROXIES"] or 0)
     if proxies > 0:
@@ -131,20 +138,38 @@ def create_app(test_config=None):
 
 
 class InteractiveFirst:
-    """WSGI middleware: requests to `paths` run under the gate's priority (see PriorityGate)."""
+    """WSGI middleware for the requests to `paths` (predictions): served before training
+    (see PriorityGate), and at most `max_in_flight` at a time.
 
-    def __init__(self, wsgi_app, gate, paths):
+    A prediction decodes an image of up to 16 megapixels (a 20 KB PNG can be that
+    large), so unbounded concurrency would let a few clients exhaust memory; the
+    ones over the limit wait up to `wait_s`, then get a JSON 503 with Retry-After.
+    """
+
+    def __init__(self, wsgi_app, gate, paths, max_in_flight, wait_s):
         self.wsgi_app = wsgi_app
         self.gate = gate
         self.paths = frozenset(paths or ())
+        self.slots = threading.BoundedSemaphore(max_in_flight)
+        self.wait_s = wait_s
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") not in self.paths:
             return self.wsgi_app(environ, start_response)
-        with self.gate.interactive():
-            # Flask builds the whole JSON body inside this call, so the priority
-            # covers the work, not the sending.
-            return self.wsgi_app(environ, start_response)
+        if not self.slots.acquire(timeout=self.wait_s):
+            body = json.dumps({"error": "the server is busy with other predictions;"
+                                        " try again in a moment"}).encode()
+            start_response("503 Service Unavailable", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                ("Retry-After", "1")])
+            return [body]
+        try:
+            with self.gate.interactive():
+                # Flask builds the whole JSON body inside this call, so the priority
+                # and the slot cover the work, not the sending.
+                return self.wsgi_app(environ, start_response)
+        finally:
+            self.slots.release()
 
 
 def _settings_from_environment(app):

@@ -1,0 +1,280 @@
+"""POST /api/predict under malformed and hostile uploads: every one gets a JSON 4xx (or a
+real prediction where the picture is legitimate), and the server carries on.
+
+Predictions use a finished run's weights, so these tests do not need models/default-v1.
+"""
+
+import io
+import struct
+import threading
+import time
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from server import socketio
+from server.jobs import PriorityGate
+from tests.conftest import SocketUser, tiny_config
+
+
+def png(image, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", **options)
+    return buffer.getvalue()
+
+
+def encoded(image, fmt, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def digit(size=28):
+    """A dark '1' on white, size x size."""
+    ink = np.zeros((size, size), np.uint8)
+    s = size / 28
+    ink[int(6 * s):int(22 * s), int(13 * s):int(16 * s)] = 255
+    return Image.fromarray(255 - ink)
+
+
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_header(width, height, idat=b"", depth=8, colour=0):
+    """A PNG whose header claims width x height, with whatever pixel data we like."""
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def legitimate():
+    good = png(digit())
+    frames = [digit().convert("P") for _ in range(300)]
+    rgba = Image.new("RGBA", (28, 28), (0, 0, 0, 0))
+    rgba.paste((0, 0, 0, 255), (12, 5, 16, 23))
+    palette = digit().convert("P")
+    background = palette.getpixel((0, 0))
+    rotated = Image.Exif()
+    rotated[0x0112] = 6
+    bogus = Image.Exif()
+    bogus[0x0112] = 99
+    big = Image.new("L", (4000, 4000), 255)
+    big.paste(0, (1800, 1000, 2200, 3000))
+    return {
+        "good png": good,
+        "16-bit png": png(Image.fromarray(np.array(digit(), np.uint16) * 257)),
+        "cmyk jpeg": encoded(digit(56).convert("RGB").convert("CMYK"), "JPEG"),
+        "palette with transparent background": png(palette, transparency=background),
+        "rgba, transparent background": png(rgba),
+        "animated gif, 300 frames": encoded(frames[0], "GIF", save_all=True, append_images=frames[1:]),
+        "animated png, 100 frames": encoded(frames[0].convert("L"), "PNG", save_all=True,
+                                            append_images=[f.convert("L") for f in frames[1:100]]),
+        "bmp": encoded(digit(), "BMP"),
+        "webp": encoded(digit(), "WEBP"),
+        "jpeg rotated by exif": encoded(digit(100).convert("RGB"), "JPEG", exif=rotated),
+        "jpeg with a bogus exif orientation": encoded(digit(100).convert("RGB"), "JPEG", exif=bogus),
+        "4000x4000 in 21 kB": png(big, optimize=True),
+        "png with html after its end": good + b"<script>alert(1)</script>",
+    }
+
+
+def hostile():
+    good = png(digit())
+    return {
+        "empty": b"",
+        "truncated png": good[:len(good) // 2],
+        "png signature and header only": good[:16],
+        "100000x100000 header in a tiny file": png_header(100000, 100000, zlib.compress(b"")),
+        "4096x4096 zip bomb": png_header(4096, 4096, zlib.compress(b"\0" * (4097 * 4096), 9)),
+        "4000x4000 header, no pixels": png_header(4000, 4000, zlib.compress(b"\0" * 10)),
+        "0x0": png_header(0, 0, zlib.compress(b"")),
+        "1x100000 strip": png(Image.new("L", (1, 100000), 255)),
+        "100000x1 strip": png(Image.new("L", (100000, 1), 0)),
+        "svg with script": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        "html": b"<!doctype html><script>alert(1)</script>",
+        "text": b"seven",
+        "pdf": b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n",
+        "zip": b"PK\x03\x04" + b"\0" * 100,
+        "tiff": encoded(digit(), "TIFF"),
+        "gif/js polyglot": b"GIF89a/*" + b"\0" * 20 + b"*/=1;alert(1);",
+        "gif claiming 65535x65535": b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\0\0\0;",
+        "bmp claiming 50000x50000": (b"BM" + struct.pack("<IHHI", 70, 0, 0, 54)
+                                     + struct.pack("<IiiHHIIiiII", 40, 50000, 50000, 1, 24, 0, 0, 0, 0, 0, 0)
+                                     + b"\0" * 16),
+        "truncated jpeg": encoded(digit(200).convert("RGB"), "JPEG")[:300],
+        "png signature then junk": b"\x89PNG\r\n\x1a\n" + b"\xff" * 1000,
+        "random bytes": np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes(),
+        "over 2 MB": b"\x89PNG\r\n\x1a\n" + b"\0" * (2 * 1024 * 1024 + 10),
+        "blank white": png(Image.new("L", (28, 28), 255)),
+        "one pixel": png(Image.new("L", (1, 1), 0)),
+    }
+
+
+@pytest.fixture(scope="module")
+def predict_app(tmp_path_factory):
+    """An app with one finished run whose weights answer the predictions."""
+    from server import create_app
+
+    app = create_app({"TESTING": True, "MAX_CONCURRENT_RUNS": 1,
+                      "DATABASE": str(tmp_path_factory.mktemp("predict") / "runs.sqlite")})
+    if "/api/predict" not in {rule.rule for rule in app.url_map.iter_rules()}:
+        pytest.skip("server/predict.py is not there")
+    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    run_id = user.start(tiny_config(epochs=2))["run_id"]
+    assert user.wait_finished(run_id)[0] == "run:done"
+    user.sio.disconnect()
+    app.config["TEST_RUN_ID"] = run_id
+    yield app
+    app.extensions["runs"].shutdown(wait=True)
+
+
+def predict(app, data, filename="digit.png", **form):
+    form.setdefault("run_id", app.config["TEST_RUN_ID"])
+    return app.test_client().post("/api/predict", data={"image": (io.BytesIO(data), filename), **form},
+                                  content_type="multipart/form-data")
+
+
+def assert_prediction(response):
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["prediction"] in range(10)
+    assert len(body["probabilities"]) == 10 and abs(sum(body["probabilities"]) - 1) < 1e-3
+    assert np.array(body["input"]).shape == (28, 28)
+
+
+@pytest.mark.parametrize("name, data", list(legitimate().items()), ids=list(legitimate()))
+def test_a_legitimate_picture_is_recognised(predict_app, name, data):
+    began = time.monotonic()
+    assert_prediction(predict(predict_app, data))
+    assert time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize("name, data", list(hostile().items()), ids=list(hostile()))
+def test_a_hostile_upload_gets_a_json_4xx_and_the_server_carries_on(predict_app, name, data):
+    began = time.monotonic()
+    response = predict(predict_app, data, filename="digit.png")
+    assert time.monotonic() - began < 5, name
+    assert 400 <= response.status_code < 500, (name, response.status_code, response.data[:200])
+    assert response.is_json and isinstance(response.get_json()["error"], str)
+    assert b"<script" not in response.data  # nothing of the upload is echoed
+    assert_prediction(predict(predict_app, png(digit())))
+
+
+@pytest.mark.parametrize("name, status", [
+    ("svg with script", 415), ("html", 415), ("text", 415), ("pdf", 415), ("zip", 415), ("tiff", 415),
+    ("over 2 MB", 413), ("4096x4096 zip bomb", 413), ("1x100000 strip", 413), ("empty", 400),
+    ("100000x100000 header in a tiny file", 413),
+    ("blank white", 422),
+])
+def test_refusals_say_what_is_wrong(predict_app, name, status):
+    response = predict(predict_app, hostile()[name])
+    assert response.status_code == status, response.get_json()
+
+
+def test_the_413_of_an_oversized_body_names_the_limit(predict_app):
+    error = predict(predict_app, hostile()["over 2 MB"]).get_json()["error"]
+    assert "2 MB" in error or "2097152" in error
+
+
+@pytest.mark.parametrize("form, files, status", [
+    ({}, {}, 400),  # no file at all
+    ({"image": "not a file"}, {}, 400),
+    ({}, {"picture": (io.BytesIO(b"x"), "x.png")}, 400),  # wrong field name
+    ({"run_id": "../../etc/passwd"}, None, 404),
+    ({"run_id": "x" * 5000}, None, 404),
+    ({"run_id": "unknownrun123"}, None, 404),
+    ({"run_id": "é\u202e"}, None, 404),
+])
+def test_malformed_forms(predict_app, form, files, status):
+    data = dict(form)
+    if files is None:
+        data["image"] = (io.BytesIO(png(digit())), "d.png")
+    else:
+        data.update(files)
+    response = predict_app.test_client().post("/api/predict", data=data, content_type="multipart/form-data")
+    assert response.status_code == status and response.is_json
+    assert len(response.get_json()["error"]) < 300  # a 5000-character id is not echoed whole
+
+
+@pytest.mark.parametrize("method, kwargs", [
+    ("get", {}),
+    ("put", {"data": b"x"}),
+    ("post", {"json": {"image": "data:image/png;base64,AAAA"}}),
+    ("post", {"data": b"\x89PNG", "content_type": "image/png"}),
+    ("post", {"data": b"--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a\"\r\n\r\n",
+              "content_type": "multipart/form-data; boundary=x"}),  # truncated multipart
+])
+def test_other_methods_and_bodies(predict_app, method, kwargs):
+    response = getattr(predict_app.test_client(), method)("/api/predict", **kwargs)
+    assert 400 <= response.status_code < 500 and response.is_json
+
+
+def test_concurrent_hostile_and_good_uploads(predict_app):
+    pictures = list(hostile().values())[:12] + [png(digit())] * 8
+    statuses = [None] * len(pictures)
+
+    def send(i):
+        statuses[i] = predict(predict_app, pictures[i]).status_code
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(pictures))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses[-8:] == [200] * 8
+    assert all(400 <= s < 500 for s in statuses[:12])
+
+
+# -- predictions first, and not too many at once ------------------------------------------------
+
+def _predict_middleware(app):
+    layer = app.wsgi_app
+    while not hasattr(layer, "slots"):
+        layer = layer.wsgi_app
+    return layer
+
+
+def test_predictions_over_the_limit_wait_then_get_a_503(make_app):
+    app = make_app(PREDICT_MAX_IN_FLIGHT=1, PREDICT_WAIT_S=0.05)
+    middleware = _predict_middleware(app)
+    assert middleware.slots.acquire(timeout=1)  # as if a heavy prediction were in flight
+    try:
+        response = app.test_client().post("/api/predict", data={"image": (io.BytesIO(b"x"), "x.png")})
+        assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+        assert "busy" in response.get_json()["error"]
+        assert app.test_client().get("/api/schema").status_code == 200  # other routes are not limited
+    finally:
+        middleware.slots.release()
+    response = app.test_client().post("/api/predict", data={"image": (io.BytesIO(b"x"), "x.png")})
+    assert response.status_code != 503
+
+
+def test_the_priority_gate_pauses_training_while_a_request_is_served():
+    gate = PriorityGate(max_pause=5.0)
+    gate.wait_turn()  # nothing in flight: no wait
+    waited = []
+
+    def run():
+        began = time.monotonic()
+        gate.wait_turn()
+        waited.append(time.monotonic() - began)
+
+    with gate.interactive():
+        assert gate.busy()
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(0.2)
+        assert not waited  # still paused
+    thread.join(5)
+    assert 0.15 < waited[0] < 2
+    assert not gate.busy()
+
+
+def test_the_priority_gate_never_starves_training():
+    gate = PriorityGate(max_pause=0.05)
+    with gate.interactive():
+        began = time.monotonic()
+        gate.wait_turn()
+        assert 0.04 < time.monotonic() - began < 1
