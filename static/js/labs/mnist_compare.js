@@ -59,10 +59,14 @@ export function compareLab(spec) {
 
   // ---- charts
   const lossChart = new LiveLines($("chart-loss"), baseLayout({
-    xaxis: axis("iterations (mini-batch updates)"), yaxis: axis("training loss", { type: "log" }), uirevision: "keep" }));
+    xaxis: axis("iterations (mini-batch updates)"), yaxis: axis("training loss", { type: "log", dtick: 1, exponentformat: "power" }), uirevision: "keep" }));
   const accChart = new LiveLines($("chart-acc"), baseLayout({
     xaxis: axis("iterations (mini-batch updates)"), yaxis: axis("test accuracy (%)", { range: [0, 100] }), uirevision: "keep" }));
-  $("log-loss").addEventListener("change", (e) => lossChart.relayout({ "yaxis.type": e.target.checked ? "log" : "linear" }));
+  $("log-loss").addEventListener("change", (e) => {
+    const log = e.target.checked;
+    Object.assign(lossChart.layout.yaxis, { type: log ? "log" : "linear", dtick: log ? 1 : undefined });
+    lossChart.relayout({ "yaxis.type": lossChart.layout.yaxis.type, "yaxis.dtick": log ? 1 : null });
+  });
   const bar = progress(document.querySelector(".lab-progress"));
 
   async function changed() {
@@ -77,7 +81,10 @@ export function compareLab(spec) {
       return;
     }
     showNotice(null);
-    if (!batch || !batch.active) $("run").disabled = false;
+    if (!batch || !batch.active) {
+      $("run").disabled = false;
+      drawEmpty();
+    }
     const m = plan.meta;
     $("plan").textContent = `${plan.runs.length} runs · ${m.epochs} epochs × ${m.iterations_per_epoch} iterations = ${m.iterations.toLocaleString()} iterations each · ${m.test_size.toLocaleString()} test images`;
   }
@@ -90,12 +97,19 @@ export function compareLab(spec) {
     if (!running) renderRows();
   }
 
+  /** Empty charts with one (legend) entry per planned run, axes spanning the planned iterations. */
+  function drawEmpty() {
+    const items = plan.runs.map((r, i) => ({ ...r, color: PALETTE[i % PALETTE.length] }));
+    for (const chart of [lossChart, accChart]) chart.layout.xaxis.range = [0, plan.meta.iterations];
+    lossChart.reset(items.map((it) => ({ key: it.key, name: it.label, color: it.color })));
+    accChart.reset(items.map((it) => ({ key: it.key, name: it.label, color: it.color, hovertemplate: `%{y:.1f} %<extra>${it.label}</extra>` })));
+    return items;
+  }
+
   $("run").addEventListener("click", () => {
     if (!plan) return;
     const perEpoch = plan.meta.iterations_per_epoch;
-    const items = plan.runs.map((r, i) => ({ ...r, color: PALETTE[i % PALETTE.length], record: null }));
-    lossChart.reset(items.map((it) => ({ key: it.key, name: it.label, color: it.color })));
-    accChart.reset(items.map((it) => ({ key: it.key, name: it.label, color: it.color, hovertemplate: `%{y:.1f} %<extra>${it.label}</extra>` })));
+    const items = drawEmpty().map((it) => ({ ...it, record: null }));
     const totalEpochs = plan.meta.epochs;
     batch = new RunBatch({
       onEpoch: (item, record) => {

@@ -1,0 +1,109 @@
+"""Every lab page in Chromium (Playwright, system Chromium): it draws, raises no page error and
+requests nothing from another host. Screenshots go to /tmp/shots/labs/.
+
+Skipped (with the reason shown) only when /usr/bin/chromium is missing and $CI is unset.
+"""
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from .browser_helpers import PageWatch, launch_chromium, running_server
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path("/tmp/shots/labs")
+
+if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
+    pytest.skip(f"{CHROMIUM} is missing (install it: apt-get install -y chromium); the lab pages were not "
+                "opened in a browser", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def settings_hash(settings):
+    return "#s=" + base64.urlsafe_b64encode(json.dumps(settings).encode()).decode().rstrip("=")
+
+
+# page -> (address, a selector that exists once the lab has drawn)
+PAGES = {
+    "index": ("/labs", ".lab-card"),
+    "paths": ("/labs/paths", "#charts .cell-chart .main-svg"),
+    "histograms": ("/labs/histograms", "#grid .main-svg"),
+    "optimizers": ("/labs/optimizers", "#plan:not(:empty)"),
+    "init": ("/labs/init", "#plan:not(:empty)"),
+    "batchnorm": ("/labs/batchnorm", "#grid .main-svg"),
+    "overfitting": ("/labs/overfitting", "#variants .main-svg"),
+    "search": ("/labs/search", "#chart-scatter .main-svg"),
+    "gradcheck": ("/labs/gradcheck", "#results tbody tr"),
+    "inside": ("/labs/inside", "#run-select option"),
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("labs") / "runs.sqlite"
+    with running_server(db, workers=2) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_lab_page_draws_cleanly(server, page, name):
+    path, ready = PAGES[name]
+    watch = PageWatch(page, server)
+    page.goto(server + path)
+    page.wait_for_selector(ready, state="attached", timeout=20000)
+    page.wait_for_timeout(300)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    watch.assert_clean()
+    assert page.locator("#page-notice:visible").count() == 0
+    if name != "index":
+        # every lab writes its settings into the address: the page is its own share link
+        assert "s=" in page.evaluate("location.hash")
+
+
+def test_paths_link_reproduces_the_settings_and_animates(server, page):
+    watch = PageWatch(page, server)
+    page.goto(server + "/labs/paths" + settings_hash({"function": "himmelblau", "steps": 7, "speed": 60,
+                                                       "optimizers": [{"name": "adam", "lr": 0.3}, {"name": "eve", "lr": 0.3}]}))
+    page.wait_for_selector("#charts .cell-chart .main-svg")
+    assert page.locator("#f-function").input_value() == "himmelblau"
+    assert page.locator("#charts .chart-cell").count() == 2
+    page.wait_for_function("document.getElementById('step-label').textContent === 'step 7 / 7'", timeout=10000)
+    page.click("#step-back")
+    assert page.locator("#step-label").text_content() == "step 6 / 7"
+    watch.assert_clean()
+
+
+def test_search_runs_in_worker_processes_and_narrows(server, page):
+    watch = PageWatch(page, server)
+    page.goto(server + "/labs/search" + settings_hash({"trials": 3, "epochs": 2, "layers": 1, "samples": 100, "top": 2}))
+    page.wait_for_selector("#chart-scatter .main-svg")
+    page.wait_for_function("!document.getElementById('run').disabled", timeout=10000)
+    page.click("#run")
+    page.wait_for_function("document.querySelector('.lab-progress-text').textContent.startsWith('Done')", timeout=60000)
+    assert page.locator("#best-table tbody tr").count() == 2
+    page.click("#narrow")
+    lr_from = float(page.locator("#f-lr_from").input_value())
+    assert -6 <= lr_from <= -2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "search-done.png"), full_page=True)
+    watch.assert_clean()
