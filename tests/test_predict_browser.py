@@ -107,15 +107,15 @@ def test_draw_a_digit_and_see_it_recognised(page, server, digit, strokes):
     watch.assert_clean()
 
 
-def test_blank_stroke_outside_and_error_message(page, server):
-    """A tiny dot is still a digit-like mark; an upload of a non-image shows the server's error."""
+def test_non_image_upload_shows_the_error(page, server):
+    """A text file sent as an upload: the panel shows the server's JSON error."""
     page.goto(server + "/")
     page.wait_for_selector("#predict-file", state="attached")
     page.set_input_files("#predict-file", files=[{"name": "notes.txt", "mimeType": "image/png",
                                                    "buffer": b"this is not a picture"}])
     requests_done(page, 1)
     page.wait_for_function("document.getElementById('predict-status').classList.contains('predict-error')")
-    assert "not a supported image" in page.locator("#predict-status").inner_text()
+    assert "not a supported image" in page.locator("#predict-status").inner_text().lower()
 
 
 def test_upload_a_png(page, server):
