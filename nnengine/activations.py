@@ -21,6 +21,31 @@ _EXP_CLIP = 30.0
 
 
 # --------------------------------------------------------------------------- stable building blocks
+_ZEROS = {}  # dtype -> flat array of zeros, grown on demand and never written (see _zeros_like)
+
+
+def _zeros_like(x):
+    """A read-only array of zeros shaped like C-contiguous x (None otherwise), shared between calls.
+
+    ``np.maximum(x, zeros)`` runs NumPy's vectorised loop, several times faster than ``np.maximum(x, 0.0)``,
+    whose broadcast scalar takes a slow path; calloc'd pages that are only read cost no memory.
+    """
+    if not x.flags.c_contiguous:
+        return None
+    zeros = _ZEROS.get(x.dtype)
+    if zeros is None or zeros.size < x.size:
+        zeros = np.zeros(max(x.size, 1 << 16), dtype=x.dtype)
+        zeros.flags.writeable = False
+        _ZEROS[x.dtype] = zeros
+    return zeros[:x.size].reshape(x.shape)
+
+
+def _relu(x, out=None):
+    """max(x, 0) (NaN stays NaN), with the fast loop when x is C-contiguous."""
+    zeros = _zeros_like(x)
+    return np.maximum(x, 0.0 if zeros is None else zeros, out=out)
+
+
 def _const(value, x):
     """``value`` as a scalar of x's dtype, so np.where(cond, a, b) of two constants stays in that dtype."""
     return x.dtype.type(value)
@@ -256,7 +281,7 @@ class ReLU(Activation):
         self.inplace = bool(inplace)
 
     def f(self, x):
-        return np.maximum(x, 0.0, out=x if self.inplace else None)
+        return _relu(x, out=x if self.inplace else None)
 
     def df(self, x, y):
         return y > 0  # 1 if x > 0 else 0 (y > 0 <=> x > 0, and y survives an in-place forward)
@@ -268,7 +293,7 @@ class ReLU(Activation):
 
     def infer(self, x, owned=False, out=None):
         """max(x, 0) in place when x is a scratch array (keeps no state)."""
-        return np.maximum(x, 0.0, out=x if owned else None), True
+        return _relu(x, out=x if owned else None), True
 
 
 class ReLU6(Activation):

@@ -53,6 +53,8 @@ class CrossEntropy:
         """-log softmax(s_n)[t_n] = log sum_j exp(s_nj - max s_n) - (s_n[t_n] - max s_n), shape (n,)."""
         n, k = scores.shape
         t = _labels(t, k)
+        # column-major: the reductions over each row's few classes then run as vectorised loops over rows
+        scores = np.asfortranarray(scores)
         shifted = scores - scores.max(axis=1, keepdims=True)
         picked = shifted[np.arange(n), t]
         np.exp(shifted, out=shifted)
