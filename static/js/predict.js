@@ -1,7 +1,7 @@
 /* Predict panel: draw or upload a digit, POST /api/predict, show the 28x28 input, the digit and a bar chart.
  *
  * - Drawing: pointer events (mouse, pen, touch) on a 280x280 canvas, black ink on a transparent background
- *   (exported as PNG with alpha, which the server flattens onto white). The pen is 20 px wide: about MNIST's
+ *   (exported as PNG with alpha, which the server flattens onto white). The pen is 24 px wide: about MNIST's
  *   stroke relative to a digit that fills most of the box. The prediction updates when a stroke ends.
  * - Upload: any PNG/JPEG (also GIF/BMP/WebP) file is sent as is; a preview is drawn into the canvas.
  * - Model: "default" or a run. On a run's page the run id comes from #run-page[data-run-id]; on the
@@ -13,7 +13,7 @@
   const panel = document.getElementById("predict-panel");
   if (!panel) return;
 
-  const PEN = 20;
+  const PEN = 24;            // canvas px: about MNIST's stroke (0.12-0.14 of the digit height) for a 180-200 px digit
   const canvas = document.getElementById("predict-canvas");
   const g = canvas.getContext("2d");
   const inputCanvas = document.getElementById("predict-input");
