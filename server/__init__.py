@@ -36,6 +36,8 @@ ENV_SETTINGS = {
     "DATABASE_MAX_MB": "PLAYGROUND_DATABASE_MAX_MB",
     # Base path (no extension) of the digit model POST /api/predict uses by default.
     "DEFAULT_MODEL": "PLAYGROUND_DEFAULT_MODEL",
+    # "0"/"off": GET /api/runs refuses to list runs, so that run ids stay secret.
+    "LIST_RUNS": "PLAYGROUND_LIST_RUNS",
 }
 DEFAULT_START_RATE = "10/10"  # per connection: 10 starts, then one more every second
 DEFAULT_START_RATE_PER_ADDRESS = "30/10"  # a classroom behind one NAT still starts together
@@ -61,6 +63,8 @@ def create_app(test_config=None):
         TRUSTED_PROXIES=None,
         # Cap on the run database's size in megabytes (None: no cap but the disk's).
         DATABASE_MAX_MB=None,
+        # Whether GET /api/runs lists every run (its ids are what grants access to a run).
+        LIST_RUNS=None,
         # Requests served before training (runs pause between batches, at most this long
         # at a time, while one is in flight); 0 turns the priority off.
         PRIORITY_PATHS=("/api/predict",),
@@ -193,6 +197,14 @@ def _settings_from_environment(app):
         if number is None or not low <= number < float("inf"):
             raise ValueError(f"{key} ({ENV_SETTINGS[key]}) must be {allowed}, got {value!r}")
         app.config[key] = number
+    listing = app.config["LIST_RUNS"]
+    if listing is None:
+        app.config["LIST_RUNS"] = True
+    elif not isinstance(listing, bool):
+        text = str(listing).strip().lower()
+        if text not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
+            raise ValueError(f"LIST_RUNS ({ENV_SETTINGS['LIST_RUNS']}) must be on or off, got {listing!r}")
+        app.config["LIST_RUNS"] = text in ("1", "true", "on", "yes")
     for key in ("START_RATE", "START_RATE_PER_ADDRESS"):
         try:
             parse_rate(app.config[key])

@@ -76,6 +76,9 @@ def validate():
 
 @api_bp.get("/runs")
 def list_runs():
+    if not current_app.config.get("LIST_RUNS", True):
+        # A deployment where run ids are the only key to a run (docs/security.md).
+        abort(403, description="listing runs is turned off on this server; open a run by its link")
     limit = request.args.get("limit", 200, type=int)
     limit = min(max(limit, 1), MAX_LIST_LIMIT)
     return jsonify(runs=_store().list_runs(limit=limit))

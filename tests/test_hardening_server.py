@@ -131,6 +131,52 @@ def test_a_cross_site_form_post_is_refused(server):
     assert response.status_code == 403
 
 
+# -- a real server's runs and predictions (child processes) ------------------------------------
+
+LAB = {"origin": "http://lab.example:8080", "host": "lab.example:8080"}
+
+
+def finished(client, config, timeout=WAIT_S):
+    run_id = client.sio.call("run:start", {"config": config}, timeout=5)["run_id"]
+    client.wait(lambda ev: any(n in ("run:done", "run:error") and d["run_id"] == run_id for n, d in ev),
+                timeout)
+    return run_id, next((n, d) for n, d in client.events
+                        if n in ("run:done", "run:error") and d["run_id"] == run_id)
+
+
+def test_a_diverging_run_ends_as_diverged_on_a_real_server(server):
+    from tests.test_hardening_faults import diverging_config
+
+    client = Listener(server.url, websocket_extra_options=LAB).connect()
+    try:
+        run_id, (name, done) = finished(client, diverging_config())
+    finally:
+        client.close()
+    assert name == "run:done" and done["summary"]["status"] == "diverged"
+    assert "learning rate" in done["summary"]["message"]
+    stored = requests.get(f"{server.url}/api/runs/{run_id}").json()
+    assert stored["status"] == "diverged" and stored["summary"] == done["summary"]
+
+
+def test_hostile_uploads_leave_a_real_server_serving(server):
+    from tests.test_hardening_uploads import digit, hostile, png
+
+    client = Listener(server.url, websocket_extra_options=LAB).connect()
+    try:
+        run_id, (name, _) = finished(client, tiny_config())
+    finally:
+        client.close()
+    assert name == "run:done"
+    url = server.url + "/api/predict"
+    for label, data in hostile().items():
+        response = requests.post(url, files={"image": ("d.png", data)}, data={"run_id": run_id}, timeout=10)
+        assert 400 <= response.status_code < 500, label
+        assert response.headers["Content-Type"] == "application/json", label
+    good = requests.post(url, files={"image": ("d.png", png(digit()))}, data={"run_id": run_id}, timeout=10)
+    assert good.status_code == 200 and good.json()["prediction"] in range(10)
+    assert requests.get(server.url + "/api/schema", timeout=5).status_code == 200
+
+
 # -- behind a reverse proxy -------------------------------------------------------------------
 
 def test_behind_a_trusted_proxy_the_start_limit_is_per_forwarded_address(tmp_path):

@@ -192,3 +192,24 @@ def test_a_link_with_any_value_anywhere_is_answered(client, user, path, value):
         target = target[key]
     target[path[-1]] = value
     assert_answered(client, user, config)
+
+
+@pytest.mark.parametrize("value, listed", [(None, True), ("off", False), ("0", False), ("on", True)])
+def test_listing_runs_can_be_turned_off(make_app, monkeypatch, value, listed):
+    if value is not None:
+        monkeypatch.setenv("PLAYGROUND_LIST_RUNS", value)
+    app = make_app()
+    app.extensions["store"].create_run("secretrun12", tiny_config())
+    client = app.test_client()
+    response = client.get("/api/runs")
+    assert response.status_code == (200 if listed else 403)
+    if not listed:
+        assert "turned off" in response.get_json()["error"]
+    # The run itself stays reachable by its id either way.
+    assert client.get("/api/runs/secretrun12").status_code == 200
+
+
+def test_a_bad_listing_setting_is_refused(make_app, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_LIST_RUNS", "maybe")
+    with pytest.raises(ValueError, match="LIST_RUNS"):
+        make_app()
