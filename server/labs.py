@@ -38,7 +38,6 @@ import logging
 import math
 import os
 import secrets
-import sqlite3
 import threading
 import time
 
@@ -47,7 +46,7 @@ from flask_socketio import join_room, leave_room
 
 from nnengine.config import ConfigError, estimated_cost, parse_config
 from nnengine.labs import LAB_SLUGS, LABS
-from nnengine.labs import experiments, gradcheck_lab, histograms, inside, paths, search_lab
+from nnengine.labs import experiments, histograms, inside, paths, search_lab
 from nnengine.labs.__main__ import run_lab
 from nnengine.search import LogRange, best, sample_trials, search
 
@@ -312,7 +311,10 @@ class SearchManager:
                 job.thread.join(timeout)
 
     def _should_stop(self, job):
-        return job.stop_event.is_set() or not self._is_connected(job.client_sid)
+        # The main thread ends when the server shuts down: then no new trial should start, or the
+        # process pool would keep the exiting server alive until every queued trial had run.
+        return (job.stop_event.is_set() or not self._is_connected(job.client_sid)
+                or not threading.main_thread().is_alive())
 
     def _run(self, job):
         results = []

@@ -279,3 +279,15 @@ def test_cli_prints_json_and_fails_cleanly(capsys):
     out, err = io.StringIO(), io.StringIO()
     assert labs_main(["histograms", '{"layers": 99}'], out, err) == 2
     assert err.getvalue().count("\n") == 1 and "layers" in err.getvalue() and out.getvalue() == ""
+
+
+def test_look_inside_rebuilds_the_trainers_initial_weights():
+    from nnengine.labs.inside import initial_network
+    from nnengine.trainer import train
+
+    config = parse_config({"data": {"train_size": 50, "test_size": 20}, "model": {"hidden_layers": [{"units": 8}]},
+                           "optimizer": {"name": "sgd", "lr": 1e-300}, "training": {"epochs": 1}})
+    trained = train(config).network          # a learning rate of 1e-300 leaves every weight where it started
+    start = initial_network(config)
+    for key, value in trained.params.items():
+        assert np.array_equal(value, start.params[key]), key

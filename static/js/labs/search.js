@@ -118,6 +118,14 @@ async function main() {
     showNarrowed();
     setRunning(false);
   });
+  socket.io.on("disconnect", () => {
+    // A search belongs to the connection that started it: the server stops it when that goes away.
+    if (!searchId) return;
+    searchId = null;
+    showNotice("The connection to the server was lost, so the search stopped (its finished trials are still shown). Start it again when the connection is back.", "warning");
+    bar.set(results.length / Math.max(1, planned.length), `Stopped after ${results.length} trials: connection lost`, "stopped");
+    setRunning(false);
+  });
   socket.io.on("search:error", (p) => {
     if (p.search_id !== searchId) return;
     showNotice(`The search failed: ${p.error}`);
