@@ -37,7 +37,7 @@ PAGES = {
     "overfitting": ("/labs/overfitting", "#variants .main-svg"),
     "search": ("/labs/search", "#chart-scatter .main-svg"),
     "gradcheck": ("/labs/gradcheck", "#results tbody tr"),
-    "inside": ("/labs/inside", "#run-select option"),
+    "inside": ("/labs/inside", "#run-line a"),
 }
 
 
@@ -101,9 +101,35 @@ def test_search_runs_in_worker_processes_and_narrows(server, page):
     page.click("#run")
     page.wait_for_function("document.querySelector('.lab-progress-text').textContent.startsWith('Done')", timeout=60000)
     assert page.locator("#best-table tbody tr").count() == 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "search-done.png"), full_page=True)
     page.click("#narrow")
     lr_from = float(page.locator("#f-lr_from").input_value())
     assert -6 <= lr_from <= -2
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "search-done.png"), full_page=True)
+    watch.assert_clean()
+
+
+def test_look_inside_a_finished_run(server, page):
+    """Train a tiny run through the socket API (as the labs do), then look inside it."""
+    import socketio as sio_client
+    import threading
+
+    done = threading.Event()
+    client = sio_client.Client()
+    client.on("run:done", lambda payload: done.set())
+    client.connect(server, transports=["websocket"])
+    try:
+        ack = client.call("run:start", {"config": {
+            "data": {"train_size": 60, "test_size": 40}, "model": {"hidden_layers": [{"units": 16}, {"units": 8}]},
+            "optimizer": {"name": "adam", "lr": 0.01}, "training": {"epochs": 3, "batch_size": 20}}}, timeout=15)
+        assert "run_id" in ack, ack
+        assert done.wait(30), "the run did not finish"
+    finally:
+        client.disconnect()
+    watch = PageWatch(page, server)
+    page.goto(f"{server}/labs/inside/{ack['run_id']}")
+    page.wait_for_selector("#filters canvas", timeout=20000)
+    assert page.locator("#filters canvas").count() == 16
+    assert page.locator("#chart-acts .main-svg").count() >= 1
+    page.screenshot(path=str(SHOTS / "inside-run.png"), full_page=True)
     watch.assert_clean()

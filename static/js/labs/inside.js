@@ -32,7 +32,13 @@ async function main() {
   try {
     const { runs } = await api("/api/runs?limit=200");
     const usable = runs.filter((r) => KEEP.has(r.status));
-    select.replaceChildren(h("option", { value: "" }, usable.length ? "Pick a run…" : "No finished run yet: train one first"),
+    if (!runId) {
+      $("run-line").replaceChildren(usable.length
+        ? `Pick one of the ${usable.length} finished runs on the left.`
+        : h("span", {}, "No run has finished on this server yet: train one on the ", h("a", { href: "/" }, "dashboard"),
+          " or in a lab (for example ", h("a", { href: "/labs/overfitting" }, "overfitting"), "), then come back."));
+    }
+    select.replaceChildren(h("option", { value: "" }, usable.length ? "Pick a run…" : "No finished run yet"),
       ...usable.map((r) => h("option", { value: r.run_id }, `${when(r.finished_at || r.created_at)} · ${r.config && r.config.name ? r.config.name + " · " : ""}${describeConfig(r.config)}`)));
     if (runId) select.value = runId;
   } catch (err) {
@@ -56,6 +62,7 @@ async function main() {
     $("run-line").replaceChildren(
       h("strong", {}, data.config.name || "Run "), " ", h("a", { href: `/runs/${encodeURIComponent(runId)}` }, runId), " · ",
       describeConfig(data.config), ` · ${data.status}, epoch ${last.epoch ?? "–"}: train ${pct(last.train_acc)}, test ${pct(last.test_acc)} · activations of ${data.samples} ${data.split} images`);
+    for (const el of document.querySelectorAll(".run-view")) el.hidden = false;
     histGrid($("chart-weights"), data.weights, "#1f6fd1");
     histGrid($("chart-acts"), data.activations, "#1e9e5a");
     filters(data.first_layer);
