@@ -201,6 +201,33 @@ def test_behind_a_trusted_proxy_the_start_limit_is_per_forwarded_address(tmp_pat
 
 # -- the server killed mid-run -----------------------------------------------------------
 
+def descendants(pid):
+    """Process ids below `pid` (Linux /proc), e.g. the forkserver and training children."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_sigkill_mid_run_keeps_stored_runs_and_marks_the_unfinished_one(tmp_path):
     server = ServerProcess(str(tmp_path)).wait_ready()
     client = Listener(server.url).connect()
@@ -213,7 +240,13 @@ def test_sigkill_mid_run_keeps_stored_runs_and_marks_the_unfinished_one(tmp_path
         running = client.sio.call("run:start", {"config": long_config()}, timeout=5)["run_id"]
         client.wait(lambda ev: any(n == "run:epoch" and d["run_id"] == running and d["epoch"] >= 1
                                    for n, d in ev))
+        helpers = descendants(server.proc.pid) if os.path.isdir("/proc") else []
         server.kill()  # SIGKILL: no finally, no shutdown, no atexit
+        # The training process does not go on training for nobody.
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in helpers if alive(pid)]
     finally:
         client.close()
         server.stop()
