@@ -116,3 +116,55 @@ def test_evaluation_does_not_disturb_a_pending_backward():
     net.backward()
     for key, value in net.grads.items():
         np.testing.assert_array_equal(value, expected[key])
+
+
+def _overfit(**training):
+    cfg = copy.deepcopy(PRESETS["overfitting"]["config"])
+    cfg["training"].update(training)
+    return cfg
+
+
+PIPELINE_CASES = {
+    "plain": _overfit(epochs=6),
+    "dropout+bn": {**_overfit(epochs=4), "model": {**_overfit()["model"], "hidden_layers": [
+        {"units": 50, "activation": "tanh", "batch_norm": True, "dropout": 0.2}] * 3}},
+    "diverges": {**_overfit(epochs=30), "optimizer": {"name": "sgd", "lr": 3.0},
+                 "model": {**_overfit()["model"], "weight_init": "std", "weight_init_std": 1.0}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINE_CASES))
+def test_background_evaluation_gives_the_sequential_run(name, monkeypatch):
+    """Evaluating in background threads while the next epoch trains changes nothing: same records,
+    same stop point, same final network as one worker evaluating in between epochs."""
+    from nnengine.network import blas_threads
+    from nnengine.trainer import train
+
+    config = parse_config(PIPELINE_CASES[name])
+    runs = []
+    for rows in (10**9, 100):          # one worker (in between epochs), then background workers
+        monkeypatch.setattr(StackedEvaluation, "min_rows_per_worker", rows)
+        with blas_threads.limit(1):    # BLAS results may depend on its thread count
+            runs.append(train(config))
+    (a, b) = runs
+    assert a.status == b.status and a.message == b.message
+    strip = lambda records: [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]  # noqa: E731
+    assert len(a.records) == len(b.records)
+    for ra, rb in zip(strip(a.records), strip(b.records)):
+        assert ra.keys() == rb.keys()
+        for key in ra:
+            assert ra[key] == pytest.approx(rb[key], rel=1e-6, abs=1e-6, nan_ok=True), key
+    for key, value in a.network.params.items():
+        np.testing.assert_array_equal(value, b.network.params[key])
+
+
+def test_stop_reports_every_finished_epoch(monkeypatch):
+    from nnengine.trainer import train
+
+    monkeypatch.setattr(StackedEvaluation, "min_rows_per_worker", 100)
+    seen = []
+    result = train(parse_config(_overfit(epochs=50)), on_epoch=seen.append,
+                   should_stop=lambda: len(seen) >= 3)
+    assert result.status == "stopped"
+    assert [r["epoch"] for r in result.records] == list(range(len(result.records)))
+    assert len(result.records) >= 3

@@ -1,9 +1,13 @@
 """A sequential network: a list of layers, a loss, and L2 weight decay on the weights."""
 from __future__ import annotations
 
+import copy
+from contextlib import contextmanager
+from typing import Callable
+
 import numpy as np
 
-from .activations import get_activation
+from .activations import ACTIVATIONS, get_activation
 from .initializers import INITIALIZERS
 from .layers import Affine, BatchNorm, Dropout, Layer
 from .losses import get_loss
@@ -172,15 +176,20 @@ class StackedEvaluation:
 
     sets : list of (x (n_i, d), t (n_i,)); empty sets are allowed (their results are NaN).
 
-    Each call is one pass of large matrix products over all the rows instead of one pass per set, and
-    allocates nothing large (work arrays are kept).  With ``workers`` > 1 the rows are cut into that many
-    fixed contiguous parts evaluated concurrently, one thread each (NumPy releases the GIL in its loops
-    and matrix products), while BLAS runs one thread per call (see ``blas_threads``): the element-wise
-    steps then run in parallel too, and each part's activations stay in its own core's cache.  The parts
-    depend only on the row count and ``workers``, so the numbers are the same on every call.
+    Each evaluation is one pass of large matrix products over all the rows instead of one pass per set,
+    and allocates nothing large (work arrays are kept).  Input features that are zero in every stacked
+    row add nothing to the first affine map; when the first layer is an ``Affine`` they are left out of
+    its product (``Network.infer(columns=...)``).
 
-    Input features that are zero in every stacked row contribute nothing to the first affine map; when
-    the first layer is an ``Affine`` they are left out of its product (``Network.infer(columns=...)``).
+    With ``workers`` > 1 (default: the cores BLAS may use; at least ``min_rows_per_worker`` rows each)
+    the rows are cut into that many fixed contiguous parts, each evaluated by its own thread on its own
+    replica of the network (NumPy releases the GIL in its loops and matrix products; BLAS should then run
+    one thread per product, see ``blas_threads.limit``): the element-wise steps run in parallel too and
+    each part's activations stay in one core's cache.  ``start()`` copies the network's state into the
+    replicas and returns at once, so the caller may go on changing the network (training the next epoch)
+    while the evaluation runs.  The parts depend only on the row count and ``workers``, so the numbers
+    are the same on every call.  Replicas need layers whose evaluation reads only their params and
+    batch-norm statistics (``REPLICABLE``); with any other layer there is one worker.
 
     ``views(i)`` gives set i's (x, t) in ``dtype`` with all of its features, for training.
     Call ``close()`` (or use it as a context manager) to stop the worker threads.
@@ -212,36 +221,73 @@ class StackedEvaluation:
         self.losses = np.empty(n, dtype=network._loss_dtype(x))
         self.correct = np.empty(n, dtype=bool)
         workers = blas_threads.cores() if workers is None else workers
-        workers = max(1, min(workers, n // self.min_rows_per_worker)) if blas_threads.available else 1
+        workers = max(1, min(workers, n // self.min_rows_per_worker))
+        if not blas_threads.available or not REPLICABLE.issuperset(map(type, network.layers)):
+            workers = 1
         cuts = [n * k // workers for k in range(workers + 1)]
-        self.parts = [(a, b, Scratch()) for a, b in zip(cuts[:-1], cuts[1:])]
         self.pool = None
         if workers > 1:
             from concurrent.futures import ThreadPoolExecutor
-            self.pool = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="nnengine-eval")
+            self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nnengine-eval")
+            replicas = [copy.deepcopy(network) for _ in range(workers)]
+        else:
+            replicas = [network]
+        self.parts = [(a, b, Scratch(), replica) for a, b, replica in zip(cuts[:-1], cuts[1:], replicas)]
 
     def views(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         return self.sets[i]
 
-    def _run_part(self, part) -> None:
-        a, b, scratch = part
-        for start in range(a, b, self.chunk):
-            stop = min(start + self.chunk, b)
-            self.network.score_rows(self.x[start:stop], self.t[start:stop], self.losses[start:stop],
-                                    self.correct[start:stop], scratch, self.columns)
+    @property
+    def workers(self) -> int:
+        return len(self.parts)
+
+    @property
+    def background(self) -> bool:
+        """Whether ``start()`` returns before the evaluation is done (it evaluates replicas)."""
+        return self.pool is not None
+
+    def _run_part(self, part, errors: dict) -> None:
+        a, b, scratch, network = part
+        with np.errstate(**errors):                    # the caller's settings (threads start with defaults)
+            for start in range(a, b, self.chunk):
+                stop = min(start + self.chunk, b)
+                network.score_rows(self.x[start:stop], self.t[start:stop], self.losses[start:stop],
+                                   self.correct[start:stop], scratch, self.columns)
+
+    def start(self) -> Callable[[], list[tuple[float, float]]]:
+        """Start evaluating the network as it is now; returns ``wait()``, which blocks until the
+        evaluation is done and gives what ``__call__`` gives (``wait.done()`` says whether it is).
+        Only one evaluation may be under way at a time."""
+        errors = np.geterr()
+        if self.pool is None or not self.segments:
+            for part in self.parts if self.segments else []:
+                self._run_part(part, errors)
+            results = self._results()
+            wait = lambda: results  # noqa: E731
+            wait.done = lambda: True
+            return wait
+        for part in self.parts:
+            copy_state(self.network, part[3])
+        futures = [self.pool.submit(self._run_part, part, errors) for part in self.parts]
+
+        def wait() -> list[tuple[float, float]]:
+            for future in futures:
+                future.result()
+            return self._results()
+        wait.done = lambda: all(future.done() for future in futures)
+        return wait
+
+    def restore(self) -> None:
+        """Put the state of the last evaluation started back into the network."""
+        if self.pool is not None:
+            copy_state(self.parts[0][3], self.network)
 
     def __call__(self) -> list[tuple[float, float]]:
         """[(mean loss, accuracy)] per set, in the order given (NaN, NaN for an empty set)."""
-        if self.segments:
-            if self.pool is None:
-                for part in self.parts:
-                    self._run_part(part)
-            else:
-                with blas_threads.limit(1):
-                    futures = [self.pool.submit(self._run_part, part) for part in self.parts[1:]]
-                    self._run_part(self.parts[0])
-                    for future in futures:
-                        future.result()
+        with blas_threads.limit(1) if self.pool is not None else _nothing():
+            return self.start()()
+
+    def _results(self) -> list[tuple[float, float]]:
         results = iter(_segment_means(self.losses, self.correct, self.segments))
         nan = (float("nan"), float("nan"))
         return [next(results) if b > a else nan for a, b in self.bounds]
@@ -256,6 +302,26 @@ class StackedEvaluation:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def copy_state(source: Network, target: Network) -> None:
+    """Copy the parameters and batch-norm running statistics of ``source`` into the arrays of ``target``
+    (a network of the same structure, e.g. a ``copy.deepcopy`` of it): everything evaluation reads."""
+    for src, dst in zip(source.layers, target.layers):
+        for key, value in src.params.items():
+            np.copyto(dst.params[key], value)
+        if isinstance(src, BatchNorm):
+            np.copyto(dst.running_mean, src.running_mean)
+            np.copyto(dst.running_var, src.running_var)
+
+
+# Layers whose evaluation reads only their params and batch-norm statistics (what copy_state copies).
+REPLICABLE = frozenset([Affine, BatchNorm, Dropout, *ACTIVATIONS.values()])
+
+
+@contextmanager
+def _nothing():
+    yield
 
 
 class _BlasThreads:
@@ -316,28 +382,25 @@ class _BlasThreads:
             blas = self._saved if self._users else self.get()
         return max(1, min(cores, blas or 1))
 
+    @contextmanager
     def limit(self, n: int):
-        from contextlib import contextmanager
-
-        @contextmanager
-        def scope():
-            if not self.available:
-                yield
-                return
+        """At most ``n`` BLAS threads inside (every caller asks for the same n)."""
+        if not self.available:
+            yield
+            return
+        with self._lock:
+            if self._users == 0:
+                self._saved = self._get()
+                if self._saved > n:
+                    self._set(n)
+            self._users += 1
+        try:
+            yield
+        finally:
             with self._lock:
-                if self._users == 0:
-                    self._saved = self._get()
-                    if self._saved > n:
-                        self._set(n)
-                self._users += 1
-            try:
-                yield
-            finally:
-                with self._lock:
-                    self._users -= 1
-                    if self._users == 0 and self._saved is not None and self._get() != self._saved:
-                        self._set(self._saved)
-        return scope()
+                self._users -= 1
+                if self._users == 0 and self._saved is not None and self._get() != self._saved:
+                    self._set(self._saved)
 
 
 blas_threads = _BlasThreads()

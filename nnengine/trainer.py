@@ -1,6 +1,7 @@
 """Mini-batch training with per-epoch evaluation, a stop flag and divergence handling."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import time
@@ -71,7 +72,8 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     dtype = np.dtype(config.training.dtype)
     network = build_network(config.model, config.training, rng, n_in=data.x_train.shape[1], dtype=dtype)
     # Train, test and validation rows stacked once: each epoch's evaluation is one pass over all of them
-    # (one large matrix product per layer); training reads the train rows of that same array.
+    # (one large matrix product per layer); with several cores it runs on copies of the network in
+    # background threads while the next epoch trains (see _Pipeline).
     evaluate = StackedEvaluation(network, [(data.x_train, data.t_train), (data.x_test, data.t_test),
                                            (data.x_val, data.t_val)], dtype=dtype)
     x_train, t_train = evaluate.views(0)
@@ -83,9 +85,9 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     start = time.perf_counter()
     result = TrainResult(status="done", network=network)
 
-    def report(epoch: int) -> bool:
+    def report(epoch: int, results) -> bool:
         record = {"epoch": epoch}
-        (train_loss, train_acc), (test_loss, test_acc), (val_loss, val_acc) = evaluate()
+        (train_loss, train_acc), (test_loss, test_acc), (val_loss, val_acc) = results
         record["train_loss"], record["train_acc"] = train_loss, train_acc
         record["test_loss"], record["test_acc"] = test_loss, test_acc
         if has_val:
@@ -98,15 +100,20 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
         on_epoch(record)
         return finite
 
+    pipeline = _Pipeline(evaluate, report)
     n = len(x_train)
     batch_size = min(config.training.batch_size, n)
     steps = -(-n // batch_size)  # ceil: the last, smaller batch is kept
-    with evaluate, np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        report(0)
+    with evaluate, pipeline.blas, np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        pipeline.launch(0)
         for epoch in range(1, config.training.epochs + 1):
             order = rng.permutation(n)
             for step in range(steps):
+                if not pipeline.poll():
+                    return _diverged(result, start, pipeline.message)
                 if should_stop():
+                    if not pipeline.finish():
+                        return _diverged(result, start, pipeline.message)
                     result.status = "stopped"
                     result.message = f"stopped during epoch {epoch}"
                     result.elapsed_s = time.perf_counter() - start
@@ -114,15 +121,58 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
                 batch = order[step * batch_size:(step + 1) * batch_size]
                 loss = network.loss(x_train[batch], t_train[batch], train=True)
                 if not math.isfinite(loss):
+                    if not pipeline.finish():
+                        return _diverged(result, start, pipeline.message)
                     return _diverged(result, start, f"the training loss became {loss} in epoch {epoch}, "
                                                     f"batch {step + 1}; try a smaller learning rate")
                 network.backward()
                 optimizer.update(network.params, network.grads, loss=loss)
-            if not report(epoch):
-                return _diverged(result, start, f"the training loss became non-finite after epoch {epoch}; "
-                                                f"try a smaller learning rate")
+            if not pipeline.finish():
+                return _diverged(result, start, pipeline.message)
+            pipeline.launch(epoch)
+        if not pipeline.finish():
+            return _diverged(result, start, pipeline.message)
     result.elapsed_s = time.perf_counter() - start
     return result
+
+
+class _Pipeline:
+    """Evaluation of epoch e overlapped with the training of epoch e + 1, reported in order.
+
+    ``launch(e)`` starts evaluating the network as it is at the end of epoch e (in background threads,
+    on copies, when ``evaluate.background``; else right away); ``poll()`` reports a finished evaluation
+    between batches; ``finish()`` waits for and reports the pending one.  So each record is the
+    evaluation of exactly the weights at the end of its epoch, and the records, the stop points and the
+    returned network are those of evaluating in between epochs: when a record shows a non-finite
+    training loss (``poll`` / ``finish`` return False, ``message`` says why), the network is put back
+    to that epoch's state, as if the next epoch had never started.
+    """
+
+    def __init__(self, evaluate: StackedEvaluation, report):
+        self.evaluate, self.report = evaluate, report
+        # background evaluation and training share the cores: one BLAS thread per product
+        self.blas = blas_threads.limit(1) if evaluate.background else contextlib.nullcontext()
+        self.pending = None
+        self.message = ""
+
+    def launch(self, epoch: int) -> None:
+        self.pending = (epoch, self.evaluate.start())
+
+    def poll(self) -> bool:
+        if self.pending is not None and self.pending[1].done():
+            return self.finish()
+        return True
+
+    def finish(self) -> bool:
+        if self.pending is None:
+            return True
+        (epoch, wait), self.pending = self.pending, None
+        if self.report(epoch, wait()):
+            return True
+        self.evaluate.restore()
+        self.message = (f"the training loss became non-finite after epoch {epoch}; "
+                        f"try a smaller learning rate")
+        return False
 
 
 def _diverged(result: TrainResult, start: float, message: str) -> TrainResult:
