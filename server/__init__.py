@@ -38,6 +38,8 @@ ENV_SETTINGS = {
     "DEFAULT_MODEL": "PLAYGROUND_DEFAULT_MODEL",
     # "0"/"off": GET /api/runs refuses to list runs, so that run ids stay secret.
     "LIST_RUNS": "PLAYGROUND_LIST_RUNS",
+    # "process" (default) or "thread": where runs train (see RunManager).
+    "RUN_ISOLATION": "PLAYGROUND_RUN_ISOLATION",
 }
 DEFAULT_START_RATE = "10/10"  # per connection: 10 starts, then one more every second
 DEFAULT_START_RATE_PER_ADDRESS = "30/10"  # a classroom behind one NAT still starts together
@@ -90,6 +92,9 @@ def create_app(test_config=None):
 
     if app.config["RUN_ISOLATION"] is None:
         app.config["RUN_ISOLATION"] = "thread" if app.config.get("TESTING") else "process"
+    if app.config["RUN_ISOLATION"] not in ("process", "thread"):
+        raise ValueError(f"RUN_ISOLATION ({ENV_SETTINGS['RUN_ISOLATION']}) must be process or thread,"
+                         f" got {app.config['RUN_ISOLATION']!r}")
     start_rate = parse_rate(app.config["START_RATE"])
     address_rate = parse_rate(app.config["START_RATE_PER_ADDRESS"])
     app.extensions["start_limiter"] = StartRateLimiter(start_rate, address_rate)
