@@ -97,8 +97,9 @@ class ServerProcess:
             command += ["--workers", str(workers)]
         self.log_path = os.path.join(folder, "server.log")
         self._log = open(self.log_path, "wb")
+        # A session of its own, so that interrupt() can press Ctrl-C on it alone.
         self.proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout=30.0):
         import requests
@@ -119,6 +120,12 @@ class ServerProcess:
         if not self._log.closed:
             self._log.flush()
         return Path(self.log_path).read_text(errors="replace")[-4000:]
+
+    def interrupt(self, timeout=30):
+        """Ctrl-C in the server's terminal: SIGINT to its whole process group; wait for the exit."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(timeout)
+        self._log.close()
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)

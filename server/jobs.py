@@ -248,6 +248,9 @@ def _child_main(config_dict, conn, stop, busy, max_pause, nice):
             ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
+    # Ctrl-C in a terminal reaches the whole process group: the server decides what
+    # stops (through `stop`), so that an interrupted run is stored as 'stopped'.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.nice(nice)
     except (OSError, AttributeError):

@@ -228,6 +228,28 @@ def alive(pid):
         return False
 
 
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_stopping_the_server_stores_the_running_run_as_stopped(tmp_path, how):
+    server = ServerProcess(str(tmp_path)).wait_ready()
+    client = Listener(server.url).connect()
+    try:
+        run_id = client.sio.call("run:start", {"config": long_config()}, timeout=5)["run_id"]
+        client.wait(lambda ev: any(n == "run:epoch" and d["run_id"] == run_id for n, d in ev))
+        if how == "ctrl-c":
+            server.interrupt()
+        else:
+            server.stop()
+    finally:
+        client.close()
+        server.stop()
+    assert server.proc.returncode == 0, server.log()
+    with sqlite3.connect(server.db) as conn:
+        status, message = conn.execute("SELECT status, message FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        epochs = conn.execute("SELECT COUNT(*) FROM metrics WHERE run_id = ?", (run_id,)).fetchone()[0]
+    assert status == "stopped" and "stopped during epoch" in message
+    assert epochs >= 1
+
+
 def test_sigkill_mid_run_keeps_stored_runs_and_marks_the_unfinished_one(tmp_path):
     server = ServerProcess(str(tmp_path)).wait_ready()
     client = Listener(server.url).connect()
