@@ -10,6 +10,9 @@ sends its Origin).
 This is WSGI middleware around the whole app rather than a before_request hook
 because Flask-SocketIO answers /socket.io/ in its own middleware, before Flask
 routing ever runs.
+
+Also here: StartRateLimiter, the token buckets that bound how often run:start
+may succeed per connection and per remote address. See docs/security.md.
 """
 
 import json
