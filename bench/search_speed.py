@@ -62,6 +62,11 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel workers to compare (default: cores)")
     parser.add_argument("--full-trials", type=int, default=100, help="trials of the full book search (default 100)")
     parser.add_argument("--skip-full", action="store_true", help="skip the full book search")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure the worker comparison this many times, interleaved, and report the median "
+                             "(evens out other load on the machine)")
+    parser.add_argument("--skip-default-blas", action="store_true",
+                        help="skip the row with NumPy's default BLAS threads (slow on a busy machine)")
     args = parser.parse_args(argv)
 
     setup = search_setup()   # the book's setting, as the lab's page uses it
@@ -72,28 +77,40 @@ def main(argv=None) -> int:
     print(f"book setting: {d['train_size']} train / {d['validation_size']} validation images, "
           f"784-100x{len(setup['config']['model']['hidden_layers'])}-10, {setup['config']['training']['epochs']} epochs, "
           f"lr {setup['lr']}, weight decay {setup['weight_decay']}; {os.cpu_count()} cores")
-    rows = [("1 worker (BLAS threads: default)", args.trials, 1, None),
-            ("1 worker (BLAS threads: 1)", args.trials, 1, 1),
+    rows = [("1 worker (BLAS threads: default)", args.trials, 1, None)] if not args.skip_default_blas else []
+    rows += [("1 worker (BLAS threads: 1)", args.trials, 1, 1),
             (f"{args.workers} workers (1 BLAS thread each)", args.trials, args.workers, None)]
     if not args.skip_full:
         rows.append((f"full book search, {args.workers} workers", args.full_trials, args.workers, None))
     header = f"{'run':<40} {'trials':>6} {'wall s':>8} {'s/trial':>8} {'trial s':>8} {'speed-up':>8} {'best val':>8} {'load':>5}"
     print(header)
     print("-" * len(header))
-    base = None
+    compare = [row for row in rows if row[1] == args.trials]
+    full = [row for row in rows if row[1] != args.trials or row[0].startswith("full")]
+    compare = [row for row in compare if row not in full]
+    measured = {row[0]: [] for row in rows}
     try:
-        for label, trials, workers, blas in rows:
-            r = run_search(config_path, trials, workers, setup["lr"], setup["weight_decay"], blas)
-            per = r["wall_s"] / max(1, r["trials"])
-            if base is None:
-                base = per
-            print(f"{label:<40} {r['trials']:>6} {r['wall_s']:>8.1f} {per:>8.2f} {r['trial_s']:>8.2f} "
-                  f"{base / per:>7.2f}x {r['best_val_acc'] if r['best_val_acc'] is not None else float('nan'):>8.2f} "
-                  f"{r['load_before']:>5.1f}", flush=True)
+        for _ in range(max(1, args.repeat)):   # interleaved, so that changing load hits every row alike
+            for label, trials, workers, blas in compare:
+                measured[label].append(run_search(config_path, trials, workers, setup["lr"], setup["weight_decay"], blas))
+        for label, trials, workers, blas in full:
+            measured[label].append(run_search(config_path, trials, workers, setup["lr"], setup["weight_decay"], blas))
     finally:
         os.unlink(config_path)
-    print("wall s: start to finish of the command; s/trial: wall / trials; trial s: mean time inside one trial "
-          "(its training); speed-up: s/trial of the first row / s/trial; load: 1-minute load average before the run.")
+    base = None
+    for label, *_ in rows:
+        runs = sorted(measured[label], key=lambda r: r["wall_s"])
+        r = runs[len(runs) // 2]
+        per = r["wall_s"] / max(1, r["trials"])
+        if base is None:
+            base = per
+        spread = f" ({min(x['wall_s'] for x in runs):.1f}-{max(x['wall_s'] for x in runs):.1f})" if len(runs) > 1 else ""
+        print(f"{label:<40} {r['trials']:>6} {r['wall_s']:>8.1f} {per:>8.2f} {r['trial_s']:>8.2f} "
+              f"{base / per:>7.2f}x {r['best_val_acc'] if r['best_val_acc'] is not None else float('nan'):>8.2f} "
+              f"{r['load_before']:>5.1f}{spread}", flush=True)
+    print("wall s: start to finish of the command (median; range over repeats in brackets); s/trial: wall / trials; "
+          "trial s: mean time inside one trial (its training); speed-up: s/trial of the first row / s/trial; "
+          "load: 1-minute load average before the run.")
     return 0
 
 

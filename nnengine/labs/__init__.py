@@ -37,8 +37,8 @@ LABS = [
      "summary": "Numerical vs backpropagated gradients of any network from the builder, in float64, "
                 "with a relative error per parameter."},
     {"slug": "inside", "section": "", "title": "Look inside a run",
-     "summary": "Per-layer histograms of a finished run's weights and activations, and its first layer's "
-                "weights drawn as 28x28 images."},
+     "summary": "Per-layer histograms of a finished run's weights and activations, and what its first layer "
+                "learned, drawn as 28x28 images."},
 ]
 
 LAB_SLUGS = tuple(lab["slug"] for lab in LABS)
