@@ -25,6 +25,12 @@ async function main() {
   const { settings, error } = readSettings(BOOK);
   if (error) showNotice(`The settings in this link could not be read (${error}); the book's settings are shown.`, "warning");
   const functions = defaults.functions;
+  if (!functions.some((f) => f.name === settings.function)) settings.function = "book";
+  if (!Array.isArray(settings.optimizers) || !settings.optimizers.length) settings.optimizers = structuredClone(BOOK.optimizers);
+  // A link may name optimizers without learning rates: take the lab's default for this function.
+  settings.optimizers = settings.optimizers.filter((o) => o && defaults.optimizers[o.name])
+    .map((o) => ({ name: o.name, lr: typeof o.lr === "number" && o.lr > 0 ? o.lr : defaults.lrs[settings.function][o.name] }));
+  if (!settings.optimizers.length) settings.optimizers = structuredClone(BOOK.optimizers);
   const form = buildFields($("fields"), [
     { key: "function", label: "Function", type: "select", options: functions.map((f) => [f.name, f.label]) },
     { key: "steps", label: "Steps", min: 1, max: defaults.max_steps, step: 1, integer: true },
