@@ -47,7 +47,6 @@ ARCH = [
     {"type": "dense", "units": 128, "activation": "relu", "dropout": 0.3},
 ]
 HOLDOUT_PER_DIGIT = 100
-CLUTTER = 0.4                 # share of training images that get extra stray strokes (add_strokes)
 
 
 def gaussian_matrix(n: int, sigma: float) -> np.ndarray:
@@ -79,7 +78,7 @@ def morph(x: np.ndarray, op) -> np.ndarray:
     return op.reduce([p[:, 1:-1, 1:-1], p[:, :-2, 1:-1], p[:, 2:, 1:-1], p[:, 1:-1, :-2], p[:, 1:-1, 2:]])
 
 
-def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def augment(x: np.ndarray, rng: np.random.Generator, clutter: float = 0.2, bars: float = 0.3) -> np.ndarray:
     """x (n, 28, 28) float32 in [0, 1] -> augmented and re-normalised (n, 28, 28)."""
     n = len(x)
     ang = np.radians(rng.uniform(-15, 15, n))
@@ -115,7 +114,8 @@ def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = np.where(tt > 0, out + tt * (dil - out), out + (-tt) * (ero - out))
     out = np.clip(out, 0, 1)
     out /= np.maximum(out.max(axis=(1, 2), keepdims=True), 0.5)     # stroke cores back to about 1
-    out = add_strokes(out, rng, CLUTTER)
+    out = add_strokes(out, rng, clutter)
+    out = add_bars(out, rng, bars, bars / 2)
     # the server's size/centre normalisation, with a little jitter
     res = np.empty_like(out)
     box = rng.uniform(18.5, 20.5, n)
@@ -132,7 +132,6 @@ def add_strokes(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray
     network does not hang a class on one small extra stroke. Anti-aliased, 1.5-2.8 px wide."""
     n = len(x)
     out = x.copy()
-    yy, xx = np.mgrid[0:28, 0:28].astype(np.float32)
     for k in range(2):
         chosen = np.flatnonzero(rng.random(n) < (p if k == 0 else p * 0.3))
         for i in chosen:
@@ -144,12 +143,41 @@ def add_strokes(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray
             ang = rng.uniform(0, 2 * np.pi)
             length = rng.uniform(3.0, 8.0)
             y1, x1 = y0 + length * np.sin(ang), x0 + length * np.cos(ang)
-            # distance from every pixel to the segment
-            dy, dx = y1 - y0, x1 - x0
-            u = np.clip(((yy - y0) * dy + (xx - x0) * dx) / (dy * dy + dx * dx), 0, 1)
-            dist = np.hypot(yy - (y0 + u * dy), xx - (x0 + u * dx))
-            half = rng.uniform(0.75, 1.4)
-            np.maximum(out[i], np.clip(half + 0.5 - dist, 0, 1), out=out[i])
+            _segment(out[i], y0, x0, y1, x1, rng.uniform(0.75, 1.4))
+    return out
+
+
+_YY, _XX = np.mgrid[0:28, 0:28].astype(np.float32)
+
+
+def _segment(img: np.ndarray, y0, x0, y1, x1, half: float) -> None:
+    """Draw an anti-aliased straight stroke of half-width ``half`` into ``img`` (28x28) in place."""
+    dy, dx = y1 - y0, x1 - x0
+    u = np.clip(((_YY - y0) * dy + (_XX - x0) * dx) / max(dy * dy + dx * dx, 1e-6), 0, 1)
+    dist = np.hypot(_YY - (y0 + u * dy), _XX - (x0 + u * dx))
+    np.maximum(img, np.clip(half + 0.5 - dist, 0, 1), out=img)
+
+
+def add_bars(x: np.ndarray, rng: np.random.Generator, p_bottom: float, p_top: float) -> np.ndarray:
+    """Label-preserving horizontal bars where a digit ends at the bottom (probability ``p_bottom``) or
+    the top (``p_top``): serifs of printed digits, the foot of a hand-written European 1, an underline
+    touching the digit. Every class gets them alike, so a bar alone cannot decide a class (MNIST's own
+    digits almost never have one, which otherwise teaches "flat foot => 2")."""
+    out = x.copy()
+    for i in range(len(x)):
+        for where, p in (("bottom", p_bottom), ("top", p_top)):
+            if rng.random() >= p:
+                continue
+            ys, xs = np.nonzero(out[i] > 0.5)
+            if len(ys) == 0:
+                continue
+            y = ys.max() if where == "bottom" else ys.min()
+            row = xs[ys == y]
+            xc = float(row.mean()) + rng.uniform(-1.0, 1.0)
+            length = rng.uniform(4.0, 9.0)
+            yb = float(y) + rng.uniform(-0.5, 0.5)
+            _segment(out[i], yb, xc - length / 2, yb + rng.uniform(-0.4, 0.4), xc + length / 2,
+                     rng.uniform(0.7, 1.3))
     return out
 
 
@@ -169,18 +197,21 @@ def accuracy(net: Network, x: np.ndarray, t: np.ndarray) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="train the default digit model on the MNIST pool")
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ema", type=float, default=0.995, help="decay of the weight average")
     ap.add_argument("--out", default="models/default-v1")
+    ap.add_argument("--clutter", type=float, default=0.2, help="share of images given stray strokes")
+    ap.add_argument("--bars", type=float, default=0.3, help="share given a bar at the bottom (half that at the top)")
     ap.add_argument("--checkpoint", action="store_true", help="save the averaged weights after every epoch")
     ap.add_argument("--monitor", default="", help="optional preprocessed eval set .npz (x, t, style) to print")
     args = ap.parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     x, t = load_pool()
     x = x.reshape(-1, 28, 28).astype(np.float32) / 255
     t = t.astype(np.int64)
@@ -208,7 +239,7 @@ def main(argv=None) -> int:
     step = 0
     t0 = time.time()
     for epoch in range(1, args.epochs + 1):
-        xa = augment(x_tr, rng).reshape(len(x_tr), 784)
+        xa = augment(x_tr, rng, args.clutter, args.bars).reshape(len(x_tr), 784)
         order = rng.permutation(len(x_tr))
         loss_sum = 0.0
         for s in range(0, len(order), args.batch_size):
@@ -261,7 +292,8 @@ def main(argv=None) -> int:
             "weight_average": f"exponential moving average, decay {args.ema}",
             "augmentation": "rotation +-15 deg, shear +-0.3, scale 0.85-1.1, aspect +-20%, elastic "
                             "(sigma 4, up to 2 px), stroke thickness (grey dilation/erosion blend), "
-                            "stray strokes on 40% of images (add_strokes), "
+                            f"stray strokes on {args.clutter:.0%} of images (add_strokes), horizontal bars where the "
+                            f"digit ends at the bottom/top on {args.bars:.0%}/{args.bars / 2:.0%} (add_bars), "
                             "bbox/centre-of-mass renormalisation with jitter",
             "script": "scripts/train_default_model.py",
             "seconds": round(time.time() - t0, 1),
