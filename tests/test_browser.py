@@ -48,7 +48,7 @@ GD = "document.getElementById('chart-{}')"
 
 # ------------------------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: other modules open their own Playwright
 def server(tmp_path_factory):
     if MISSING is not None:
         pytest.fail(f"CI is set but {MISSING}")
@@ -57,7 +57,7 @@ def server(tmp_path_factory):
         yield base
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: other modules open their own Playwright
 def browser(server):
     with sync_playwright() as p:
         b = launch_chromium(p)
@@ -92,7 +92,7 @@ def api(server, path, body=None):
         return json.load(exc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: other modules open their own Playwright
 def finished_run(server):
     """A small stored run, trained through the socket API (not the UI)."""
     import socketio
