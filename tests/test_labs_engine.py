@@ -291,3 +291,15 @@ def test_look_inside_rebuilds_the_trainers_initial_weights():
     start = initial_network(config)
     for key, value in trained.params.items():
         assert np.array_equal(value, start.params[key]), key
+
+
+def test_cli_trains_a_labs_runs():
+    import io
+    import json
+    out, err = io.StringIO(), io.StringIO()
+    settings = '{"epochs": 1, "train_size": 50, "layers": 1, "units": 10}'
+    assert labs_main(["overfitting", settings, "--train"], out, err) == 0, err.getvalue()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    done = [line for line in lines if line.get("event") == "done"]
+    assert [line["key"] for line in done] == ["baseline", "weight_decay", "dropout", "both"]
+    assert {line["key"] for line in lines if line.get("epoch") == 1} == {"baseline", "weight_decay", "dropout", "both"}
