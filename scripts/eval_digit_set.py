@@ -55,6 +55,8 @@ def main(argv=None) -> int:
     ap.add_argument("--errors", type=int, default=0, help="list this many misclassified files")
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--json", action="store_true", help="print the table as one JSON line too")
+    ap.add_argument("--record", action="store_true",
+                    help="store the table in the model's .json under 'quality_set'")
     args = ap.parse_args(argv)
     set_dir = Path(args.set_dir)
     t0 = time.time()
@@ -95,6 +97,19 @@ def main(argv=None) -> int:
         print(f"  {d}: " + " ".join(f"{v:>4}" for v in cm[d]))
     if args.json:
         print(json.dumps(rows))
+    if args.record:
+        meta_path = Path(args.model).with_suffix(".json")
+        meta = json.loads(meta_path.read_text())
+        try:
+            seed = json.loads((set_dir / "manifest.json").read_text()).get("seed")
+        except (OSError, ValueError):
+            seed = None
+        meta["quality_set"] = {
+            "made_by": f"scripts/make_digit_set.py --seed {seed}", "evaluated_by": "scripts/eval_digit_set.py",
+            "styles": {k: {"n": v["n"], "accuracy": round(v["accuracy"], 4)} for k, v in rows.items()},
+        }
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        print(f"recorded in {meta_path}")
     return 0
 
 
