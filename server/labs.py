@@ -269,9 +269,10 @@ class SearchManager:
     """Runs hyperparameter searches off the request thread, one per app at a time (a search already
     uses every core through its worker processes)."""
 
-    def __init__(self, emit, workers, is_connected=None, max_active=1):
+    def __init__(self, emit, workers, is_connected=None, max_active=1, nice=0):
         self._emit = emit
         self.workers = max(1, int(workers))
+        self.nice = int(nice or 0)
         self.max_active = max(1, int(max_active))
         self._is_connected = is_connected or (lambda sid: True)
         self._lock = threading.Lock()
@@ -317,6 +318,13 @@ class SearchManager:
                 or not threading.main_thread().is_alive())
 
     def _run(self, job):
+        if self.nice > 0:
+            # Like the runs: below interactive requests. On Linux the niceness is this thread's own,
+            # and the worker processes it spawns inherit it.
+            try:
+                os.nice(self.nice)
+            except OSError:
+                pass
         results = []
         status = "done"
         start = time.perf_counter()
@@ -443,6 +451,7 @@ def init_labs(app, socketio):
         except Exception:
             return True
 
-    app.extensions["labs_search"] = SearchManager(emit, _search_workers(app), is_connected=is_connected)
+    app.extensions["labs_search"] = SearchManager(emit, _search_workers(app), is_connected=is_connected,
+                                                  nice=app.config.get("TRAINING_NICE", 10))
     socketio.on_event("search:start", on_search_start)
     socketio.on_event("search:stop", on_search_stop)
