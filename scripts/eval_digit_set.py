@@ -11,6 +11,7 @@ quick; --no-cache recomputes them.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -28,10 +29,14 @@ def load_inputs(set_dir: Path, use_cache: bool = True):
     """-> x (n, 28, 28) float32, t (n,), style (n,), files (n,), refused (list of (file, message))."""
     cache = set_dir / "inputs.npz"
     manifest = json.loads((set_dir / "manifest.json").read_text())["items"]
-    if use_cache and cache.exists() and cache.stat().st_mtime >= (set_dir / "manifest.json").stat().st_mtime:
+    # the cache is only good for the same set and the same preprocessing code
+    version = hashlib.sha1((Path(__file__).resolve().parents[1] / "server" / "preprocess.py").read_bytes()
+                           + (set_dir / "manifest.json").read_bytes()).hexdigest()
+    if use_cache and cache.exists():
         z = np.load(cache, allow_pickle=False)
-        refused = json.loads(str(z["refused"]))
-        return z["x"], z["t"], z["style"], z["files"], refused
+        if "version" in z.files and str(z["version"]) == version:
+            refused = json.loads(str(z["refused"]))
+            return z["x"], z["t"], z["style"], z["files"], refused
     xs, ts, styles, files, refused = [], [], [], [], []
     for item in manifest:
         try:
@@ -44,7 +49,7 @@ def load_inputs(set_dir: Path, use_cache: bool = True):
         files.append(item["file"])
     x = np.stack(xs).astype(np.float32)
     t, style, file = np.array(ts, np.int64), np.array(styles), np.array(files)
-    np.savez_compressed(cache, x=x, t=t, style=style, files=file, refused=json.dumps(refused))
+    np.savez_compressed(cache, x=x, t=t, style=style, files=file, refused=json.dumps(refused), version=version)
     return x, t, style, file, refused
 
 

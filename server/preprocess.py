@@ -35,7 +35,7 @@ __all__ = [
 MAX_BYTES = 2 * 1024 * 1024          # upload size cap
 MAX_SIDE = 4096                      # largest accepted width or height (read from the header)
 MAX_PIXELS = 16_000_000              # largest accepted width * height
-WORK_MAX_SIDE = 640                  # photos are reduced to this before the pixel work
+WORK_MAX_SIDE = 512                  # photos are reduced to this before the pixel work
 WORK_MIN_SIDE = 128                  # tiny images are enlarged to this
 BOX = 20                             # MNIST: the digit's longer side fits a 20x20 box
 SIZE = 28                            # in a 28x28 field
@@ -101,6 +101,10 @@ def load_image(data: bytes) -> Image.Image:
             f"{MAX_PIXELS // 1_000_000} megapixels)", 413)
     try:
         im.seek(0)                                  # animated GIF/WebP: the first frame
+        if fmt == "JPEG" and max(w, h) > 2 * WORK_MAX_SIDE:
+            # let the JPEG decoder scale down by 2/4/8 while decoding (still >= the working size)
+            s = WORK_MAX_SIDE / max(w, h)
+            im.draft(im.mode, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
         im.load()
         im = ImageOps.exif_transpose(im)
         has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
@@ -193,10 +197,13 @@ def _background(c: np.ndarray) -> np.ndarray:
             break
         inl = new
     if inl.sum() >= 8 and sigma < 0.04:
-        py = (np.arange(h, dtype=np.float64) + 0.5) / h * 2 - 1
-        px = (np.arange(w, dtype=np.float64) + 0.5) / w * 2 - 1
-        Y, X = np.meshgrid(py, px, indexing="ij")
-        return (design(Y, X) @ coef).astype(np.float32)
+        py = ((np.arange(h, dtype=np.float32) + 0.5) / h * 2 - 1)[:, None]
+        px = ((np.arange(w, dtype=np.float32) + 0.5) / w * 2 - 1)[None, :]
+        out = np.empty((h, w, 3), np.float32)
+        for ch in range(3):                          # the same polynomial as design(), by broadcasting
+            c0, c1, c2, c3, c4, c5 = (float(v) for v in coef[:, ch])
+            out[:, :, ch] = c0 + c2 * py + c5 * py * py + px * (c1 + c3 * px + c4 * py)
+        return out
     grid = _rank_filter(_rank_filter(grid.astype(np.float32), 5, np.maximum), 3, np.minimum)
     grid = _blur(grid, 0.8)
     out = np.empty_like(c)
@@ -217,7 +224,7 @@ def _work_image(im: Image.Image) -> np.ndarray:
     long_side = max(w, h)
     if long_side > WORK_MAX_SIDE:
         s = WORK_MAX_SIDE / long_side
-        im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BOX)
+        im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BOX, reducing_gap=3.0)
     elif long_side < WORK_MIN_SIDE:
         s = WORK_MIN_SIDE / long_side
         im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC)
