@@ -31,6 +31,7 @@ import copy
 import io
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -50,6 +51,13 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def retry_after(ack):
+    """Seconds the server's start rate limit asks to wait, or None if ``ack`` is another refusal."""
+    message = ack.get("error", "") if isinstance(ack, dict) else ""
+    found = re.search(r"too many runs started: .*try again in (\d+) s", message)
+    return float(found.group(1)) if found else None
 
 
 def percentile(values, q):
@@ -162,6 +170,7 @@ class TrainingClient:
         self.events = []  # (name, run_id, monotonic time, payload)
         self.ended = set()  # run ids with run:done or run:error
         self.errors = []
+        self.rate_limited = 0  # starts refused by the rate limit (then retried), not errors
         self.in_flight = None
         self.finished = threading.Event()
         for name in ("run:queued", "run:started", "run:epoch", "run:done", "run:error"):
@@ -201,8 +210,17 @@ class TrainingClient:
             self.finished.set()
             return
         if not isinstance(ack, dict) or "run_id" not in ack:
+            wait = retry_after(ack)
+            if wait is not None and time.monotonic() + wait < self.deadline:
+                # The server's start rate limit: a real client waits as told and tries again.
+                with self.lock:
+                    self.rate_limited += 1
+                time.sleep(wait)
+                self.start()
+                return
             with self.lock:
-                self.errors.append(f"run:start refused: {ack}")
+                if wait is None:
+                    self.errors.append(f"run:start refused: {ack}")
             self.finished.set()
             return
         with self.lock:
@@ -395,6 +413,7 @@ def measure(args):
         "duration_s": args.duration,
         "wall_s": round(wall, 1),
         "runs_started": sum(len(c.my_runs) for c in clients),
+        "starts_rate_limited": sum(c.rate_limited for c in clients),
         "runs_finished": statuses,
         "epochs_received": epochs_received,
         "first_epoch_p50_s": percentile(first, 50),
@@ -433,6 +452,7 @@ def table(result):
         ("prediction p50 / p99 / max", f"{result['predict_p50_ms']:.0f} / {result['predict_p99_ms']:.0f} / "
                                        f"{result['predict_max_ms']:.0f} ms"),
         ("prediction model", result["model"]),
+        ("starts rate-limited, retried", result["starts_rate_limited"]),
         ("errors", result["errors"]),
         ("cross-talk events", result["cross_talk"]),
         ("load average (1/5/15 min)", " ".join(f"{x:.1f}" for x in result["load_average"])),

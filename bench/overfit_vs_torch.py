@@ -25,19 +25,48 @@ SIDES = {
 }
 
 
+def busy_seconds() -> float | None:
+    """CPU seconds all processes on the machine have used so far (Linux /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)       # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(timeout: float, threshold: float = 0.1) -> bool:
+    """Wait (up to ``timeout`` s) until other processes use under ``threshold`` of the cores for 2 s."""
+    deadline = time.monotonic() + timeout
+    cores = os.cpu_count() or 1
+    while True:
+        before = busy_seconds()
+        time.sleep(2.0)
+        after = busy_seconds()
+        if before is None or (after - before) / (2.0 * cores) < threshold:
+            return True
+        if time.monotonic() > deadline:
+            return False
+
+
 def run_once(argv: list[str]) -> dict:
-    """Run one whole process; wall time, CPU time (user + sys) and its final epoch record."""
+    """Run one whole process; wall time, CPU time (user + sys), the CPU time other processes used
+    meanwhile (``foreign``: noise) and its final epoch record."""
     before = os.times()
+    busy_before = busy_seconds()
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    busy_after = busy_seconds()
     after = os.times()
     if proc.returncode != 0:
         raise SystemExit(f"{argv[1:]} failed ({proc.returncode}):\n{proc.stderr.strip()}")
     records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     epochs = [r for r in records if "epoch" in r and "event" not in r]
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return {"wall": wall, "cpu": cpu, "last": epochs[-1], "epochs": len(epochs) - 1}
+    foreign = None if busy_before is None else max(0.0, busy_after - busy_before - cpu)
+    return {"wall": wall, "cpu": cpu, "foreign": foreign, "last": epochs[-1], "epochs": len(epochs) - 1}
 
 
 def main(argv=None) -> int:
@@ -45,6 +74,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per side (default 3)")
     parser.add_argument("--config", default=str(ROOT / "bench" / "overfit.json"))
     parser.add_argument("--only", choices=sorted(SIDES), help="time one side only")
+    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
+                        help="before each run, wait up to S seconds for the other processes to go quiet")
     args = parser.parse_args(argv)
     sides = [args.only] if args.only else list(SIDES)
     if "pytorch" in sides:
@@ -57,10 +88,13 @@ def main(argv=None) -> int:
     results: dict[str, list[dict]] = {side: [] for side in sides}
     for i in range(args.runs):
         for side in (sides if i % 2 == 0 else sides[::-1]):   # alternate who goes first
+            if args.wait_idle and not wait_idle(args.wait_idle):
+                print("  (the machine did not go quiet)", file=sys.stderr)
             r = run_once(SIDES[side](args.config))
             results[side].append(r)
+            noise = "" if r["foreign"] is None else f", other processes {r['foreign']:5.2f} cpu s"
             print(f"  run {i + 1}/{args.runs} {side:8s} {r['wall']:6.2f} s wall, {r['cpu']:6.2f} s cpu, "
-                  f"loop {1000 * r['last']['elapsed_s'] / r['epochs']:5.1f} ms/epoch", file=sys.stderr)
+                  f"loop {1000 * r['last']['elapsed_s'] / r['epochs']:5.1f} ms/epoch{noise}", file=sys.stderr)
     load_after = os.getloadavg()[0]
 
     print(f"overfitting experiment ({Path(args.config).name}), {args.runs} runs per side, medians; "
@@ -83,9 +117,11 @@ def main(argv=None) -> int:
         ratio = medians["pytorch"] / medians["nnengine"]
         print(f"ratio (pytorch wall / nnengine wall): {ratio:.2f}x  (target 1.5x: "
               f"{'met' if ratio >= 1.5 else 'not met'})")
-    if max(load_before, load_after) > 0.5:
-        print(f"note: the machine was busy (load average up to {max(load_before, load_after):.1f}); "
-              f"times are not representative", file=sys.stderr)
+    foreign = [r["foreign"] for runs in results.values() for r in runs if r["foreign"] is not None]
+    if foreign and max(f / r["wall"] for runs in results.values() for r in runs
+                       for f in [r["foreign"] or 0.0]) > 0.1:
+        print(f"note: other processes used up to {max(foreign):.1f} cpu s during a run; "
+              f"times are not representative of a quiet machine", file=sys.stderr)
     return 0
 
 
