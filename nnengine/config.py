@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .activations import ACTIVATIONS
 from .initializers import INITIALIZERS
@@ -31,7 +31,24 @@ LIMITS = {
     # Multiply-adds one run may spend (epochs x samples x weights): about 20 times the book's
     # 200-epoch overfitting experiment, so one request cannot hold a worker for hours.
     "compute_budget": 3e12,
+    # Convolution and max-pooling layers (before every dense layer; the image is 1x28x28).
+    "filters": (1, 64),
+    "kernel": (1, 7),
+    "conv_stride": (1, 4),
+    "conv_pad": (0, 3),            # and less than the kernel size
+    "pool": (1, 7),
+    "pool_stride": (1, 7),
+    # Numbers one batch is unfolded into by a conv (or overlapping pool) layer: batch x oh x ow x c x k x k
+    # (im2col); its backward pass holds about three such arrays, so this bounds a run's memory.
+    "unfold": 30_000_000,
+    # Trainable parameters of the network (weights, biases, batch-norm gamma/beta); above the largest
+    # all-dense network the other limits allow (784-2048x10-10, about 39.4 million).
+    "parameters": 40_000_000,
 }
+
+# The image every convolutional layer starts from: (channels, height, width) of an MNIST digit.
+INPUT_SHAPE = (1, 28, 28)
+LAYER_TYPES = ("dense", "conv", "pool")
 
 DTYPES = ("float32", "float64")
 TOP_LEVEL_KEYS = ("seed", "data", "model", "optimizer", "training", "name")
@@ -52,17 +69,66 @@ class DataConfig:
     test_size: int | None = None
 
 
+class _HiddenLayer:
+    """JSON form and build spec shared by the hidden-layer configs below."""
+
+    type: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``type`` then the fields in order."""
+        return {"type": self.type, **asdict(self)}
+
+    def spec(self) -> dict[str, Any]:
+        """The ``nnengine.conv.build_layers`` spec of this layer."""
+        return {"type": self.type, **asdict(self)}
+
+
 @dataclass(frozen=True)
-class LayerConfig:
+class LayerConfig(_HiddenLayer):
+    """A dense (fully connected) hidden layer: Affine -> [BatchNorm] -> activation -> [Dropout]."""
+
     units: int = 100
     activation: str = "relu"
     batch_norm: bool = False
     dropout: float = 0.0
+    type: ClassVar[str] = "dense"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Without a ``type`` key: exactly what configs (stored runs, share links) looked like before
+        conv layers, so they round-trip unchanged."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ConvLayerConfig(_HiddenLayer):
+    """A convolution: Conv2D(filters, kernel x kernel, stride, pad) -> [BatchNorm per channel] ->
+    activation -> [Dropout]. Maps (c, h, w) to (filters, oh, ow), oh = (h + 2 pad - kernel) // stride + 1."""
+
+    filters: int = 8
+    kernel: int = 5
+    stride: int = 1
+    pad: int = 2
+    activation: str = "relu"
+    batch_norm: bool = False
+    dropout: float = 0.0
+    type: ClassVar[str] = "conv"
+
+
+@dataclass(frozen=True)
+class PoolLayerConfig(_HiddenLayer):
+    """Max pooling over size x size windows: (c, h, w) -> (c, oh, ow), oh = (h - size) // stride + 1."""
+
+    size: int = 2
+    stride: int = 2
+    type: ClassVar[str] = "pool"
+
+
+HiddenLayer = LayerConfig | ConvLayerConfig | PoolLayerConfig
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    hidden_layers: tuple[LayerConfig, ...] = (LayerConfig(),)
+    hidden_layers: tuple[HiddenLayer, ...] = (LayerConfig(),)
     weight_init: str = "he"
     weight_init_std: float = 0.01
     loss: str = "cross_entropy"
@@ -94,7 +160,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON document, every default filled in."""
         doc = asdict(self)
-        doc["model"]["hidden_layers"] = [dict(layer) for layer in doc["model"]["hidden_layers"]]
+        doc["model"]["hidden_layers"] = [layer.to_dict() for layer in self.model.hidden_layers]
         doc["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyperparams}
         if not self.name:
             del doc["name"]
@@ -117,7 +183,7 @@ class _Checker:
     def fail(self, path: str, message: str) -> None:
         self.errors.append({"field": path, "message": message})
 
-    def section(self, obj: Any, path: str, allowed: tuple[str, ...]) -> dict:
+    def section(self, obj: Any, path: str, allowed: tuple[str, ...], what: str = "") -> dict:
         if obj is None:
             return {}
         if not isinstance(obj, dict):
@@ -126,7 +192,8 @@ class _Checker:
         for key in obj:
             if key not in allowed:
                 name = _key_name(key)
-                self.fail(f"{path}.{name}" if path else name, f"unknown key; allowed: {', '.join(allowed)}")
+                self.fail(f"{path}.{name}" if path else name,
+                          f"unknown key{' for ' + what if what else ''}; allowed: {', '.join(allowed)}")
         return obj
 
     def integer(self, obj: dict, key: str, path: str, default: int, lo: int, hi: int) -> int:
@@ -219,16 +286,19 @@ def _parse_data(check: _Checker, obj: Any) -> DataConfig:
 
 def _parse_model(check: _Checker, obj: Any) -> ModelConfig:
     obj = check.section(obj, "model", ("hidden_layers", "weight_init", "weight_init_std", "loss"))
-    layers_obj = obj.get("hidden_layers", [asdict(LayerConfig())])
+    layers_obj = obj.get("hidden_layers", [LayerConfig().to_dict()])
     lo, hi = LIMITS["hidden_layers"]
-    layers: list[LayerConfig] = []
+    layers: list[HiddenLayer] = []
     if not isinstance(layers_obj, list):
         check.fail("model.hidden_layers", f"must be a list of layers, got {_show(layers_obj)}")
     elif not lo <= len(layers_obj) <= hi:
         check.fail("model.hidden_layers", f"must have from {lo} to {hi} layers, got {len(layers_obj)}")
     else:
+        before = len(check.errors)
         for i, layer in enumerate(layers_obj):
             layers.append(_parse_layer(check, layer, f"model.hidden_layers[{i}]"))
+        if len(check.errors) == before:      # shapes only make sense once every layer reads well
+            _check_shapes(check, layers)
     return ModelConfig(
         hidden_layers=tuple(layers),
         weight_init=check.choice(obj, "weight_init", "model.weight_init", "he", tuple(INITIALIZERS)),
@@ -238,17 +308,94 @@ def _parse_model(check: _Checker, obj: Any) -> ModelConfig:
     )
 
 
-def _parse_layer(check: _Checker, obj: Any, path: str) -> LayerConfig:
+_LAYER_KEYS = {
+    "dense": ("units", "activation", "batch_norm", "dropout", "type"),
+    "conv": ("type", "filters", "kernel", "stride", "pad", "activation", "batch_norm", "dropout"),
+    "pool": ("type", "size", "stride"),
+}
+
+
+def _parse_layer(check: _Checker, obj: Any, path: str) -> HiddenLayer:
     if not isinstance(obj, dict):
         check.fail(path, f"must be an object like {{\"units\": 100, \"activation\": \"relu\"}}, got {_show(obj)}")
         return LayerConfig()
-    check.section(obj, path, ("units", "activation", "batch_norm", "dropout"))
-    return LayerConfig(
-        units=check.integer(obj, "units", f"{path}.units", 100, *LIMITS["units"]),
-        activation=check.choice(obj, "activation", f"{path}.activation", "relu", tuple(ACTIVATIONS)),
-        batch_norm=check.boolean(obj, "batch_norm", f"{path}.batch_norm", False),
-        dropout=check.number(obj, "dropout", f"{path}.dropout", 0.0, *LIMITS["dropout"]),
-    )
+    kind = check.choice(obj, "type", f"{path}.type", "dense", LAYER_TYPES)
+    check.section(obj, path, _LAYER_KEYS[kind], what=f"a {kind} layer" if kind != "dense" else "")
+    if kind == "pool":
+        size = check.integer(obj, "size", f"{path}.size", 2, *LIMITS["pool"])
+        return PoolLayerConfig(size=size, stride=check.integer(obj, "stride", f"{path}.stride", size,
+                                                                 *LIMITS["pool_stride"]))
+    activation = check.choice(obj, "activation", f"{path}.activation", "relu", tuple(ACTIVATIONS))
+    batch_norm = check.boolean(obj, "batch_norm", f"{path}.batch_norm", False)
+    dropout = check.number(obj, "dropout", f"{path}.dropout", 0.0, *LIMITS["dropout"])
+    if kind == "dense":
+        units = check.integer(obj, "units", f"{path}.units", 100, *LIMITS["units"])
+        return LayerConfig(units=units, activation=activation, batch_norm=batch_norm, dropout=dropout)
+    kernel = check.integer(obj, "kernel", f"{path}.kernel", 5, *LIMITS["kernel"])
+    pad = check.integer(obj, "pad", f"{path}.pad", kernel // 2, *LIMITS["conv_pad"])
+    if pad >= kernel:
+        check.fail(f"{path}.pad", f"must be less than the kernel size {kernel} (from 0 to {kernel - 1}), got {pad}")
+    return ConvLayerConfig(filters=check.integer(obj, "filters", f"{path}.filters", 8, *LIMITS["filters"]),
+                           kernel=kernel, stride=check.integer(obj, "stride", f"{path}.stride", 1,
+                                                               *LIMITS["conv_stride"]),
+                           pad=pad, activation=activation, batch_norm=batch_norm, dropout=dropout)
+
+
+def _conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Output length of a window of ``kernel`` sliding by ``stride`` over ``size`` padded by ``pad``."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(v) for v in shape)
+
+
+def _check_shapes(check: _Checker, layers: list[HiddenLayer]) -> None:
+    """Conv and pool layers only before the first dense layer, and each window fits its input map."""
+    shape = INPUT_SHAPE
+    first_dense = None
+    for i, layer in enumerate(layers):
+        path = f"model.hidden_layers[{i}]"
+        if layer.type == "dense":
+            first_dense = i if first_dense is None else first_dense
+            continue
+        name = "conv" if layer.type == "conv" else "pool"
+        if first_dense is not None:
+            check.fail(f"{path}.type", f"a {name} layer cannot follow the dense layer hidden_layers[{first_dense}]; "
+                                       f"allowed: conv and pool layers first (while the input is still an "
+                                       f"image), then dense layers")
+            return
+        c, h, w = shape
+        key, window = ("kernel", layer.kernel) if layer.type == "conv" else ("size", layer.size)
+        pad = layer.pad if layer.type == "conv" else 0
+        if window > h + 2 * pad:
+            padded = f" ({h + 2 * pad}x{w + 2 * pad} with padding {pad})" if pad else ""
+            check.fail(f"{path}.{key}", f"{key} {window} does not fit the {c}x{h}x{w} input of this layer{padded}; "
+                                        f"allowed: at most {h + 2 * pad}")
+            return
+        shape = _layer_output(layer, shape)
+
+
+def _layer_output(layer: HiddenLayer, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Shape of one hidden layer's output (no batch axis) given its input's shape."""
+    if layer.type == "dense":
+        return (layer.units,)
+    c, h, w = shape
+    if layer.type == "conv":
+        return (layer.filters, _conv_out(h, layer.kernel, layer.stride, layer.pad),
+                _conv_out(w, layer.kernel, layer.stride, layer.pad))
+    return (c, _conv_out(h, layer.size, layer.stride, 0), _conv_out(w, layer.size, layer.stride, 0))
+
+
+def layer_shapes(model: ModelConfig) -> list[tuple[int, ...]]:
+    """Output shape of every hidden layer of a valid model, for the 1x28x28 MNIST input: (c, h, w) for
+    conv and pool layers, (units,) for dense ones. E.g. conv 8 5x5 pad 2, pool 2, dense 100 ->
+    [(8, 28, 28), (8, 14, 14), (100,)]."""
+    shapes, shape = [], INPUT_SHAPE
+    for layer in model.hidden_layers:
+        shape = _layer_output(layer, shape)
+        shapes.append(shape)
+    return shapes
 
 
 def _parse_optimizer(check: _Checker, obj: Any) -> OptimizerConfig:
@@ -290,10 +437,46 @@ def _parse_training(check: _Checker, obj: Any, data: DataConfig) -> TrainingConf
     )
 
 
+def _layer_costs(model: ModelConfig, n_in: int, n_out: int):
+    """Per hidden layer and the output layer: (multiply-adds per sample, numbers unfolded per sample,
+    trainable parameters)."""
+    shape: tuple[int, ...] = INPUT_SHAPE if n_in == math.prod(INPUT_SHAPE) else (n_in,)
+    for layer in model.hidden_layers:
+        out = _layer_output(layer, shape)
+        positions = math.prod(out[1:])
+        if layer.type == "conv":
+            patch = shape[0] * layer.kernel * layer.kernel               # c k k numbers per output position
+            params = layer.filters * (patch + 1) + (2 * layer.filters if layer.batch_norm else 0)
+            # the products, plus one pass over the output (bias, activation) per number
+            yield positions * layer.filters * (patch + 1), positions * patch, params
+        elif layer.type == "pool":
+            window = out[0] * positions * layer.size * layer.size      # every window is read once
+            tiles = layer.stride == layer.size and shape[1] % layer.size == 0 and shape[2] % layer.size == 0
+            yield window, 0 if tiles else window, 0                    # else the windows go through im2col
+        else:
+            fan_in = math.prod(shape)
+            yield fan_in * layer.units, 0, (fan_in + 1) * layer.units + (2 * layer.units if layer.batch_norm else 0)
+        shape = out
+    fan_in = math.prod(shape)
+    yield fan_in * n_out, 0, (fan_in + 1) * n_out
+
+
 def count_weights(model: ModelConfig, n_in: int = 784, n_out: int = 10) -> int:
-    """Number of multiply-adds of one forward pass of one sample (= weights of the affine maps)."""
-    sizes = [n_in] + [layer.units for layer in model.hidden_layers] + [n_out]
-    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    """Multiply-adds of one forward pass of one sample: the weights of the affine maps, plus for every
+    conv layer filters x (c k k) x (output positions), plus every number an im2col copies or a max-pool
+    reads. For an all-dense network, the number of weights of its affine maps."""
+    return sum(macs + unfolded for macs, unfolded, _ in _layer_costs(model, n_in, n_out))
+
+
+def unfolded_per_sample(model: ModelConfig, n_in: int = 784, n_out: int = 10) -> int:
+    """The most numbers one layer unfolds (im2col) per sample: c k k per output position of a conv
+    layer (0 for an all-dense network)."""
+    return max((unfolded for _, unfolded, _ in _layer_costs(model, n_in, n_out)), default=0)
+
+
+def count_parameters(model: ModelConfig, n_in: int = 784, n_out: int = 10) -> int:
+    """Trainable parameters: weights, biases, batch-norm gamma and beta."""
+    return sum(params for _, _, params in _layer_costs(model, n_in, n_out))
 
 
 def estimated_cost(config: Config) -> float:
@@ -305,9 +488,27 @@ def estimated_cost(config: Config) -> float:
 
 
 def _check_budget(check: _Checker, config: Config) -> None:
+    """Compute, memory and size limits of the whole run (after every field is valid)."""
     cost = estimated_cost(config)
     budget = LIMITS["compute_budget"]
+    convolutional = any(layer.type != "dense" for layer in config.model.hidden_layers)
     if cost > budget:
         check.fail("training.epochs",
                    f"this run needs about {cost:.2g} multiply-adds, over the budget of {budget:.2g} per run; "
-                   f"use fewer epochs, samples or units")
+                   f"use fewer epochs, samples{', units or filters' if convolutional else ' or units'}")
+    batch = min(config.training.batch_size, config.data.train_size)
+    costs = list(_layer_costs(config.model, 784, 10))
+    for i, (_, unfolded, _) in enumerate(costs[:-1]):
+        if batch * unfolded > LIMITS["unfold"]:
+            layer = config.model.hidden_layers[i]
+            most = max(1, LIMITS["unfold"] // unfolded)
+            check.fail("training.batch_size",
+                       f"a batch of {batch} images makes the {layer.type} layer hidden_layers[{i}] unfold "
+                       f"{batch * unfolded:,} numbers, over the limit of {LIMITS['unfold']:,}; allowed here: "
+                       f"a batch size of at most {most}, or a smaller kernel or fewer filters before it")
+            break
+    params = sum(p for _, _, p in costs)
+    if params > LIMITS["parameters"]:
+        where = "model.hidden_layers" if config.model.hidden_layers else "model"
+        check.fail(where, f"this network has {params:,} parameters, over the limit of {LIMITS['parameters']:,}; "
+                          f"use fewer units{', or a pool layer or fewer filters before the first dense layer' if convolutional else ''}")

@@ -9,12 +9,14 @@ arrays are created once and only changed in place.
 Layer specs for ``build_layers`` (a proposal for the experiment config, see ``LAYER_SPEC_DOC``)::
 
     {"type": "reshape", "shape": [1, 28, 28]}
-    {"type": "conv", "filters": 16, "kernel": 5, "stride": 1, "pad": 2, "activation": "relu"}
+    {"type": "conv", "filters": 16, "kernel": 5, "stride": 1, "pad": 2, "activation": "relu",
+     "batch_norm": false, "dropout": 0.0}
     {"type": "pool", "size": 2, "stride": 2}
     {"type": "flatten"}
-    {"type": "dense", "units": 128, "activation": "relu", "dropout": 0.3}
+    {"type": "dense", "units": 128, "activation": "relu", "batch_norm": false, "dropout": 0.3}
 
-followed by an output ``Affine`` to ``n_out`` classes.
+followed by an output ``Affine`` to ``n_out`` classes. The experiment config's conv / pool / dense
+hidden layers (``nnengine.config``) become these specs in ``network.build_network``.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .activations import get_activation
 from .initializers import INITIALIZERS
-from .layers import Affine, Dropout, Layer
+from .layers import Affine, BatchNorm, Dropout, Layer
 
-__all__ = ["im2col", "col2im", "Conv2D", "MaxPool2D", "Flatten", "Reshape", "build_layers",
+__all__ = ["im2col", "col2im", "Conv2D", "MaxPool2D", "SpatialBatchNorm", "Flatten", "Reshape", "build_layers",
            "LAYER_TYPES", "output_shape"]
 
 
@@ -86,15 +88,26 @@ class Conv2D(Layer):
         self.x_shape = None
         self.col = None
 
-    def forward(self, x, train=True):
+    def _apply(self, x):
+        """(col, out): the unfolded input (n oh ow, c kh kw) and the output (n, fn, oh, ow), a view of an
+        array laid out as (n, oh, ow, fn)."""
         fn, c, kh, kw = self.params["W"].shape
         n, _, h, w = x.shape
         oh, ow = _out_size(h, kh, self.stride, self.pad), _out_size(w, kw, self.stride, self.pad)
-        self.x_shape = x.shape
-        self.col = im2col(x, kh, kw, self.stride, self.pad)
-        out = self.col @ self.params["W"].reshape(fn, -1).T
+        col = im2col(x, kh, kw, self.stride, self.pad)
+        # a contiguous (c kh kw, fn) copy of the small W: BLAS is several times faster than on W's transpose
+        out = col @ np.ascontiguousarray(self.params["W"].reshape(fn, -1).T)
         out += self.params["b"]
-        return out.reshape(n, oh, ow, fn).transpose(0, 3, 1, 2)
+        return col, out.reshape(n, oh, ow, fn).transpose(0, 3, 1, 2)
+
+    def forward(self, x, train=True):
+        self.x_shape = x.shape
+        self.col, out = self._apply(x)
+        return out
+
+    def infer(self, x, owned=False, out=None):
+        """The same output as ``forward``, keeping nothing for ``backward``; the output is a fresh array."""
+        return self._apply(x)[1], True
 
     def backward(self, dout):
         W = self.params["W"]
@@ -109,49 +122,93 @@ class Conv2D(Layer):
 
 
 class MaxPool2D(Layer):
-    """Max pooling over ``pool`` x ``pool`` windows with ``stride`` (no parameters).
+    """Max pooling over ``pool`` x ``pool`` windows with ``stride`` (no parameters; zero ``pad``).
 
-    x : ndarray of shape (n, c, h, w) -> out : ndarray of shape (n, c, oh, ow). The gradient goes to the
-    (first) maximum of each window.
+    x : ndarray of shape (n, c, h, w) -> out : ndarray of shape (n, c, oh, ow), oh = (h + 2 pad - pool)
+    // stride + 1.  out = the running maximum over the pool * pool strided views of x that hold one
+    element of every window (no im2col copy).  The gradient goes to the first maximum of each window
+    (row-major within the window), as an argmax would pick it.
     """
 
     def __init__(self, pool: int = 2, stride: int | None = None, pad: int = 0):
         super().__init__()
         self.pool, self.stride, self.pad = int(pool), int(stride or pool), int(pad)
-        self.x_shape = None
-        self.arg = None
+        self.x = None
+        self.out = None
 
-    def _tiles(self, h, w):
-        """True when the windows tile the input exactly (stride == pool, no padding, sizes divisible)."""
-        p = self.pool
-        return self.stride == p and self.pad == 0 and h % p == 0 and w % p == 0
+    def _padded(self, x):
+        pad = self.pad
+        return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+
+    def _offsets(self, shape):
+        """((a, b), index) for every position in the window, row-major: ``xp[index]`` is the view of the
+        padded input xp (of ``shape``) holding element (a, b) of every window, of shape (n, c, oh, ow)."""
+        p, s = self.pool, self.stride
+        oh, ow = (shape[2] - p) // s + 1, (shape[3] - p) // s + 1
+        for a in range(p):
+            for b in range(p):
+                yield (a, b), (slice(None), slice(None), slice(a, a + s * (oh - 1) + 1, s),
+                               slice(b, b + s * (ow - 1) + 1, s))
+
+    def _max(self, xp):
+        views = (xp[index] for _, index in self._offsets(xp.shape))
+        out = next(views).copy()
+        for view in views:
+            np.maximum(out, view, out=out)
+        return out
 
     def forward(self, x, train=True):
-        n, c, h, w = x.shape
-        p, s = self.pool, self.stride
-        oh, ow = _out_size(h, p, s, self.pad), _out_size(w, p, s, self.pad)
-        self.x_shape = x.shape
-        if self._tiles(h, w):
-            # fast path: windows are disjoint blocks, a reshape instead of im2col
-            blocks = x.reshape(n, c, oh, p, ow, p).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, p * p)
-            self.arg = blocks.argmax(axis=-1)
-            return np.take_along_axis(blocks, self.arg[..., None], axis=-1)[..., 0]
-        col = im2col(x.reshape(n * c, 1, h, w), p, p, s, self.pad)         # (n c oh ow, p p)
-        self.arg = col.argmax(axis=1)
-        out = col[np.arange(len(col)), self.arg]
-        return out.reshape(n, c, oh, ow)
+        self.x = x                  # a reference: no layer writes into its input
+        self.out = self._max(self._padded(x))
+        return self.out
+
+    def infer(self, x, owned=False, out=None):
+        """The same output as ``forward``, keeping nothing for ``backward``; the output is a fresh array."""
+        return self._max(self._padded(x)), True
 
     def backward(self, dout):
-        n, c, h, w = self.x_shape
-        p = self.pool
-        if self._tiles(h, w):
-            oh, ow = h // p, w // p
-            blocks = np.zeros((n, c, oh, ow, p * p), dtype=dout.dtype)
-            np.put_along_axis(blocks, self.arg[..., None], dout[..., None], axis=-1)
-            return blocks.reshape(n, c, oh, ow, p, p).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
-        dcol = np.zeros((dout.size, p * p), dtype=dout.dtype)
-        dcol[np.arange(dout.size), self.arg] = dout.ravel()
-        return col2im(dcol, (n * c, 1, h, w), p, p, self.stride, self.pad).reshape(self.x_shape)
+        xp = self._padded(self.x)
+        dxp = np.zeros(xp.shape, dtype=dout.dtype)
+        taken = np.zeros(dout.shape, dtype=bool)        # windows whose maximum got the gradient already
+        for _, index in self._offsets(xp.shape):
+            hit = xp[index] == self.out
+            hit &= ~taken
+            taken |= hit
+            dxp[index] += np.where(hit, dout, dout.dtype.type(0))   # dx = dout at the first maximum
+        pad, (h, w) = self.pad, self.x.shape[2:]
+        return dxp[:, :, pad:pad + h, pad:pad + w] if pad else dxp
+
+
+class SpatialBatchNorm(BatchNorm):
+    """Batch normalization per channel of feature maps (Ioffe & Szegedy 2015, section 3.2): each channel
+    is normalised over the batch and every position, with one gamma and one beta per channel.
+
+    gamma, beta : ndarray of shape (c,).  x : ndarray of shape (n, c, h, w) -> out of the same shape.
+    ``BatchNorm`` applied to x moved into rows of shape (n h w, c), so the running statistics, the
+    evaluation-mode map and the gradients are the dense layer's, per channel.
+    """
+
+    @staticmethod
+    def _rows(x):
+        """(n, c, h, w) -> (n h w, c) (a view when x is laid out as (n, h, w, c), as conv outputs are)."""
+        return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+
+    @staticmethod
+    def _maps(rows, shape):
+        n, c, h, w = shape
+        return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+    def forward(self, x, train=True):
+        return self._maps(super().forward(self._rows(x), train), x.shape)
+
+    def infer(self, x, owned=False, out=None):
+        rows = self._rows(x)
+        # in place when x may be overwritten, or when the rows are already a copy of it
+        y, y_owned = super().infer(rows, owned or not np.may_share_memory(rows, x))
+        return self._maps(y, x.shape), y_owned
+
+    def backward(self, dout):
+        return self._maps(super().backward(self._rows(dout)), dout.shape)
 
 
 class Reshape(Layer):
@@ -165,6 +222,10 @@ class Reshape(Layer):
     def forward(self, x, train=True):
         self.x_shape = x.shape
         return x.reshape((x.shape[0],) + self.shape)
+
+    def infer(self, x, owned=False, out=None):
+        """The same view as ``forward`` (a copy when x's layout needs one), keeping nothing."""
+        return x.reshape((x.shape[0],) + self.shape), owned
 
     def backward(self, dout):
         if dout is None:              # below a first layer that skipped its dx (need_dx=False)
@@ -223,6 +284,9 @@ def build_layers(specs: list[dict], rng: np.random.Generator, *, n_in: int = 784
 
     Weights: ``INITIALIZERS[weight_init](fan_in, fan_out, rng, std, dtype)``; a conv kernel's fan-in is
     c * kh * kw (drawn as (fan_in, fn) and transposed into (fn, c, kh, kw)). Biases start at 0.
+    A conv or dense spec is: the map -> [batch norm (per channel for conv) if ``batch_norm``] ->
+    activation -> [Dropout if ``dropout`` > 0]; the rng is drawn from for the weights only, layer by
+    layer in order (dropout layers keep it for their masks).
     """
     init = INITIALIZERS[weight_init]
     layers: list[Layer] = []
@@ -253,9 +317,14 @@ def build_layers(specs: list[dict], rng: np.random.Generator, *, n_in: int = 784
                                  need_dx=not first_param))
             first_param = False
         if kind in ("conv", "dense"):
+            if spec.get("batch_norm"):
+                width = new_shape[0]
+                norm = SpatialBatchNorm if kind == "conv" else BatchNorm
+                layers.append(norm(np.ones(width, dtype=dtype), np.zeros(width, dtype=dtype)))
             act = spec.get("activation", "relu")
             if act:
-                layers.append(get_activation(act))
+                # ReLU may overwrite its input: the fresh output of the map or batch norm just before it
+                layers.append(get_activation(act, **({"inplace": True} if act == "relu" else {})))
             if float(spec.get("dropout", 0.0)) > 0:
                 layers.append(Dropout(float(spec["dropout"]), rng))
         shape = new_shape

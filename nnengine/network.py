@@ -7,8 +7,9 @@ from typing import Callable
 
 import numpy as np
 
-from .activations import ACTIVATIONS, get_activation
-from .initializers import INITIALIZERS
+from .activations import ACTIVATIONS
+from .config import INPUT_SHAPE, unfolded_per_sample
+from .conv import Conv2D, Flatten, MaxPool2D, Reshape, SpatialBatchNorm, build_layers
 from .layers import Affine, BatchNorm, Dropout, Layer
 from .losses import get_loss
 
@@ -20,10 +21,12 @@ class Network:
     arrays, so an optimizer that updates ``params`` in place updates the layers.
     """
 
-    def __init__(self, layers: list[Layer], loss, weight_decay: float = 0.0):
+    def __init__(self, layers: list[Layer], loss, weight_decay: float = 0.0, chunk_rows: int | None = None):
         self.layers = layers
         self.loss_fn = loss
         self.weight_decay = weight_decay
+        # at most this many rows per evaluation chunk (conv layers unfold every row into many numbers)
+        self.chunk_rows = chunk_rows
         self.params = {f"{i}.{key}": value
                        for i, layer in enumerate(layers) for key, value in layer.params.items()}
         # Only weight matrices are decayed (not biases, not batch-norm gamma/beta), as in the book.
@@ -82,6 +85,7 @@ class Network:
         holds the work arrays, so repeated calls allocate nothing large.
         """
         scratch = scratch if scratch is not None else Scratch()
+        chunk = min(chunk, self.chunk_rows or chunk)
         n = len(x)
         losses, correct = np.empty(n, dtype=self._loss_dtype(x)), np.empty(n, dtype=bool)
         for start in range(0, n, chunk):
@@ -200,7 +204,7 @@ class StackedEvaluation:
     def __init__(self, network: Network, sets: list[tuple[np.ndarray, np.ndarray]], dtype=None,
                  chunk: int = 8192, workers: int | None = None):
         self.network = network
-        self.chunk = chunk
+        self.chunk = min(chunk, network.chunk_rows or chunk)
         dtype = np.dtype(dtype) if dtype is not None else np.result_type(*(x.dtype for x, _ in sets))
         self.sets = [(np.asarray(x, dtype=dtype), np.asarray(t)) for x, t in sets]
         x = np.concatenate([x for x, _ in self.sets], axis=0)
@@ -316,7 +320,8 @@ def copy_state(source: Network, target: Network) -> None:
 
 
 # Layers whose evaluation reads only their params and batch-norm statistics (what copy_state copies).
-REPLICABLE = frozenset([Affine, BatchNorm, Dropout, *ACTIVATIONS.values()])
+REPLICABLE = frozenset([Affine, BatchNorm, Dropout, Conv2D, MaxPool2D, SpatialBatchNorm, Reshape, Flatten,
+                        *ACTIVATIONS.values()])
 
 
 @contextmanager
@@ -408,29 +413,25 @@ blas_threads = _BlasThreads()
 
 def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_out: int = 10,
                   dtype=np.float32) -> Network:
-    """Build the network a ``ModelConfig`` describes.
+    """Build the network a ``ModelConfig`` describes (see ``nnengine.conv.build_layers``).
 
-    Each hidden layer is Affine -> [BatchNorm] -> activation -> [Dropout]; batch norm sits
-    between the affine map and the activation, dropout follows the activation.
+    Each dense hidden layer is Affine -> [BatchNorm] -> activation -> [Dropout]; each conv layer is
+    Conv2D -> [SpatialBatchNorm] -> activation -> [Dropout]; batch norm sits between the map and the
+    activation, dropout follows the activation.  With conv or pool layers the rows x (n, 784) are
+    reshaped to images (n, 1, 28, 28) first and the maps flattened before the first dense layer (or
+    the output layer).  Weights are drawn from ``rng`` layer by layer (fan-in c*k*k for a kernel).
     """
-    init = INITIALIZERS[model.weight_init]
-    layers: list[Layer] = []
-    fan_in = n_in
-    for spec in model.hidden_layers:
-        layers.append(_affine(init, fan_in, spec.units, rng, model.weight_init_std, dtype,
-                              need_dx=bool(layers)))
-        if spec.batch_norm:
-            layers.append(BatchNorm(np.ones(spec.units, dtype=dtype), np.zeros(spec.units, dtype=dtype)))
-        # ReLU overwrites its input, the fresh output of the Affine / BatchNorm before it
-        layers.append(get_activation(spec.activation, **({"inplace": True} if spec.activation == "relu" else {})))
-        if spec.dropout > 0:
-            layers.append(Dropout(spec.dropout, rng))
-        fan_in = spec.units
-    layers.append(_affine(init, fan_in, n_out, rng, model.weight_init_std, dtype, need_dx=bool(layers)))
-    return Network(layers, get_loss(model.loss), weight_decay=training.weight_decay)
+    specs = [layer.spec() for layer in model.hidden_layers]
+    chunk_rows = None
+    if any(spec["type"] != "dense" for spec in specs):
+        first_dense = next((i for i, spec in enumerate(specs) if spec["type"] == "dense"), len(specs))
+        specs = ([{"type": "reshape", "shape": list(INPUT_SHAPE)}] + specs[:first_dense]
+                 + [{"type": "flatten"}] + specs[first_dense:])
+        chunk_rows = max(1, EVAL_UNFOLD // max(1, unfolded_per_sample(model, n_in, n_out)))
+    layers = build_layers(specs, rng, n_in=n_in, n_out=n_out, weight_init=model.weight_init,
+                          weight_init_std=model.weight_init_std, dtype=dtype)
+    return Network(layers, get_loss(model.loss), weight_decay=training.weight_decay, chunk_rows=chunk_rows)
 
 
-def _affine(init, n_in: int, n_out: int, rng, std: float, dtype, need_dx: bool) -> Affine:
-    W = init(n_in, n_out, rng, std, dtype)
-    # The first layer's input gradient is never used in training: skip that matmul.
-    return Affine(np.ascontiguousarray(W, dtype=dtype), np.zeros(n_out, dtype=dtype), need_dx=need_dx)
+# Numbers a conv network's evaluation may unfold (im2col) at once: bounds the rows of its chunks.
+EVAL_UNFOLD = 4_000_000

@@ -53,6 +53,21 @@ PRESETS = {
             "training": {"epochs": 20, "batch_size": 100, "weight_decay": 0.0},
         },
     },
+    "small_cnn": {
+        "label": "Small CNN (conv 8 5×5 → max-pool 2 → 100, Adam, 30 epochs)",
+        "config": {
+            "seed": 0,
+            "data": {"train_size": 300, "validation_size": 0, "test_size": None},
+            "model": {"hidden_layers": [
+                {"type": "conv", "filters": 8, "kernel": 5, "stride": 1, "pad": 2, "activation": "relu",
+                 "batch_norm": False, "dropout": 0.0},
+                {"type": "pool", "size": 2, "stride": 2},
+                {"units": 100, "activation": "relu", "batch_norm": False, "dropout": 0.0},
+            ], "weight_init": "he", "weight_init_std": 0.01, "loss": "cross_entropy"},
+            "optimizer": {"name": "adam", "lr": 0.001},
+            "training": {"epochs": 30, "batch_size": 100, "weight_decay": 0.0},
+        },
+    },
 }
 
 

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from nnengine.config import LIMITS, ConfigError, parse_config
+from nnengine.config import (LIMITS, ConfigError, count_parameters, count_weights, estimated_cost,
+                             layer_shapes, parse_config)
 from nnengine.presets import PRESETS
 
 
@@ -95,3 +96,108 @@ def test_the_book_experiment_is_within_limits():
     config = parse_config(PRESETS["overfitting"]["config"])
     assert config.test_size == 4700
     assert LIMITS["pool_size"] == 5000
+
+
+# ------------------------------------------------------------------ conv and pool layers
+
+SMALL_CNN_LAYERS = [{"type": "conv", "filters": 8, "kernel": 5, "stride": 1, "pad": 2, "activation": "relu"},
+                    {"type": "pool", "size": 2, "stride": 2},
+                    {"units": 100, "activation": "relu"}]
+
+
+def test_a_dense_layer_keeps_its_old_form_with_or_without_a_type():
+    old = parse_config({"model": {"hidden_layers": [{"units": 30, "activation": "tanh"}]}})
+    typed = parse_config({"model": {"hidden_layers": [{"type": "dense", "units": 30, "activation": "tanh"}]}})
+    assert old == typed
+    assert typed.to_dict()["model"]["hidden_layers"] == [{"units": 30, "activation": "tanh", "batch_norm": False,
+                                                          "dropout": 0.0}]
+
+
+def test_conv_and_pool_layers_get_their_canonical_form():
+    doc = parse_config({"model": {"hidden_layers": [{"type": "conv", "filters": 4, "kernel": 3},
+                                                    {"type": "pool", "size": 3}]}}).to_dict()
+    assert doc["model"]["hidden_layers"] == [
+        {"type": "conv", "filters": 4, "kernel": 3, "stride": 1, "pad": 1,      # pad defaults to kernel // 2
+         "activation": "relu", "batch_norm": False, "dropout": 0.0},
+        {"type": "pool", "size": 3, "stride": 3}]                               # stride defaults to size
+    assert parse_config(json.loads(json.dumps(doc))).to_dict() == doc
+
+
+def test_layer_shapes_follow_each_layer():
+    config = parse_config({"model": {"hidden_layers": SMALL_CNN_LAYERS + [
+        {"type": "dense", "units": 20}]}})
+    assert layer_shapes(config.model) == [(8, 28, 28), (8, 14, 14), (100,), (20,)]
+    strided = parse_config({"model": {"hidden_layers": [{"type": "conv", "filters": 2, "kernel": 3, "stride": 2, "pad": 0},
+                                                        {"type": "pool", "size": 3, "stride": 2}]}})
+    assert layer_shapes(strided.model) == [(2, 13, 13), (2, 6, 6)]
+
+
+@pytest.mark.parametrize("layers, field, words", [
+    ([{"units": 10}, {"type": "conv"}], "model.hidden_layers[1].type", "cannot follow the dense layer hidden_layers[0]"),
+    ([{"units": 10}, {"type": "pool"}], "model.hidden_layers[1].type", "conv and pool layers first"),
+    ([{"type": "lstm"}], "model.hidden_layers[0].type", "allowed: dense, conv, pool"),
+    ([{"type": "conv", "filters": 65}], "model.hidden_layers[0].filters", "from 1 to 64, got 65"),
+    ([{"type": "conv", "filters": 0}], "model.hidden_layers[0].filters", "from 1 to 64"),
+    ([{"type": "conv", "kernel": 9}], "model.hidden_layers[0].kernel", "from 1 to 7, got 9"),
+    ([{"type": "conv", "kernel": 3, "pad": 3}], "model.hidden_layers[0].pad", "less than the kernel size 3"),
+    ([{"type": "conv", "stride": 5}], "model.hidden_layers[0].stride", "from 1 to 4"),
+    ([{"type": "conv", "units": 5}], "model.hidden_layers[0].units", "unknown key for a conv layer"),
+    ([{"type": "pool", "activation": "relu"}], "model.hidden_layers[0].activation",
+     "unknown key for a pool layer; allowed: type, size, stride"),
+    ([{"type": "pool", "size": 8}], "model.hidden_layers[0].size", "from 1 to 7"),
+    ([{"type": "conv", "batch_norm": 1}], "model.hidden_layers[0].batch_norm", "true or false"),
+    # 28 -> 14 -> 7 -> 3 -> 1: a 3x3 kernel no longer fits
+    ([{"type": "pool", "size": 2}] * 4 + [{"type": "conv", "kernel": 3, "pad": 0}],
+     "model.hidden_layers[4].kernel", "kernel 3 does not fit the 1x1x1 input of this layer; allowed: at most 1"),
+    ([{"type": "pool", "size": 2}] * 4 + [{"type": "conv", "kernel": 5, "pad": 1}],
+     "model.hidden_layers[4].kernel", "(3x3 with padding 1); allowed: at most 3"),
+    ([{"type": "conv", "filters": 3, "kernel": 7, "pad": 0, "stride": 4}, {"type": "pool", "size": 7}],
+     "model.hidden_layers[1].size", "size 7 does not fit the 3x6x6 input"),
+])
+def test_bad_conv_and_pool_layers_are_named_with_what_is_allowed(layers, field, words):
+    errors = errors_of({"model": {"hidden_layers": layers}})
+    assert field in errors, errors
+    assert words in errors[field]
+
+
+def test_compute_budget_counts_convolutions():
+    small = parse_config({"model": {"hidden_layers": SMALL_CNN_LAYERS}})
+    # conv: 784 positions x 25 x 8 products + 784 x 8 outputs + 784 x 25 unfolded; pool reads 8 x 196 x 4;
+    # dense 1568 x 100; output 100 x 10
+    assert count_weights(small.model) == 784 * 8 * 26 + 784 * 25 + 8 * 196 * 4 + 1568 * 100 + 1000
+    assert count_parameters(small.model) == 8 * 26 + 1569 * 100 + 101 * 10
+    dense_only = parse_config({"model": {"hidden_layers": [{"units": 100}]}})
+    assert estimated_cost(small) > 2 * estimated_cost(dense_only)
+    huge = {"data": {"train_size": 300}, "training": {"epochs": 20, "batch_size": 10},
+            "model": {"hidden_layers": [{"type": "conv", "filters": 64, "kernel": 7}] * 4}}
+    errors = errors_of(huge)
+    assert "budget" in errors["training.epochs"] and "filters" in errors["training.epochs"]
+
+
+def test_unfolding_a_large_batch_is_refused_with_the_batch_size_that_fits():
+    errors = errors_of({"data": {"train_size": 2000}, "training": {"epochs": 1, "batch_size": 2000},
+                        "model": {"hidden_layers": [{"type": "conv", "filters": 8, "kernel": 7}]}})
+    message = errors["training.batch_size"]
+    assert "hidden_layers[0]" in message and "at most 780" in message    # 30e6 // (28 x 28 x 49)
+    parse_config({"data": {"train_size": 2000}, "training": {"epochs": 1, "batch_size": 780},
+                  "model": {"hidden_layers": [{"type": "conv", "filters": 8, "kernel": 7}]}})
+
+
+def test_too_many_parameters_behind_the_convolutions_are_refused():
+    errors = errors_of({"data": {"train_size": 10, "test_size": 10}, "training": {"epochs": 1, "batch_size": 10},
+                        "model": {"hidden_layers": [{"type": "conv", "filters": 64, "kernel": 3},
+                                                    {"units": 2048}]}})
+    assert "parameters" in errors["model.hidden_layers"] and "pool layer" in errors["model.hidden_layers"]
+
+
+def test_the_largest_dense_network_stays_within_the_parameter_limit():
+    widest = {"units": 2048, "batch_norm": True}
+    config = parse_config({"data": {"train_size": 10, "test_size": 10}, "training": {"epochs": 1},
+                           "model": {"hidden_layers": [widest] * 10}})
+    assert count_parameters(config.model) <= LIMITS["parameters"]
+
+
+def test_small_cnn_preset_is_valid_and_within_budget():
+    config = parse_config(PRESETS["small_cnn"]["config"])
+    assert [layer.type for layer in config.model.hidden_layers] == ["conv", "pool", "dense"]
+    assert estimated_cost(config) < LIMITS["compute_budget"] / 5

@@ -1,5 +1,6 @@
 """Property-based tests: config validation never crashes and always names what is wrong."""
 import json
+import re
 
 from hypothesis import given, settings, strategies as st
 
@@ -18,11 +19,26 @@ layer = st.fixed_dictionaries({
     "batch_norm": st.booleans(),
     "dropout": st.floats(0.0, 0.9),
 })
+conv_layer = st.fixed_dictionaries({
+    "type": st.just("conv"),
+    "filters": st.integers(1, 64),
+    "kernel": st.integers(1, 7),
+    "stride": st.integers(1, 4),
+    "activation": st.sampled_from(sorted(ACTIVATIONS)),
+    "batch_norm": st.booleans(),
+    "dropout": st.floats(0.0, 0.9),
+}).flatmap(lambda conv: st.integers(0, min(3, conv["kernel"] - 1)).map(lambda pad: {**conv, "pad": pad}))
+pool_layer = st.fixed_dictionaries({"type": st.just("pool"), "size": st.integers(1, 7), "stride": st.integers(1, 7)})
+# conv and pool layers first, then dense ones (an explicit "type": "dense" or none)
+typed_dense = layer.map(lambda d: {"type": "dense", **d})
+image_layers = st.lists(st.one_of(conv_layer, pool_layer), max_size=4)
+conv_hidden = st.tuples(image_layers, st.lists(st.one_of(layer, typed_dense), max_size=2)).map(lambda p: p[0] + p[1])
+
 valid_config = st.fixed_dictionaries({
     "seed": st.integers(0, 2**32 - 1),
     "data": st.fixed_dictionaries({"train_size": st.integers(1, 2000), "validation_size": st.integers(0, 1000),
                                    "test_size": st.one_of(st.none(), st.integers(0, 1000))}),
-    "model": st.fixed_dictionaries({"hidden_layers": st.lists(layer, max_size=3),
+    "model": st.fixed_dictionaries({"hidden_layers": st.one_of(st.lists(layer, max_size=3), conv_hidden),
                                     "weight_init": st.sampled_from(["he", "xavier", "std"]),
                                     "weight_init_std": st.floats(1e-4, 1.0),
                                     "loss": st.sampled_from(["cross_entropy", "mean_squared_error",
@@ -64,10 +80,39 @@ def test_any_sections_are_accepted_or_refused_clearly(obj):
 def test_valid_configs_round_trip_through_json(obj):
     try:
         config = parse_config(obj)
-    except ConfigError as error:  # only the pool size or the compute budget may refuse these
-        assert {e["field"] for e in error.errors} <= {"data", "training.epochs"}
+    except ConfigError as error:
+        # only the pool size, the compute budget, the memory limits or a window larger than its input
+        # (conv/pool layers shrink the image) may refuse these
+        for e in error.errors:
+            assert e["field"] in {"training.epochs", "training.batch_size", "model.hidden_layers"} \
+                or re.fullmatch(r"model\.hidden_layers\[\d\]\.(kernel|size)", e["field"]), e
+            if e["field"].endswith((".kernel", ".size")):
+                assert "does not fit" in e["message"] and "allowed: at most" in e["message"]
         return
-    assert parse_config(json.loads(json.dumps(config.to_dict()))) == config
+    doc = config.to_dict()
+    assert parse_config(json.loads(json.dumps(doc))) == config
+    for given, canonical in zip(obj["model"]["hidden_layers"], doc["model"]["hidden_layers"]):
+        assert canonical.get("type", "dense") == given.get("type", "dense")
+        assert ("type" in canonical) == (given.get("type", "dense") != "dense")   # dense layers: the old form
+        assert {k: v for k, v in given.items() if k != "type"} == {k: v for k, v in canonical.items() if k != "type"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(valid_config.filter(lambda c: any(l.get("type") in ("conv", "pool") for l in c["model"]["hidden_layers"])),
+       st.sampled_from(["filters", "kernel", "stride", "pad", "size", "type", "units"]),
+       st.one_of(st.text(max_size=5), st.floats(allow_nan=True), st.integers(-10**9, 10**9), st.none(),
+                 st.booleans()))
+def test_a_tampered_conv_or_pool_field_is_named(obj, key, junk):
+    index = next(i for i, l in enumerate(obj["model"]["hidden_layers"]) if l.get("type") in ("conv", "pool"))
+    obj["model"]["hidden_layers"][index][key] = junk
+    path = f"model.hidden_layers[{index}]"
+    try:
+        parse_config(obj)
+    except ConfigError as error:
+        assert_clear_errors(error)
+        assert any(e["field"].startswith(path) or e["field"] in ("training.epochs", "training.batch_size",
+                                                                 "model.hidden_layers")
+                   for e in error.errors), error.errors
 
 
 @settings(max_examples=200, deadline=None)

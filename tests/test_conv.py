@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from nnengine.conv import (Conv2D, Flatten, MaxPool2D, Reshape, build_layers, col2im, im2col,
-                           output_shape)
+from nnengine.conv import (Conv2D, Flatten, MaxPool2D, Reshape, SpatialBatchNorm, build_layers, col2im,
+                           im2col, output_shape)
 from nnengine.gradcheck import check_layer, rel_error
 from nnengine.losses import get_loss
 from nnengine.network import Network
@@ -81,15 +81,89 @@ def test_maxpool_forward_values():
     assert np.array_equal(MaxPool2D(2).forward(x5, True)[0, 0], [[6, 8], [16, 18]])
 
 
-def test_maxpool_fast_path_matches_im2col_path():
+def naive_maxpool(x, pool, stride, dout):
+    """Reference loops: the max of every window, and its gradient sent to the first maximum."""
+    n, c, h, w = x.shape
+    oh, ow = (h - pool) // stride + 1, (w - pool) // stride + 1
+    out, dx = np.zeros((n, c, oh, ow)), np.zeros_like(x)
+    for a in range(n):
+        for ch in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    window = x[a, ch, i * stride:i * stride + pool, j * stride:j * stride + pool]
+                    k = int(np.argmax(window))                  # the first maximum, row-major
+                    out[a, ch, i, j] = window.flat[k]
+                    dx[a, ch, i * stride + k // pool, j * stride + k % pool] += dout[a, ch, i, j]
+    return out, dx
+
+
+@pytest.mark.parametrize("pool,stride,size", [(2, 2, 8), (2, 2, 7), (3, 1, 6), (3, 2, 7), (2, 1, 5), (1, 1, 3)])
+def test_maxpool_matches_naive_loops_with_ties(pool, stride, size):
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((3, 4, 8, 6))
-    fast = MaxPool2D(2)
-    slow = MaxPool2D(2)
-    slow._tiles = lambda h, w: False
-    assert np.array_equal(fast.forward(x, True), slow.forward(x, True))
-    dout = rng.standard_normal((3, 4, 4, 3))
-    assert np.array_equal(fast.backward(dout), slow.backward(dout))
+    x = rng.integers(0, 3, size=(2, 3, size, size)).astype(np.float64)     # many ties
+    layer = MaxPool2D(pool, stride)
+    out = layer.forward(x, True)
+    dout = rng.standard_normal(out.shape)
+    want_out, want_dx = naive_maxpool(x, pool, stride, dout)
+    assert np.array_equal(out, want_out)
+    assert np.allclose(layer.backward(dout), want_dx, rtol=0, atol=1e-12)
+    assert np.array_equal(layer.infer(x)[0], want_out)
+
+
+@pytest.mark.parametrize("make", [
+    lambda rng: Conv2D(rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4), stride=2, pad=1),
+    lambda rng: MaxPool2D(3, 2),
+    lambda rng: SpatialBatchNorm(rng.standard_normal(3), rng.standard_normal(3)),
+    lambda rng: Reshape((3 * 7 * 7,)),
+])
+def test_infer_gives_forwards_numbers_and_keeps_no_state(make):
+    rng = np.random.default_rng(8)
+    layer = make(rng)
+    if isinstance(layer, SpatialBatchNorm):
+        layer.running_mean[...] = rng.standard_normal(3)
+        layer.running_var[...] = rng.random(3) + 0.5
+    x = rng.standard_normal((2, 3, 7, 7))
+    out = layer.forward(x, train=False)
+    dout = rng.standard_normal(out.shape)
+    before = {k: v for k, v in vars(layer).items()}
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in before.items()}
+    y, _ = layer.infer(rng.standard_normal((5, 3, 7, 7)))              # another batch in between ...
+    assert y.shape[0] == 5
+    for key, value in state.items():                                 # ... leaves what backward needs
+        now = getattr(layer, key)
+        assert now is before[key] if not isinstance(value, np.ndarray) else np.array_equal(now, value), key
+    assert np.array_equal(layer.infer(x)[0], out)
+    assert layer.backward(dout).shape == x.shape
+
+
+def test_spatial_batch_norm_normalises_each_channel_over_batch_and_positions():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 3, 5, 6)) * np.array([1.0, 5.0, 0.1])[:, None, None] + np.array([2.0, -3.0, 0.0])[:, None, None]
+    gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, 1.0, -1.0])
+    layer = SpatialBatchNorm(gamma.copy(), beta.copy(), momentum=0.0)
+    out = layer.forward(x, train=True)
+    mu, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+    want = gamma[:, None, None] * (x - mu[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5) + beta[:, None, None]
+    assert np.allclose(out, want, atol=1e-12)
+    assert np.allclose(layer.running_mean, mu) and np.allclose(layer.running_var, var)   # momentum 0
+    assert np.allclose(layer.forward(x, train=False), want, atol=1e-12)                 # with those stats
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_spatial_batch_norm_gradients(train):
+    rng = np.random.default_rng(10)
+    layer = SpatialBatchNorm(rng.standard_normal(3), rng.standard_normal(3))
+    layer.running_mean[...] = rng.standard_normal(3)
+    layer.running_var[...] = rng.random(3) + 0.5
+    x = rng.standard_normal((3, 3, 4, 5))
+    saved = layer.running_mean.copy(), layer.running_var.copy()
+
+    def keep_stats():   # train mode updates the running statistics at every call; they are not in the loss
+        layer.running_mean[...], layer.running_var[...] = saved
+
+    errors = check_layer(layer, x, rng, train=train, before_forward=keep_stats)
+    assert set(errors) == {"x", "gamma", "beta"}
+    assert max(errors.values()) < TOL, errors
 
 
 def test_reshape_and_flatten_round_trip():

@@ -3,7 +3,8 @@
 The run's weights are an ``.npz`` of ``Network.state_dict()``; the network is rebuilt from the run's
 config with ``build_network`` and the saved arrays are loaded into it.  Activations are those of the
 run's own test (or training) images, drawn with the run's seed exactly as the trainer drew them,
-in evaluation mode.
+in evaluation mode.  The first layer is drawn as images: each unit of a dense first layer as a 28x28
+image of its 784 input weights, each filter of a conv first layer as its k x k kernel.
 """
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ import numpy as np
 
 from ..activations import Activation
 from ..config import Config, parse_config
+from ..conv import Conv2D
 from ..layers import Affine, BatchNorm
 from ..network import build_network
 from ..trainer import load_splits
 
 MAX_SAMPLES = 2000
 MAX_IMAGES = 256
+# Activation values kept at once for the histograms (a conv layer has channels x positions per image):
+# the images used are capped so that every layer's activations together stay below this.
+MAX_ACTIVATIONS = 16_000_000
 
 
 def load_network(config_obj: dict | Config, npz_bytes: bytes):
@@ -48,13 +53,27 @@ def _hist(values: np.ndarray, bins: int) -> dict:
 
 def first_layer_images(W: np.ndarray, limit: int = 100) -> list[list[int]]:
     """Columns of the first weight matrix (784, units) as 28x28 images, each scaled to -127..127
-    by its own largest |w| (0 = zero weight); row-major lists of 784 ints."""
+    by its own largest |w| (0 = zero weight); row-major lists of 784 ints.  A conv kernel W of shape
+    (filters, 1, k, k) gives one k x k image (k*k ints) per filter."""
+    columns = W.reshape(W.shape[0], -1).T if W.ndim == 4 else W
     images = []
-    for j in range(min(W.shape[1], limit)):
-        col = W[:, j].astype(np.float64)
+    for j in range(min(columns.shape[1], limit)):
+        col = columns[:, j].astype(np.float64)
         peak = float(np.max(np.abs(col))) or 1.0
         images.append(np.rint(col / peak * 127).astype(int).tolist())
     return images
+
+
+def _first_weights(network) -> str:
+    """Key of the first layer's weights in ``network.params`` (e.g. "0.W", or "1.W" after a reshape)."""
+    return next(f"{i}.W" for i, layer in enumerate(network.layers) if isinstance(layer, (Affine, Conv2D)))
+
+
+def _image_shape(W: np.ndarray) -> list[int] | None:
+    """[h, w] of the images the first weights draw, or None when they do not take an image."""
+    if W.ndim == 4:
+        return list(W.shape[2:]) if W.shape[1] == 1 else None
+    return [28, 28] if W.shape[0] == 784 else None
 
 
 def initial_network(config: Config):
@@ -81,33 +100,51 @@ def inspect_network(config_obj: dict | Config, npz_bytes: bytes, split: str = "t
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
             raise ValueError(f"{name} must be a whole number from 1 to {hi}, got {value!r}")
     config, network = load_network(config_obj, npz_bytes)
+    first = _first_weights(network)
     splits = load_splits(config, np.random.default_rng(config.seed))
     x = splits.x_test if split == "test" and len(splits.x_test) else splits.x_train
     used = "test" if x is splits.x_test else "train"
-    x = x[:samples].astype(network.params["0.W"].dtype, copy=False)
+    x = x[:samples].astype(network.params[first].dtype, copy=False)
+    chunk = network.chunk_rows or len(x) or 1
 
     activations, weights = [], []
     hidden = 0
     with np.errstate(all="ignore"):
-        out = x
+        per_image = sum(out.size for out in _activations(network, x[:1]).values())
+        x = x[:max(1, min(len(x), MAX_ACTIVATIONS // max(1, per_image)))]
+        parts = [_activations(network, x[start:start + chunk]) for start in range(0, len(x), chunk)]
         for i, layer in enumerate(network.layers):
-            out = layer.forward(out, train=False)
-            if isinstance(layer, Affine):
-                weights.append({"layer": i, "label": f"W{len(weights) + 1} {layer.W.shape[0]}×{layer.W.shape[1]}",
-                                "shape": list(layer.W.shape), **_hist(layer.W, bins)})
+            if isinstance(layer, (Affine, Conv2D)):
+                W = layer.params["W"]
+                kind = "conv " if isinstance(layer, Conv2D) else ""
+                weights.append({"layer": i, "label": f"W{len(weights) + 1} {kind}{'×'.join(map(str, W.shape))}",
+                                "shape": list(W.shape), **_hist(W, bins)})
             elif isinstance(layer, Activation):
                 hidden += 1
+                out = np.concatenate([part[i].reshape(-1) for part in parts])
                 activations.append({"layer": i, "label": f"layer {hidden} {type(layer).__name__}",
                                     **_hist(out, bins)})
     batch_norm = [{"layer": i, "running_mean": _summary(l.running_mean), "running_var": _summary(l.running_var)}
                   for i, l in enumerate(network.layers) if isinstance(l, BatchNorm)]
-    W1 = network.params["0.W"]
+    W1 = network.params[first]
     if first_layer == "change":
-        W1 = W1.astype(np.float64) - initial_network(config).params["0.W"].astype(np.float64)
+        W1 = W1.astype(np.float64) - initial_network(config).params[first].astype(np.float64)
+    shape = _image_shape(W1)
     return {"split": used, "samples": int(len(x)), "weights": weights, "activations": activations,
             "batch_norm": batch_norm,
-            "first_layer": {"shape": list(W1.shape), "drawn": first_layer, "image_shape": [28, 28] if W1.shape[0] == 784 else None,
-                            "images": first_layer_images(W1, images) if W1.shape[0] == 784 else []}}
+            "first_layer": {"shape": list(W1.shape), "drawn": first_layer, "image_shape": shape,
+                            "kind": "conv" if W1.ndim == 4 else "dense",
+                            "images": first_layer_images(W1, images) if shape else []}}
+
+
+def _activations(network, x: np.ndarray) -> dict[int, np.ndarray]:
+    """The evaluation-mode output of every activation layer for x (n, 784), by layer index."""
+    outputs = {}
+    for i, layer in enumerate(network.layers):
+        x = layer.forward(x, train=False)
+        if isinstance(layer, Activation):
+            outputs[i] = x
+    return outputs
 
 
 def _summary(values: np.ndarray) -> dict:

@@ -66,7 +66,8 @@ async function main() {
     histGrid($("chart-weights"), data.weights, "#1f6fd1");
     histGrid($("chart-acts"), data.activations, "#1e9e5a");
     filters(data.first_layer);
-    $("filters-title").textContent = data.first_layer.drawn === "change" ? "First layer as images: change since initialisation" : "First layer as images: final weights";
+    const what = data.first_layer.kind === "conv" ? `First conv layer's ${data.first_layer.image_shape.join("×")} kernels` : "First layer as images";
+    $("filters-title").textContent = data.first_layer.drawn === "change" ? `${what}: change since initialisation` : `${what}: final weights`;
   }
 
   linkTools({ onReset: () => { Object.assign(settings, structuredClone(BOOK)); form.sync(); load(); } });
@@ -98,10 +99,15 @@ function histGrid(div, layers, colour) {
 function filters(first) {
   const box = $("filters");
   if (!first.images.length) { box.replaceChildren(h("p", { class: "muted" }, "The first layer does not take 28×28 images.")); return; }
+  // a dense unit's 784 input weights as 28×28, or a conv filter's k×k kernel
+  const [height, width] = first.image_shape || [28, 28];
+  const name = first.kind === "conv" ? "filter" : "unit";
+  box.setAttribute("aria-label", first.kind === "conv" ? `The first conv layer's kernels, drawn as ${height} by ${width} images`
+    : "The first layer's weights into each unit, drawn as 28 by 28 images");
   box.replaceChildren(...first.images.map((img, unit) => {
-    const canvas = h("canvas", { width: 28, height: 28, title: `unit ${unit + 1}` });
+    const canvas = h("canvas", { width, height, title: `${name} ${unit + 1}` });
     const ctx = canvas.getContext("2d");
-    const data = ctx.createImageData(28, 28);
+    const data = ctx.createImageData(width, height);
     img.forEach((v, i) => {
       const t = v / 127;   // -1 .. 1
       const [r, g, b] = t >= 0 ? [255 - 63 * t, 255 - 198 * t, 255 - 198 * t] : [255 + 212 * t, 255 + 160 * t, 255 + 75 * t];
