@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 
 from .activations import ACTIVATIONS
-from .config import LIMITS, parse_config
+from .config import INPUT_SHAPE, LAYER_TYPES, LIMITS, parse_config
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
@@ -19,6 +19,8 @@ def schema() -> dict:
         "weight_inits": list(INITIALIZERS),
         "losses": list(LOSSES),
         "limits": {key: list(value) if isinstance(value, tuple) else value for key, value in LIMITS.items()},
+        "layer_types": list(LAYER_TYPES),
+        "input_shape": list(INPUT_SHAPE),
         "presets": copy.deepcopy(PRESETS),
         "default_config": parse_config({}).to_dict(),
     }

@@ -3,8 +3,7 @@
 // (e.g. "model.hidden_layers[2].units"), so server errors land under the right input.
 
 import { h, optimizerLabel, fmtNum } from "./format.js";
-
-const LAYER_DEFAULT = { units: 100, activation: "relu", batch_norm: false, dropout: 0.0 };
+import { LAYER_TYPES, TYPE_LABELS, changeType, layerShapes, layerType, normalizeLayer, shapeSize, shapeText } from "./layers.js";
 
 const TIPS = {
   "data.train_size": "How many MNIST images the network trains on. The book uses 300 so that overfitting shows quickly. Every image not used for training (or validation) is a test image.",
@@ -17,6 +16,15 @@ const TIPS = {
   activation: "Non-linear function applied to the layer's output (after batch norm, if on). ReLU is the book's default.",
   batch_norm: "Batch normalisation: normalise each unit over the mini-batch, then scale and shift it with learned γ and β. Sits between the affine map and the activation.",
   dropout: "Dropout rate p: the fraction of this layer's units switched off at random in each training step. 0 = no dropout.",
+  type: "Dense: every unit sees every number of its input. Conv: small filters slide over the image and each one learns to detect a local pattern (an edge, a stroke), making one feature map. Max-pool: keeps the largest value of each small window, so the maps shrink and small shifts of the digit matter less. Conv and max-pool layers come first, while the input is still an image; the first dense layer flattens the maps into one list of numbers.",
+  filters: "Number of filters this layer learns. Each filter is a kernel×kernel window of weights (for each input map) and produces one feature map.",
+  kernel: "Side of the square window each filter looks at: 5 means 5×5 pixels.",
+  conv_stride: "Step in pixels between two positions of the window. 1 looks at every position; 2 halves the size of the maps.",
+  pad: "Rings of zeros added around each map before sliding the window. With kernel k, padding (k−1)/2 keeps the size (28×28 stays 28×28); 0 shrinks it by k−1.",
+  conv_batch_norm: "Batch normalisation per feature map: each map is normalised over the mini-batch and all its positions, then scaled and shifted with a learned γ and β. Sits between the convolution and the activation.",
+  conv_dropout: "Dropout rate p: the fraction of this layer's outputs switched off at random in each training step. 0 = no dropout.",
+  size: "Side of the square window: each output is the largest value in its window. 2 halves the height and width of the maps.",
+  pool_stride: "Step in pixels between two windows. Equal to the size: windows side by side without overlap (the usual choice).",
   "model.weight_init": "How the initial weights are drawn. He: std √(2/n), suits ReLU. Xavier: std 1/√n, suits sigmoid and tanh. std: a Gaussian with the fixed std below.",
   "model.weight_init_std": "Standard deviation of the Gaussian initial weights (the book compares 1 and 0.01).",
   "model.loss": "The function training minimises. Softmax + cross-entropy is the book's choice for classification.",
@@ -164,9 +172,7 @@ export class Builder {
       out[section] = isObj(c[section]) ? { ...d[section], ...c[section] } : d[section];
     }
     const layers = out.model.hidden_layers;
-    out.model.hidden_layers = Array.isArray(layers)
-      ? layers.map((l) => (isObj(l) ? { ...LAYER_DEFAULT, ...l } : { ...LAYER_DEFAULT }))
-      : clone(d.model.hidden_layers);
+    out.model.hidden_layers = Array.isArray(layers) ? layers.map(normalizeLayer) : clone(d.model.hidden_layers);
     if (isObj(c.optimizer)) {
       const name = c.optimizer.name || d.optimizer.name;
       const defaults = (this.schema.optimizers || {})[name] || {};
@@ -190,14 +196,14 @@ export class Builder {
           this._number("seed", "seed", { int: true, min: 0 })),
         this._advanced()),
       this._section("Network", "model",
-        h("p", { class: "io-note" }, "Input: 784 pixels (a 28×28 image)"),
+        h("p", { class: "io-note", id: "input-note" }, this._inputNote()),
         h("div", { class: "layers", "data-field-group": "model.hidden_layers" }, this._layers()),
         h("button", {
           type: "button", class: "btn btn-small add-layer", "data-action": "add-layer",
           disabled: this.state.model.hidden_layers.length >= this.maxLayers,
           title: `Add a hidden layer (at most ${this.maxLayers})`,
         }, "+ Add hidden layer"),
-        h("p", { class: "io-note" }, "Output: 10 scores, one per digit 0–9"),
+        h("p", { class: "io-note", id: "output-note" }, "Output: 10 scores, one per digit 0–9"),
         h("p", { class: "note dropout-note" },
           "Dropout note — inverted dropout: kept units are scaled by 1/(1-p) while training; the book scales at test time instead — same expected output."),
         h("div", { class: "row" },
@@ -213,7 +219,45 @@ export class Builder {
           this._number("training.batch_size", "batch size", { unit: "images", int: true, min: 1 })),
         this._number("training.weight_decay", "weight decay λ", { step: "any", min: 0 })),
     );
+    this._updateShapes();
     if (errorsBefore) this.showErrors(errorsBefore.errors, errorsBefore.title);
+  }
+
+  _inputNote() {
+    return this.state.model.hidden_layers.some((l) => layerType(l) !== "dense")
+      ? "Input: a 1×28×28 image (784 pixels)" : "Input: 784 pixels (a 28×28 image)";
+  }
+
+  /** Refresh every layer's output shape (and the flatten notes) from the state, without re-rendering. */
+  _updateShapes() {
+    const shapes = layerShapes(this.state.model.hidden_layers);
+    shapes.forEach(({ shape, flatten, input }, i) => {
+      const badge = this.root.querySelector(`[data-shape-for="${i}"]`);
+      if (badge) {
+        badge.textContent = shapeText(shape);
+        badge.classList.toggle("unknown", !shape);
+      }
+      const words = this.root.querySelector(`[data-shape-words-for="${i}"]`);
+      if (words) {
+        words.textContent = !shape ? "— does not fit: see the marked setting"
+          : shape.length === 3 ? `= ${shape[0]} map${shape[0] === 1 ? "" : "s"} of ${shape[1]}×${shape[2]}`
+          : `number${shape[0] === 1 ? "" : "s"}, one per unit`;
+      }
+      const note = this.root.querySelector(`[data-flatten-for="${i}"]`);
+      if (note) {
+        note.hidden = !flatten;
+        if (flatten) note.textContent = `Flatten: ${shapeText(input)} = ${shapeSize(input).toLocaleString("en")} numbers in one row`;
+      }
+    });
+    const last = shapes.length ? shapes[shapes.length - 1] : { shape: [784] };
+    const out = this.root.querySelector("#output-note");
+    if (out) {
+      out.textContent = last.shape && last.shape.length === 3
+        ? `Flatten: ${shapeText(last.shape)} = ${shapeSize(last.shape).toLocaleString("en")} numbers, then output: 10 scores, one per digit 0–9`
+        : "Output: 10 scores, one per digit 0–9";
+    }
+    const input = this.root.querySelector("#input-note");
+    if (input) input.textContent = this._inputNote();
   }
 
   _presets() {
@@ -252,22 +296,63 @@ export class Builder {
     if (!layers.length) {
       return [h("p", { class: "empty-layers" }, "No hidden layers: the input connects straight to the output (a linear classifier).")];
     }
-    return layers.map((layer, i) => {
+    return layers.flatMap((layer, i) => {
       const p = `model.hidden_layers[${i}]`;
-      return h("div", { class: "layer", "data-field-group": p, "data-index": i },
-        h("div", { class: "layer-head" },
-          h("span", { class: "layer-title" }, `Hidden layer ${i + 1}`),
-          h("span", { class: "layer-tools" },
-            h("button", { type: "button", class: "icon-btn", "data-action": "up", "data-index": i, disabled: i === 0, title: "Move this layer up", "aria-label": `Move layer ${i + 1} up` }, "↑"),
-            h("button", { type: "button", class: "icon-btn", "data-action": "down", "data-index": i, disabled: i === layers.length - 1, title: "Move this layer down", "aria-label": `Move layer ${i + 1} down` }, "↓"),
-            h("button", { type: "button", class: "icon-btn danger", "data-action": "remove", "data-index": i, title: "Remove this layer", "aria-label": `Remove layer ${i + 1}` }, "✕"))),
-        h("div", { class: "row" },
-          this._number(`${p}.units`, "units", { int: true, min: 1, tip: TIPS.units, labelFor: `Hidden layer ${i + 1} · units` }),
-          this._select(`${p}.activation`, "activation", this.schema.activations || [], { tip: TIPS.activation, labelFor: `Hidden layer ${i + 1} · activation` })),
-        h("div", { class: "row" },
-          this._checkbox(`${p}.batch_norm`, "batch norm", { tip: TIPS.batch_norm, labelFor: `Hidden layer ${i + 1} · batch norm` }),
-          this._number(`${p}.dropout`, "dropout p", { step: 0.05, min: 0, tip: TIPS.dropout, labelFor: `Hidden layer ${i + 1} · dropout` })));
+      const type = layerType(layer);
+      const name = `Hidden layer ${i + 1}`;
+      const types = LAYER_TYPES.includes(type) ? LAYER_TYPES : [...LAYER_TYPES, type];
+      const typeSelect = h("select", { class: "layer-type", "data-field": `${p}.type`, "data-type": "str", "data-label": `${name} · type`, "aria-label": `${name} type` },
+        types.map((t) => h("option", { value: t }, TYPE_LABELS[t] || `${t} (unknown)`)));
+      typeSelect.value = type;
+      return [
+        h("p", { class: "flatten-note", "data-flatten-for": i, hidden: true }),
+        h("div", { class: `layer layer-${type}`, "data-field-group": p, "data-index": i, "data-layer-type": type },
+          h("div", { class: "layer-head" },
+            h("span", { class: "layer-title" }, `${i + 1}`,
+              h("span", { class: "field layer-type-field", "data-field-wrap": `${p}.type` }, typeSelect),
+              h("span", { class: "tip", tabindex: "0", role: "img", "aria-label": TIPS.type, "data-tip": TIPS.type }, "?")),
+            h("span", { class: "layer-tools" },
+              h("button", { type: "button", class: "icon-btn", "data-action": "up", "data-index": i, disabled: i === 0, title: "Move this layer up", "aria-label": `Move layer ${i + 1} up` }, "↑"),
+              h("button", { type: "button", class: "icon-btn", "data-action": "down", "data-index": i, disabled: i === layers.length - 1, title: "Move this layer down", "aria-label": `Move layer ${i + 1} down` }, "↓"),
+              h("button", { type: "button", class: "icon-btn danger", "data-action": "remove", "data-index": i, title: "Remove this layer", "aria-label": `Remove layer ${i + 1}` }, "✕"))),
+          ...this._layerFields(type, p, name),
+          h("div", { class: "layer-out" }, "output ", h("span", { class: "layer-shape", "data-shape-for": i }),
+            h("span", { class: "layer-shape-words", "data-shape-words-for": i }))),
+      ];
     });
+  }
+
+  _layerFields(type, p, name) {
+    const num = (key, label, opts = {}) => this._number(`${p}.${key}`, label, { int: true, labelFor: `${name} · ${label}`, ...opts });
+    const activation = () => this._select(`${p}.activation`, "activation", this.schema.activations || [], { tip: TIPS.activation, labelFor: `${name} · activation` });
+    switch (type) {
+      case "conv":
+        return [
+          h("div", { class: "row" },
+            num("filters", "filters", { min: 1, tip: TIPS.filters }),
+            num("kernel", "kernel", { min: 1, unit: "k×k", tip: TIPS.kernel })),
+          h("div", { class: "row" },
+            num("stride", "stride", { min: 1, tip: TIPS.conv_stride }),
+            num("pad", "padding", { min: 0, tip: TIPS.pad })),
+          h("div", { class: "row" },
+            activation(),
+            this._checkbox(`${p}.batch_norm`, "batch norm", { tip: TIPS.conv_batch_norm, labelFor: `${name} · batch norm` })),
+          h("div", { class: "row" }, num("dropout", "dropout p", { int: false, step: 0.05, min: 0, tip: TIPS.conv_dropout })),
+        ];
+      case "pool":
+        return [h("div", { class: "row" },
+          num("size", "window size", { min: 1, tip: TIPS.size }),
+          num("stride", "stride", { min: 1, tip: TIPS.pool_stride }))];
+      case "dense":
+        return [
+          h("div", { class: "row" }, num("units", "units", { min: 1, tip: TIPS.units }), activation()),
+          h("div", { class: "row" },
+            this._checkbox(`${p}.batch_norm`, "batch norm", { tip: TIPS.batch_norm, labelFor: `${name} · batch norm` }),
+            num("dropout", "dropout p", { int: false, step: 0.05, min: 0, tip: TIPS.dropout })),
+        ];
+      default:
+        return [h("p", { class: "note" }, `Unknown layer type “${type}”: pick Dense, Conv or Max-pool.`)];
+    }
   }
 
   _hyperparams() {
@@ -364,9 +449,18 @@ export class Builder {
       if (std) std.hidden = value !== "std";
     } else if (path === "name" && value === "") {
       delete this.state.name;
+    } else if (/^model\.hidden_layers\[\d+\]\.type$/.test(path)) {
+      if (!commit) return;
+      const i = parsePath(path)[2];
+      this.state.model.hidden_layers[i] = changeType(this.state.model.hidden_layers[i], value);
+      this.lastErrors = null; // the layer's fields changed: old messages about it no longer apply
+      this.render();
+      const focus = this.root.querySelector(`[data-field="${path}"]`);
+      if (focus) focus.focus();
     } else {
       setPath(this.state, path, value);
     }
+    if (path.startsWith("model.hidden_layers")) this._updateShapes();
     if (commit) this._clearFieldError(path);
     this.onChange(this.getConfig(), { commit });
   }
@@ -379,7 +473,7 @@ export class Builder {
     switch (button.dataset.action) {
       case "add-layer":
         if (layers.length >= this.maxLayers) return;
-        layers.push(clone(layers[layers.length - 1] || LAYER_DEFAULT));
+        layers.push(clone(layers[layers.length - 1] || normalizeLayer({})));
         break;
       case "remove": layers.splice(i, 1); break;
       case "up": if (i > 0) [layers[i - 1], layers[i]] = [layers[i], layers[i - 1]]; break;
@@ -394,7 +488,7 @@ export class Builder {
     this.lastErrors = null; // positions changed: old messages may point at the wrong layer
     this.render();
     const focus = button.dataset.action === "add-layer"
-      ? this.root.querySelector(`[data-field="model.hidden_layers[${layers.length - 1}].units"]`)
+      ? this.root.querySelector(`[data-field="model.hidden_layers[${layers.length - 1}].type"]`)
       : this.root.querySelector(`button[data-action="${button.dataset.action}"][data-index="${button.dataset.action === "up" ? i - 1 : button.dataset.action === "down" ? i + 1 : i}"]`);
     if (focus && !focus.disabled) focus.focus();
     this.onChange(this.getConfig(), { commit: true });

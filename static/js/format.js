@@ -1,5 +1,7 @@
 // Small formatting helpers shared by the pages.
 
+import { layerToken } from "./layers.js";
+
 const OPTIMIZER_LABELS = {
   sgd: "SGD", momentum: "Momentum", nesterov: "Nesterov", adagrad: "AdaGrad", rmsprop: "RMSprop",
   adam: "Adam", adadelta: "AdaDelta", adamax: "AdaMax", nadam: "Nadam", amsgrad: "AMSGrad",
@@ -21,19 +23,20 @@ export function lossLabel(name) {
   return LOSS_LABELS[name] || (name ? name.replace(/_/g, " ") + " loss" : "loss");
 }
 
-/** "784-100x6-10 relu, sgd lr 0.01" (+ weight decay, dropout, batch norm when used). */
+/** "784-100x6-10 relu, sgd lr 0.01" or "784-conv8(5×5)-pool2-100-10 relu, adam lr 0.001"
+ * (+ weight decay, dropout, batch norm when used). */
 export function describeConfig(config) {
   if (!config || typeof config !== "object") return "";
   const model = config.model || {};
   const layers = Array.isArray(model.hidden_layers) ? model.hidden_layers : [];
   const sizes = [];
   for (const layer of layers) {
-    const units = layer && layer.units;
+    const token = layer && typeof layer === "object" ? layerToken(layer) : String(layer);
     const last = sizes[sizes.length - 1];
-    if (last && last.units === units) last.count += 1;
-    else sizes.push({ units, count: 1 });
+    if (last && last.token === token) last.count += 1;
+    else sizes.push({ token, count: 1 });
   }
-  const arch = ["784", ...sizes.map((s) => (s.count > 1 ? `${s.units}x${s.count}` : `${s.units}`)), "10"].join("-");
+  const arch = ["784", ...sizes.map((s) => (s.count > 1 ? `${s.token}x${s.count}` : s.token)), "10"].join("-");
   const acts = [...new Set(layers.map((l) => l && l.activation).filter(Boolean))];
   const parts = [arch + (acts.length ? " " + acts.join("/") : "")];
   const opt = config.optimizer || {};
