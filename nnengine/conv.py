@@ -22,7 +22,6 @@ hidden layers (``nnengine.config``) become these specs in ``network.build_networ
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .activations import get_activation
 from .initializers import INITIALIZERS
@@ -36,45 +35,56 @@ def _out_size(size: int, k: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - k) // stride + 1
 
 
-def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """Unfold image patches into rows.
+def _taps(kh: int, kw: int, oh: int, ow: int, stride: int):
+    """((i, j), index) for every tap (i, j) of a kh x kw window, row-major: ``xp[..., index[0], index[1]]``
+    is the (oh, ow) grid of the input pixels under tap (i, j) of the window at every output position."""
+    for i in range(kh):
+        for j in range(kw):
+            yield (i, j), (slice(i, i + stride * (oh - 1) + 1, stride), slice(j, j + stride * (ow - 1) + 1, stride))
 
-    x : ndarray of shape (n, c, h, w) -> col : ndarray of shape (n * oh * ow, c * kh * kw), rows ordered
-    (n, oh, ow) and columns (c, kh, kw), so that ``col @ W.reshape(fn, -1).T`` is the convolution.
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Unfold image patches into columns.
+
+    x : ndarray of shape (n, c, h, w) -> col : ndarray of shape (c * kh * kw, n * oh * ow): column
+    (n, oh, ow) is the patch under the window at that output position, rows ordered (c, kh, kw), so that
+    ``W.reshape(fn, -1) @ col`` is the convolution, laid out (fn, n, oh, ow).  Built from kh * kw strided
+    copies of whole maps, one per tap of the window (long runs of memory, fast in NumPy).
     """
     n, c, h, w = x.shape
     oh, ow = _out_size(h, kh, stride, pad), _out_size(w, kw, stride, pad)
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :oh, :ow]
-    # win: (n, c, oh, ow, kh, kw) -> (n, oh, ow, c, kh, kw)
-    return np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(n * oh * ow, c * kh * kw)
+    maps = xp.transpose(1, 0, 2, 3)                                     # (c, n, h + 2 pad, w + 2 pad) view
+    col = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    for (i, j), (rows, cols) in _taps(kh, kw, oh, ow, stride):
+        col[:, i, j] = maps[:, :, rows, cols]
+    return col.reshape(c * kh * kw, n * oh * ow)
 
 
 def col2im(col: np.ndarray, x_shape, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """Adjoint of ``im2col``: add every row's patch back where it came from.
+    """Adjoint of ``im2col``: add every column's patch back where it came from.
 
-    col : ndarray of shape (n * oh * ow, c * kh * kw) -> ndarray of shape x_shape = (n, c, h, w).
+    col : ndarray of shape (c * kh * kw, n * oh * ow) -> ndarray of shape x_shape = (n, c, h, w) (a view of
+    an array laid out as (c, n, h, w)).
     """
     n, c, h, w = x_shape
     oh, ow = _out_size(h, kh, stride, pad), _out_size(w, kw, stride, pad)
-    col = col.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)    # (n, c, kh, kw, oh, ow)
-    img = np.zeros((n, c, h + 2 * pad + stride - 1, w + 2 * pad + stride - 1), dtype=col.dtype)
-    for i in range(kh):
-        i_max = i + stride * oh
-        for j in range(kw):
-            j_max = j + stride * ow
-            img[:, :, i:i_max:stride, j:j_max:stride] += col[:, :, i, j]
-    return img[:, :, pad:h + pad, pad:w + pad]
+    col = col.reshape(c, kh, kw, n, oh, ow)
+    maps = np.zeros((c, n, h + 2 * pad, w + 2 * pad), dtype=col.dtype)
+    for (i, j), (rows, cols) in _taps(kh, kw, oh, ow, stride):
+        maps[:, :, rows, cols] += col[:, i, j]
+    return maps[:, :, pad:h + pad, pad:w + pad].transpose(1, 0, 2, 3)
 
 
 class Conv2D(Layer):
     """2-D convolution (cross-correlation, as in the book).
 
     W : ndarray of shape (fn, c, kh, kw); b : ndarray of shape (fn,).
-    x : ndarray of shape (n, c, h, w) -> out : ndarray of shape (n, fn, oh, ow),
-    oh = (h + 2 pad - kh) // stride + 1.
+    x : ndarray of shape (n, c, h, w) -> out : ndarray of shape (n, fn, oh, ow) (a view of an array laid
+    out as (fn, n, oh, ow)), oh = (h + 2 pad - kh) // stride + 1.
 
-    out = col @ W_col^T + b;  dW_col = dout_col^T col;  db = sum dout;  dcol = dout_col W_col;
+    With col = im2col(x) (c kh kw, n oh ow) and W_col = W.reshape(fn, c kh kw):
+    out = W_col @ col + b;  dW_col = dout_col @ col^T;  db = sum dout;  dcol = W_col^T @ dout_col;
     dx = col2im(dcol). ``need_dx=False`` skips dx for the first layer.
     """
 
@@ -89,16 +99,14 @@ class Conv2D(Layer):
         self.col = None
 
     def _apply(self, x):
-        """(col, out): the unfolded input (n oh ow, c kh kw) and the output (n, fn, oh, ow), a view of an
-        array laid out as (n, oh, ow, fn)."""
+        """(col, out): the unfolded input (c kh kw, n oh ow) and the output (n, fn, oh, ow)."""
         fn, c, kh, kw = self.params["W"].shape
         n, _, h, w = x.shape
         oh, ow = _out_size(h, kh, self.stride, self.pad), _out_size(w, kw, self.stride, self.pad)
         col = im2col(x, kh, kw, self.stride, self.pad)
-        # a contiguous (c kh kw, fn) copy of the small W: BLAS is several times faster than on W's transpose
-        out = col @ np.ascontiguousarray(self.params["W"].reshape(fn, -1).T)
-        out += self.params["b"]
-        return col, out.reshape(n, oh, ow, fn).transpose(0, 3, 1, 2)
+        out = self.params["W"].reshape(fn, -1) @ col
+        out += self.params["b"][:, None]
+        return col, out.reshape(fn, n, oh, ow).transpose(1, 0, 2, 3)
 
     def forward(self, x, train=True):
         self.x_shape = x.shape
@@ -112,12 +120,12 @@ class Conv2D(Layer):
     def backward(self, dout):
         W = self.params["W"]
         fn, c, kh, kw = W.shape
-        dout_col = dout.transpose(0, 2, 3, 1).reshape(-1, fn)              # a new array: dout untouched
-        np.sum(dout_col, axis=0, out=self.grads["b"])
-        self.grads["W"][...] = (dout_col.T @ self.col).reshape(W.shape)
+        dout_col = dout.transpose(1, 0, 2, 3).reshape(fn, -1)   # (fn, n oh ow); only read, dout untouched
+        np.sum(dout_col, axis=1, out=self.grads["b"])
+        np.matmul(dout_col, self.col.T, out=self.grads["W"].reshape(fn, -1))
         if not self.need_dx:
             return None
-        dcol = dout_col @ W.reshape(fn, -1)
+        dcol = W.reshape(fn, -1).T @ dout_col
         return col2im(dcol, self.x_shape, kh, kw, self.stride, self.pad)
 
 
@@ -140,18 +148,14 @@ class MaxPool2D(Layer):
         pad = self.pad
         return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
 
-    def _offsets(self, shape):
-        """((a, b), index) for every position in the window, row-major: ``xp[index]`` is the view of the
-        padded input xp (of ``shape``) holding element (a, b) of every window, of shape (n, c, oh, ow)."""
+    def _windows(self, xp):
+        """The (n, c, oh, ow) views of the padded input xp holding tap (a, b) of every window, row-major."""
         p, s = self.pool, self.stride
-        oh, ow = (shape[2] - p) // s + 1, (shape[3] - p) // s + 1
-        for a in range(p):
-            for b in range(p):
-                yield (a, b), (slice(None), slice(None), slice(a, a + s * (oh - 1) + 1, s),
-                               slice(b, b + s * (ow - 1) + 1, s))
+        oh, ow = (xp.shape[2] - p) // s + 1, (xp.shape[3] - p) // s + 1
+        return (xp[:, :, rows, cols] for _, (rows, cols) in _taps(p, p, oh, ow, s))
 
     def _max(self, xp):
-        views = (xp[index] for _, index in self._offsets(xp.shape))
+        views = self._windows(xp)
         out = next(views).copy()
         for view in views:
             np.maximum(out, view, out=out)
@@ -170,11 +174,11 @@ class MaxPool2D(Layer):
         xp = self._padded(self.x)
         dxp = np.zeros(xp.shape, dtype=dout.dtype)
         taken = np.zeros(dout.shape, dtype=bool)        # windows whose maximum got the gradient already
-        for _, index in self._offsets(xp.shape):
-            hit = xp[index] == self.out
+        for view, dview in zip(self._windows(xp), self._windows(dxp)):
+            hit = view == self.out
             hit &= ~taken
             taken |= hit
-            dxp[index] += np.where(hit, dout, dout.dtype.type(0))   # dx = dout at the first maximum
+            dview += np.where(hit, dout, dout.dtype.type(0))       # dx = dout at the first maximum
         pad, (h, w) = self.pad, self.x.shape[2:]
         return dxp[:, :, pad:pad + h, pad:pad + w] if pad else dxp
 
@@ -190,13 +194,14 @@ class SpatialBatchNorm(BatchNorm):
 
     @staticmethod
     def _rows(x):
-        """(n, c, h, w) -> (n h w, c) (a view when x is laid out as (n, h, w, c), as conv outputs are)."""
-        return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+        """(n, c, h, w) -> (n h w, c): a view when x is laid out as (c, n, h, w), as conv outputs are."""
+        return x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1).T
 
     @staticmethod
     def _maps(rows, shape):
+        """The inverse of ``_rows``: (n h w, c) -> (n, c, h, w)."""
         n, c, h, w = shape
-        return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        return rows.T.reshape(c, n, h, w).transpose(1, 0, 2, 3)
 
     def forward(self, x, train=True):
         return self._maps(super().forward(self._rows(x), train), x.shape)
