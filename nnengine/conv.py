@@ -6,7 +6,7 @@ into rows for the ``Affine`` layers at the back. Same Layer protocol as ``layers
 ``grads`` dicts, ``forward(x, train)``, ``backward(dout)`` that never writes into ``dout``; parameter
 arrays are created once and only changed in place.
 
-Layer specs for ``build_layers`` (a proposal for the experiment config, see ``LAYER_SPEC_DOC``)::
+Layer specs for ``build_layers`` (also what the default digit model's models/default-v1.json lists)::
 
     {"type": "reshape", "shape": [1, 28, 28]}
     {"type": "conv", "filters": 16, "kernel": 5, "stride": 1, "pad": 2, "activation": "relu",

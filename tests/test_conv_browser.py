@@ -120,6 +120,8 @@ def test_build_a_conv_network_train_it_and_share_it(page, server):
     assert page.locator("#filters canvas").count() == 6
     assert page.locator("#filters canvas").first.get_attribute("width") == "5"
     assert "kernels" in page.inner_text("#filters-title")
+    page.wait_for_selector("#chart-acts .main-svg")
+    page.screenshot(path=str(SHOTS / "inside-conv-run.png"), full_page=True)
 
 
 def test_a_window_that_does_not_fit_is_marked_at_its_field(page, server):
