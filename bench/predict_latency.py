@@ -1,9 +1,13 @@
 """Latency of POST /api/predict: in-process (Flask test client) and over HTTP on loopback (real server).
 
 Pictures: a 280x280 canvas export (black on transparent PNG), a 640x480 JPEG photo-like picture and a
-2000x1500 PNG. Prints median and p99 per case.
+2000x1500 PNG. Prints median and p99 per case, and for the in-process path the median CPU time of the
+process too (on a shared machine wall time mostly measures the other processes).
 
-    python bench/predict_latency.py [--n 200] [--no-http]
+    python bench/predict_latency.py [--n 200] [--no-http] [--repo DIR]
+
+``--repo`` times another checkout's server (a before/after comparison on the same pictures). The most
+expensive pictures the endpoint accepts are timed by ``bench/predict_worst.py``.
 """
 
 from __future__ import annotations
@@ -65,16 +69,17 @@ def bench_inprocess(data, n):
         client = app.test_client()
         rows = []
         for name, blob in data.items():
-            times = []
+            times, cpu = [], []
             for i in range(n + 3):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 r = client.post("/api/predict", data={"image": (io.BytesIO(blob), "d.png")},
                                 content_type="multipart/form-data")
-                dt = time.perf_counter() - t0
+                dt, dc = time.perf_counter() - t0, time.process_time() - c0
                 assert r.status_code == 200, r.get_json()
                 if i >= 3:                              # the first calls load the model
                     times.append(dt)
-            rows.append(("in-process", name, len(blob)) + stats(times))
+                    cpu.append(dc)
+            rows.append(("in-process", name, len(blob)) + stats(times) + (float(np.median(cpu)) * 1000,))
         app.extensions["runs"].shutdown(wait=False) if hasattr(app.extensions["runs"], "shutdown") else None
         return rows
 
@@ -96,7 +101,7 @@ def bench_http(data, n):
                 assert r.status_code == 200, r.text
                 if i >= 3:
                     times.append(dt)
-            rows.append(("HTTP loopback", name, len(blob)) + stats(times))
+            rows.append(("HTTP loopback", name, len(blob)) + stats(times) + (None,))
     return rows
 
 
@@ -104,15 +109,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=200, help="requests per case")
     ap.add_argument("--no-http", action="store_true")
+    ap.add_argument("--repo", type=Path, default=ROOT, help="checkout whose server to time")
     args = ap.parse_args(argv)
+    sys.path.insert(0, str(args.repo.resolve()))
     data = pictures()
     rows = bench_inprocess(data, args.n)
     if not args.no_http:
         rows += bench_http(data, args.n)
-    print(f"POST /api/predict latency, {args.n} requests per case (after 3 warm-up requests)")
-    print(f"{'path':<14} {'picture':<20} {'bytes':>8} {'median ms':>10} {'p99 ms':>8}")
-    for path, name, size, med, p99 in rows:
-        print(f"{path:<14} {name:<20} {size:>8} {med:>10.1f} {p99:>8.1f}")
+    print(f"POST /api/predict latency with {args.repo}, {args.n} requests per case (after 3 warm-up requests)")
+    print(f"{'path':<14} {'picture':<20} {'bytes':>8} {'median ms':>10} {'p99 ms':>8} {'CPU median ms':>14}")
+    for path, name, size, med, p99, cpu in rows:
+        print(f"{path:<14} {name:<20} {size:>8} {med:>10.1f} {p99:>8.1f} {'' if cpu is None else f'{cpu:.1f}':>14}")
     return 0
 
 

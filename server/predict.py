@@ -7,8 +7,13 @@
   without weights, 413 too large, 415 not an image, 422 no digit found); 503 if the default model files
   are missing.
 
-Models are cached per app in ``app.extensions["predict_models"]`` (a small LRU); a lock per model keeps
-concurrent requests from interleaving inside the layers (they keep their last input for backward).
+Models are cached per app in ``app.extensions["predict_models"]`` (a small LRU). Each model has a lock
+around its forward pass, kept on purpose: ``Network.predict`` runs the layers' ``forward``, which stores
+its input and output on the layer for ``backward`` (``self.x``, ``self.y``, ``Conv2D.col``, ...), and
+layers without a stateless ``infer`` fall back to it, so one network shared by request threads is only
+correct while CPython happens to run each store-then-read without switching threads. The lock costs
+next to nothing: it is held for the forward pass only (about 1 ms for the default CNN on one picture),
+while decoding and preprocessing (15-130 ms) run outside it, concurrently.
 The default model is ``models/default-v1.npz`` + ``.json`` (scripts/train_default_model.py).
 """
 
@@ -86,7 +91,7 @@ class LoadedModel:
 
     def probabilities(self, x28: np.ndarray) -> np.ndarray:
         x = x28.reshape(1, 784).astype(self.dtype)
-        with self.lock:
+        with self.lock:                 # the layers keep per-call state in forward (module docstring)
             p = np.asarray(self.net.predict(x), dtype=np.float64)[0]
         p = np.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0)
         s = p.sum()

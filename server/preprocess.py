@@ -4,8 +4,9 @@ The steps follow how MNIST itself was made (LeCun et al.: digits size-normalised
 their aspect ratio, anti-aliased, then centred by centre of mass in a 28x28 field), preceded by what a
 photo or a canvas export needs before that:
 
-1. ``load_image``: refuse what is not a small, well-formed raster image (size cap, magic-byte sniffing,
-   dimensions read from the header *before* decoding, truncated files), apply the EXIF orientation.
+1. ``load_image`` (``server/decode.py``): refuse what is not a small, well-formed raster image (size cap,
+   magic-byte sniffing, dimensions read from the header *before* decoding, truncated files), decode at
+   reduced scale (JPEG DCT scaling, then an integer box reduction), apply the EXIF orientation.
 2. ``ink_map``: flatten transparency onto white, decide the polarity from the border (dark ink on a light
    background, or light on dark), estimate the local background per colour channel (block percentiles,
    grey-level closing, smoothing: uneven light on paper), take the per-pixel "ink" as the largest
@@ -21,21 +22,19 @@ Everything is NumPy + Pillow; no global state. ``PreprocessError`` carries the H
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
+
+from .decode import (MAX_BYTES, MAX_PIXELS, MAX_SIDE, WORK_MAX_SIDE, PreprocessError, load_image,
+                     sniff_format)
 
 __all__ = [
     "PreprocessError", "MAX_BYTES", "MAX_SIDE", "MAX_PIXELS", "CENTER", "sniff_format", "load_image",
     "ink_map", "clean_mask", "normalize_ink", "preprocess_image", "preprocess_bytes",
 ]
 
-MAX_BYTES = 2 * 1024 * 1024          # upload size cap
-MAX_SIDE = 4096                      # largest accepted width or height (read from the header)
-MAX_PIXELS = 16_000_000              # largest accepted width * height
-WORK_MAX_SIDE = 512                  # photos are reduced to this before the pixel work
 WORK_MIN_SIDE = 128                  # tiny images are enlarged to this
 BOX = 20                             # MNIST: the digit's longer side fits a 20x20 box
 SIZE = 28                            # in a 28x28 field
@@ -44,76 +43,6 @@ MID = 80                             # stroke width is measured and fixed at thi
 MIN_WIDTH = 0.095                    # relative stroke width (2 area / perimeter / longer side) below
 TARGET_WIDTH = 0.115                 # which strokes are grown to this (MNIST: median 0.136, 5% 0.09)
 MIN_CONTRAST = 0.08                  # ink must differ from the background by at least this (0..1 scale)
-
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-)
-
-
-class PreprocessError(ValueError):
-    """A picture that cannot be used; ``status`` is the HTTP status the API answers with."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-def sniff_format(data: bytes) -> str | None:
-    """Pillow format name from the first bytes (PNG, JPEG, GIF, BMP, WEBP), or None."""
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    for magic, fmt in _SIGNATURES:
-        if data.startswith(magic):
-            return fmt
-    return None
-
-
-def load_image(data: bytes) -> Image.Image:
-    """Decode ``data`` into an RGB or RGBA image, refusing anything unsafe or broken.
-
-    Raises PreprocessError: 400 empty / corrupt / truncated, 413 too many bytes or pixels,
-    415 not one of the accepted image types (SVG, text, PDF, ... are refused by their bytes, not by name).
-    """
-    if not data:
-        raise PreprocessError("the uploaded file is empty", 400)
-    if len(data) > MAX_BYTES:
-        raise PreprocessError(f"image too large: {len(data)} bytes (at most {MAX_BYTES} bytes)", 413)
-    fmt = sniff_format(data)
-    if fmt is None:
-        raise PreprocessError("not a supported image: send a PNG, JPEG, GIF, BMP or WebP file", 415)
-    try:
-        im = Image.open(io.BytesIO(data), formats=[fmt])
-    except Image.DecompressionBombError:           # Pillow's own limit, checked from the header
-        raise PreprocessError("image dimensions too large (decompression bomb refused)", 413) from None
-    except Exception:  # noqa: BLE001 - any parser failure is the client's broken file
-        raise PreprocessError(f"could not read the {fmt} image (corrupt or truncated file)", 400) from None
-    w, h = im.size                                  # from the header: nothing decoded yet
-    if w < 1 or h < 1:
-        raise PreprocessError("the image has no pixels", 400)
-    if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
-        raise PreprocessError(
-            f"image dimensions too large: {w}x{h} (at most {MAX_SIDE}x{MAX_SIDE} and "
-            f"{MAX_PIXELS // 1_000_000} megapixels)", 413)
-    try:
-        im.seek(0)                                  # animated GIF/WebP: the first frame
-        if fmt == "JPEG" and max(w, h) > 2 * WORK_MAX_SIDE:
-            # let the JPEG decoder scale down by 2/4/8 while decoding (still >= the working size)
-            s = WORK_MAX_SIDE / max(w, h)
-            im.draft(im.mode, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
-        im.load()
-        im = ImageOps.exif_transpose(im)
-        has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
-        im = im.convert("RGBA" if has_alpha else "RGB")
-    except Image.DecompressionBombError:
-        raise PreprocessError("image dimensions too large (decompression bomb refused)", 413) from None
-    except Exception:  # noqa: BLE001
-        raise PreprocessError(f"could not decode the {fmt} image (corrupt or truncated file)", 400) from None
-    return im
 
 
 # ------------------------------------------------------------------------------------------------

@@ -49,6 +49,15 @@ def png_header(width, height, idat=b"", depth=8, colour=0):
             + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
+def rle8_bmp(w=200, h=200):
+    """A grey BMP of RLE8 runs: Pillow decodes those in pure Python (0.3 s for 2 MB of runs)."""
+    rows = b"".join(bytes([w, 0]) + b"\x00\x00" for _ in range(h)) + b"\x00\x01"
+    palette = b"".join(bytes([i, i, i, 0]) for i in range(256))
+    offset = 14 + 40 + len(palette)
+    return (b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset)
+            + struct.pack("<IiiHHIIiiII", 40, w, h, 1, 8, 1, len(rows), 2835, 2835, 256, 0) + palette + rows)
+
+
 def legitimate():
     good = png(digit())
     frames = [digit().convert("P") for _ in range(300)]
@@ -60,8 +69,10 @@ def legitimate():
     rotated[0x0112] = 6
     bogus = Image.Exif()
     bogus[0x0112] = 99
-    big = Image.new("L", (4000, 4000), 255)
-    big.paste(0, (1800, 1000, 2200, 3000))
+    photo = Image.new("RGB", (4160, 3120), (230, 225, 215))        # a 13 MP phone camera's photo
+    photo.paste((30, 30, 90), (1900, 600, 2260, 2500))
+    screenshot = Image.new("L", (3840, 2160), 255)                   # a 4K screenshot
+    screenshot.paste(0, (1800, 300, 2000, 1800))
     return {
         "good png": good,
         "16-bit png": png(Image.fromarray(np.array(digit(), np.uint16) * 257)),
@@ -75,7 +86,8 @@ def legitimate():
         "webp": encoded(digit(), "WEBP"),
         "jpeg rotated by exif": encoded(digit(100).convert("RGB"), "JPEG", exif=rotated),
         "jpeg with a bogus exif orientation": encoded(digit(100).convert("RGB"), "JPEG", exif=bogus),
-        "4000x4000 in 21 kB": png(big, optimize=True),
+        "4160x3120 JPEG (13 MP phone photo)": encoded(photo, "JPEG", quality=85),
+        "3840x2160 PNG (4K screenshot)": png(screenshot, optimize=True),
         "png with html after its end": good + b"<script>alert(1)</script>",
     }
 
@@ -89,6 +101,8 @@ def hostile():
         "100000x100000 header in a tiny file": png_header(100000, 100000, zlib.compress(b"")),
         "4096x4096 zip bomb": png_header(4096, 4096, zlib.compress(b"\0" * (4097 * 4096), 9)),
         "4000x4000 header, no pixels": png_header(4000, 4000, zlib.compress(b"\0" * 10)),
+        "4000x4000 in 21 kB": png(Image.new("L", (4000, 4000), 255), optimize=True),
+        "rle8 bmp": rle8_bmp(),
         "0x0": png_header(0, 0, zlib.compress(b"")),
         "1x100000 strip": png(Image.new("L", (1, 100000), 255)),
         "100000x1 strip": png(Image.new("L", (100000, 1), 0)),
@@ -165,7 +179,7 @@ def test_a_hostile_upload_gets_a_json_4xx_and_the_server_carries_on(predict_app,
 @pytest.mark.parametrize("name, status", [
     ("svg with script", 415), ("html", 415), ("text", 415), ("pdf", 415), ("zip", 415), ("tiff", 415),
     ("over 2 MB", 413), ("4096x4096 zip bomb", 413), ("1x100000 strip", 413), ("empty", 400),
-    ("100000x100000 header in a tiny file", 413),
+    ("100000x100000 header in a tiny file", 413), ("4000x4000 in 21 kB", 413), ("rle8 bmp", 415),
     ("blank white", 422),
 ])
 def test_refusals_say_what_is_wrong(predict_app, name, status):
@@ -176,6 +190,30 @@ def test_refusals_say_what_is_wrong(predict_app, name, status):
 def test_the_413_of_an_oversized_body_names_the_limit(predict_app):
     error = predict(predict_app, hostile()["over 2 MB"]).get_json()["error"]
     assert "2 MB" in error or "2097152" in error
+
+
+@pytest.mark.parametrize("name, size, limit", [
+    ("4096x4096 zip bomb", "4096x4096 = 16,777,216 pixels", "a PNG may have at most 8,300,000 pixels"),
+    ("4000x4000 in 21 kB", "4000x4000 = 16,000,000 pixels", "a PNG may have at most 8,300,000 pixels"),
+    ("1x100000 strip", "1x100000 pixels", "height (100000 px) is over the limit of 8192 px per side"),
+    ("bmp claiming 50000x50000", "50000x50000 pixels", "are over the limit of 8192 px per side"),
+])
+def test_a_size_refusal_names_the_pictures_size_and_the_limit_it_broke(predict_app, name, size, limit):
+    response = predict(predict_app, hostile()[name])
+    assert response.status_code == 413
+    error = response.get_json()["error"]
+    assert size in error and limit in error, error
+
+
+def test_the_biggest_accepted_pictures_are_processed_quickly(predict_app):
+    """Decoded at reduced scale: a 13 MP JPEG or a 4K PNG costs little more than a small picture."""
+    from server.preprocess import preprocess_bytes
+
+    for name in ("4160x3120 JPEG (13 MP phone photo)", "3840x2160 PNG (4K screenshot)"):
+        data = legitimate()[name]
+        began = time.process_time()
+        preprocess_bytes(data)
+        assert time.process_time() - began < 0.6, name   # about 0.05-0.13 s of CPU here; slack for CI
 
 
 @pytest.mark.parametrize("form, files, status", [

@@ -170,3 +170,32 @@ def test_default_model_files_describe_themselves():
     assert DEFAULT_MODEL_PATH.with_suffix(".npz").stat().st_size < 5 * 1024 * 1024
     net = load_model_files(DEFAULT_MODEL_PATH.with_suffix(".npz"), DEFAULT_MODEL_PATH.with_suffix(".json"))
     assert net.predict(np.zeros((2, 784), np.float32)).shape == (2, 10)
+
+
+def test_concurrent_predictions_on_one_model_give_the_sequential_answers():
+    """Request threads share one cached network; its per-model lock keeps their forward passes apart."""
+    import threading
+
+    from nnengine.config import parse_config
+    from nnengine.network import build_network
+    from server.predict import LoadedModel
+
+    cfg = parse_config({"model": {"hidden_layers": [{"units": 32, "activation": a, "batch_norm": True}
+                                                    for a in ("tanh", "bent_identity", "swish")]}})
+    model = LoadedModel(build_network(cfg.model, cfg.training, np.random.default_rng(0)), "shared")
+    pictures = np.random.default_rng(1).random((8, 28, 28)).astype(np.float32)
+    expected = [model.probabilities(x) for x in pictures]
+    wrong = []
+
+    def predict_many(k):
+        for i in range(200):
+            j = (i + k) % len(pictures)
+            if not np.array_equal(model.probabilities(pictures[j]), expected[j]):
+                wrong.append((k, i))
+
+    threads = [threading.Thread(target=predict_many, args=(k,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not wrong

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from server.decode import MAX_PIXELS, MAX_PIXELS_16BIT, MAX_PIXELS_FULL_DECODE, MAX_SIDE, check_size
 from server.preprocess import (CENTER, MAX_BYTES, PreprocessError, load_image, normalize_ink,
                                preprocess_bytes, preprocess_image, sniff_format)
+from tests.test_hardening_uploads import rle8_bmp
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -91,10 +93,12 @@ def test_tall_one_stays_tall_and_narrow():
 def test_tiny_and_huge_digits_look_alike():
     ref = preprocess_image(glyph(4, 150))
     tiny = preprocess_bytes(png(glyph(4, 12, w=400, h=300, at=(60, 250))))
-    huge = preprocess_bytes(png(glyph(4, 2600, w=3000, h=3000), compress_level=1))
+    huge = preprocess_bytes(png(glyph(4, 2000, w=2800, h=2800), compress_level=1))   # 7.8 MP PNG
+    photo = preprocess_bytes(png(glyph(4, 2600, w=4000, h=3000).convert("RGB"), "JPEG", quality=90))  # 12 MP
     assert corr(ref, tiny) > 0.8
     assert corr(ref, huge) > 0.95
-    for x in (tiny, huge):
+    assert corr(ref, photo) > 0.95
+    for x in (tiny, huge, photo):
         assert max(ink_box(x, 0.05)) in (19, 20, 21)
 
 
@@ -150,11 +154,11 @@ def test_small_specks_are_ignored():
 # refusals
 
 
-def png_header(w, h):
+def png_header(w, h, depth=8):
     """A PNG whose IHDR claims w x h and which has (almost) no pixel data."""
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 0, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
 
 
@@ -164,7 +168,7 @@ def png_header(w, h):
     (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 415),
     (b"%PDF-1.4\n", 415),
     (png_header(100000, 100000), 413),
-    (png_header(5000, 10), 413),
+    (png_header(MAX_SIDE + 1, 10), 413),
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, 400),
 ])
 def test_refusals(data, status):
@@ -202,3 +206,94 @@ def test_normalize_ink_centre_jitter_and_box():
     cy, cx = com(x)
     assert abs(cy - 13.0) < 0.05 and abs(cx - 15.0) < 0.05
     assert ink_box(x, 0.05)[0] in (18, 19, 20)
+
+
+# size limits: what passes, and refusals that name the picture's size and the limit it broke
+
+
+@pytest.mark.parametrize("w, h", [(4000, 3000), (4032, 3024), (3024, 4032), (4080, 3072), (4160, 3120)])
+def test_phone_photos_pass_the_jpeg_limit(w, h):
+    check_size(w, h, "JPEG")                       # 12 and 13 MP cameras, either orientation
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "BMP", "WEBP"])
+def test_a_4k_screenshot_passes_the_full_decode_limit(fmt):
+    check_size(3840, 2160, fmt)
+
+
+@pytest.mark.parametrize("w, h, fmt, data, limit, kind", [
+    (4096, 4096, "JPEG", b"", MAX_PIXELS, "a JPEG"),
+    (4096, 4096, "PNG", b"", MAX_PIXELS_FULL_DECODE, "a PNG"),
+    (3000, 3000, "WEBP", b"", MAX_PIXELS_FULL_DECODE, "a WebP"),
+    (2100, 2000, "PNG", png_header(2100, 2000, depth=16), MAX_PIXELS_16BIT, "a 16-bit PNG"),
+])
+def test_a_pixel_refusal_names_the_size_and_the_limit(w, h, fmt, data, limit, kind):
+    with pytest.raises(PreprocessError) as err:
+        check_size(w, h, fmt, data)
+    message = err.value.message
+    assert err.value.status == 413
+    assert f"{w}x{h} = {w * h:,} pixels" in message
+    assert f"{kind} may have at most {limit:,} pixels" in message
+    assert "megapixels" in message
+
+
+def test_the_4096_square_is_refused_without_a_contradiction():
+    """The old message said 'at most 4096x4096 and 16 megapixels' to a 4096x4096 picture."""
+    with pytest.raises(PreprocessError) as err:
+        preprocess_bytes(png_header(4096, 4096))
+    assert "4096x4096 = 16,777,216 pixels (16.78 megapixels)" in err.value.message
+    assert "at most 8,300,000 pixels (8.3 megapixels" in err.value.message
+    assert "4096x4096 and" not in err.value.message
+
+
+@pytest.mark.parametrize("w, h, over", [
+    (MAX_SIDE + 1, 10, f"width ({MAX_SIDE + 1} px) is"),
+    (10, 100000, "height (100000 px) is"),
+    (9000, 9000, "width (9000 px) and height (9000 px) are"),
+])
+def test_a_side_refusal_names_the_side_and_the_limit(w, h, over):
+    with pytest.raises(PreprocessError) as err:
+        preprocess_bytes(png_header(w, h))
+    assert err.value.status == 413
+    assert err.value.message == f"image too large: {w}x{h} pixels; its {over} over the limit of {MAX_SIDE} px per side"
+
+
+def test_far_beyond_pillows_bomb_limit_still_names_the_size():
+    with pytest.raises(PreprocessError) as err:
+        preprocess_bytes(png_header(100000, 100000))
+    assert "100000x100000" in err.value.message and str(MAX_SIDE) in err.value.message
+
+
+def test_a_byte_refusal_names_the_size_and_the_limit():
+    with pytest.raises(PreprocessError) as err:
+        load_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * MAX_BYTES)
+    assert f"{MAX_BYTES + 8:,} bytes" in err.value.message and f"at most {MAX_BYTES:,} bytes" in err.value.message
+
+
+def test_rle_bmp_is_refused():
+    with pytest.raises(PreprocessError) as err:
+        load_image(rle8_bmp(100, 100))
+    assert err.value.status == 415 and "RLE" in err.value.message
+
+
+def test_sixteen_bit_grey_keeps_its_greys():
+    grey = np.full((40, 40), 0x8000, np.uint16)          # mid grey, not white
+    im = load_image(png(Image.fromarray(grey)))
+    assert 120 <= np.asarray(im)[0, 0, 0] <= 135
+
+
+def test_big_pictures_are_decoded_small_and_upright():
+    """A 13 MP phone photo lying on its side (EXIF orientation 6) comes back upright and small."""
+    stored = glyph(1, 2400, w=4160, h=3120).convert("RGB")          # as the sensor wrote it: landscape
+    exif = Image.Exif()
+    exif[0x0112] = 6                                    # "rotate 90 degrees clockwise to display"
+    im = load_image(png(stored, "JPEG", exif=exif))
+    assert max(im.size) <= 1024 and im.size[0] < im.size[1]          # shown upright: portrait
+
+
+def test_transparent_canvas_reduced_keeps_its_ink():
+    """A big RGBA picture (black ink on transparent) is box-reduced with alpha premultiplied."""
+    im = Image.new("RGBA", (2800, 2800), (255, 255, 255, 0))
+    ImageDraw.Draw(im).line([(1400, 300), (1400, 2500)], fill=(0, 0, 0, 255), width=300)
+    x = preprocess_bytes(png(im))
+    assert x.max() > 0.9 and ink_box(x)[0] >= 19
