@@ -46,7 +46,8 @@ def index():
 
 @pages_bp.get("/runs")
 def runs_page():
-    return render_template("runs.html")
+    # With listing turned off the page says so itself instead of asking /api/runs for a 403.
+    return render_template("runs.html", listing=bool(current_app.config.get("LIST_RUNS", True)))
 
 
 @pages_bp.get("/runs/<run_id>")

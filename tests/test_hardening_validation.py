@@ -209,6 +209,21 @@ def test_listing_runs_can_be_turned_off(make_app, monkeypatch, value, listed):
     assert client.get("/api/runs/secretrun12").status_code == 200
 
 
+@pytest.mark.parametrize("value, listed", [(None, True), ("off", False)])
+def test_the_runs_page_says_when_listing_is_turned_off(make_app, monkeypatch, value, listed):
+    """Not an empty list, not an error: the page explains that runs are opened by their links."""
+    if value is not None:
+        monkeypatch.setenv("PLAYGROUND_LIST_RUNS", value)
+    page = make_app().test_client().get("/runs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Listing the stored runs is turned off on this server" in html  # in the page either way ...
+    off_block = html.split('id="listing-off"', 1)[1].split(">", 1)[0]
+    table_block = html.split('id="runs-card"', 1)[1].split(">", 1)[0]
+    assert ("hidden" in off_block) == listed  # ... but shown only when listing is off
+    assert ("hidden" in table_block) == (not listed)
+
+
 def test_a_bad_listing_setting_is_refused(make_app, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_LIST_RUNS", "maybe")
     with pytest.raises(ValueError, match="LIST_RUNS"):

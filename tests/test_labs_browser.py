@@ -64,6 +64,11 @@ def page(browser):
     context.close()
 
 
+# the histograms lab with each of the book's activations: its "what to look for" line follows the activation
+PAGES.update({f"histograms-{a}": ("/labs/histograms" + settings_hash({"activation": a}), "#grid .main-svg")
+              for a in ("tanh", "relu")})
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_lab_page_draws_cleanly(server, page, name):
     path, ready = PAGES[name]
@@ -78,6 +83,11 @@ def test_lab_page_draws_cleanly(server, page, name):
     if name != "index":
         # every lab writes its settings into the address: the page is its own share link
         assert "s=" in page.evaluate("location.hash")
+    if name.startswith("histograms"):
+        activation = name.partition("-")[2] or "sigmoid"
+        assert page.locator("#grid-look").text_content().lower().startswith(activation)
+    text = page.locator("body").inner_text()
+    assert "NaN" not in text and "undefined" not in text
 
 
 def test_paths_link_reproduces_the_settings_and_animates(server, page):
@@ -133,3 +143,27 @@ def test_look_inside_a_finished_run(server, page):
     assert page.locator("#chart-acts .main-svg").count() >= 1
     page.screenshot(path=str(SHOTS / "inside-run.png"), full_page=True)
     watch.assert_clean()
+
+
+def test_with_listing_turned_off_the_pages_say_so(tmp_path, browser, monkeypatch):
+    """PLAYGROUND_LIST_RUNS=off: /api/runs answers 403, and /runs and the look-inside lab explain that runs
+    are opened by their links instead of showing an empty list or an error."""
+    monkeypatch.setenv("PLAYGROUND_LIST_RUNS", "off")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        with running_server(tmp_path / "runs.sqlite") as base:
+            page = context.new_page()
+            watch = PageWatch(page, base, allow_console=("403",))   # the browser logs the refused fetch
+            page.goto(base + "/runs")
+            assert page.locator("#listing-off").is_visible()
+            assert "Listing the stored runs is turned off" in page.locator("#listing-off").inner_text()
+            assert not page.locator("#runs-card").is_visible() and not page.locator("#page-notice").is_visible()
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "runs-listing-off.png"), full_page=True)
+            page.goto(base + "/labs/inside")
+            page.wait_for_function("document.getElementById('run-line').textContent.includes('turned off')")
+            assert page.locator("#run-select").is_disabled()
+            page.screenshot(path=str(SHOTS / "inside-listing-off.png"), full_page=True)
+            watch.assert_clean()
+    finally:
+        context.close()

@@ -106,7 +106,8 @@ export class RunList {
     if (!this.select) return;
     let runs = [];
     try { runs = (await listRuns()).runs || []; } catch (err) {
-      this.select.replaceChildren(h("option", { value: "" }, "Could not load stored runs"));
+      const text = err.status === 403 ? "Listing runs is turned off on this server" : "Could not load stored runs";
+      this.select.replaceChildren(h("option", { value: "" }, text));
       return;
     }
     const current = this.select.value;

@@ -9,11 +9,20 @@ const $ = (id) => document.getElementById(id);
 let runs = [];
 let timer = null;
 
+/** The server does not list runs (PLAYGROUND_LIST_RUNS=off): say so, not "no runs" or an error. */
+function listingOff() {
+  clearTimeout(timer);
+  $("runs-card").hidden = true;
+  $("listing-off").hidden = false;
+  $("page-notice").hidden = true;
+}
+
 async function load() {
   try {
     runs = (await listRuns()).runs || [];
     $("page-notice").hidden = true;
   } catch (err) {
+    if (err.status === 403) return listingOff();   // turned off since the page was rendered
     showNotice($("page-notice"), `Could not load the stored runs: ${err.message}`);
     runs = [];
   }
@@ -51,4 +60,4 @@ function render() {
 
 $("status-filter").addEventListener("change", render);
 $("reload").addEventListener("click", load);
-load();
+if ($("listing-off").hidden) load();

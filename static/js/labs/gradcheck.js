@@ -36,8 +36,10 @@ async function main() {
   ], settings, () => run());
 
   const preset = $("preset");
-  preset.append(h("option", { value: "" }, "from the link / edited below"),
+  preset.append(h("option", { value: "" }, "from the link, or edited below"),
     ...Object.entries(schema.presets).map(([name, p]) => h("option", { value: name }, p.label)));
+  const BOOK_PRESET = schema.presets.overfitting ? "overfitting" : "";
+  if (!part) preset.value = BOOK_PRESET;   // no network in the link: say which one is shown
   preset.addEventListener("change", () => {
     if (!preset.value) return;
     config = structuredClone(schema.presets[preset.value].config);
@@ -95,6 +97,7 @@ async function main() {
   linkTools({ onReset: () => {
     Object.assign(settings, structuredClone(BOOK));
     config = structuredClone(schema.presets.overfitting.config);
+    preset.value = BOOK_PRESET;
     form.sync();
     showConfig();
     run();

@@ -9,6 +9,19 @@ const BOOK = { activation: "sigmoid", std_a: 1, std_b: 0.01, xavier: true, he: t
   units: 100, layers: 5, seed: 0, cap: true };
 const ROW_COLOURS = ["#d6402b", "#8a97a8", "#1f6fd1", "#1e9e5a", "#7b4fc9", "#e08a00"];
 const FIRST = ["sigmoid", "tanh", "relu"];
+// What to look for with the activation shown (the book's three; the rest get the general advice).
+const LOOK = {
+  sigmoid: "Sigmoid: with std 1 the values pile up at 0 and 1 (saturated: the gradient vanishes); with std 0.01 "
+    + "they all sit at 0.5 (every unit says the same); Xavier keeps them spread out in every layer.",
+  tanh: "tanh: with std 1 the values pile up at −1 and 1 (saturated); with std 0.01 they all sit at 0; Xavier keeps "
+    + "a spread in every layer.",
+  relu: "ReLU: about half of the values are exactly 0 in every layer (that bar goes off the chart). With std 0.01 "
+    + "the rest shrink towards 0 layer after layer, and so do the gradients; with Xavier they still drift towards "
+    + "0 in deeper layers; He keeps the same spread in every layer. With std 1 they grow about eightfold per layer, "
+    + "far beyond the range drawn.",
+};
+const LOOK_ANY = "Compare the rows: values piled up at the ends of the range are saturated (no gradient), values "
+  + "squeezed into one bin have lost their expressiveness (every unit says the same).";
 
 let seq = 0;
 
@@ -87,7 +100,8 @@ function draw(result, settings) {
       top = Math.max(top, sorted[0]);
       second = Math.max(second, sorted[1] || 0);
     }
-    return settings.cap && top > 2.5 * second ? Math.ceil(second * 1.25) : Math.max(1, top * 1.05);
+    // headroom above the bars for each chart's note
+    return settings.cap && top > 2.5 * second ? Math.ceil(second * 1.35) : Math.max(1, top * 1.3);
   });
   const [lo, hi] = result.range;
   result.inits.forEach((init, r) => {
@@ -121,19 +135,20 @@ function draw(result, settings) {
   const layout = {
     font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff", bargap: 0.05,
     grid: { rows, columns: cols, pattern: "independent", xgap: 0.06, ygap: 0.22 },
-    margin: { l: 84, r: 10, t: 36, b: 30 }, annotations, height: 40 + rows * 170,
+    margin: { l: 84, r: 10, t: 36, b: 44 }, annotations, height: 54 + rows * 170,
   };
   for (let n = 1; n <= rows * cols; n++) {
     const row = Math.floor((n - 1) / cols);
     layout[`xaxis${n === 1 ? "" : n}`] = { range: [lo, hi], gridcolor: GRID, tickfont: { size: 10 }, nticks: 5, zeroline: false };
     layout[`yaxis${n === 1 ? "" : n}`] = { range: [0, caps[row]], gridcolor: GRID, tickfont: { size: 10 }, nticks: 4,
       showticklabels: (n - 1) % cols === 0, tickformat: "~s" };
-    if (row < rows - 1) layout[`xaxis${n === 1 ? "" : n}`].showticklabels = true;
+    if (row === rows - 1) layout[`xaxis${n === 1 ? "" : n}`].title = { text: "activation value", font: { size: 11 }, standoff: 4 };
   }
   const div = $("grid");
   div.style.height = `${layout.height}px`;
   Plotly.react(div, traces, layout, PLOTLY_CONFIG);
   $("grid-title").textContent = `${result.activation.replace(/_/g, " ")} activations per layer`;
+  $("grid-look").textContent = LOOK[result.activation] || LOOK_ANY;
   $("grid-meta").textContent = `${result.samples.toLocaleString()} inputs × ${result.units} units = ${(result.samples * result.units).toLocaleString()} values per histogram · range ${fmtNum(lo)} … ${fmtNum(hi)}`;
   drawTable(result);
 }

@@ -34,7 +34,7 @@ async function main() {
     ],
     rows: {
       key: "inits", nameKey: "init", noun: "Initialisation", addLabel: "+ add an initialisation…",
-      options: [["std", "Gaussian std"], ["xavier", "Xavier 1/√n"], ["he", "He √(2/n)"]],
+      options: [["std", "Gaussian"], ["xavier", "Xavier 1/√n"], ["he", "He √(2/n)"]],
       number: { key: "std", label: "Standard deviation" },
       numberFor: (row) => row.init === "std",
       defaultRow: (init) => (init === "std" ? { init, std: 0.01 } : { init }),

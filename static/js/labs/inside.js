@@ -42,7 +42,13 @@ async function main() {
       ...usable.map((r) => h("option", { value: r.run_id }, `${when(r.finished_at || r.created_at)} · ${r.config && r.config.name ? r.config.name + " · " : ""}${describeConfig(r.config)}`)));
     if (runId) select.value = runId;
   } catch (err) {
-    select.replaceChildren(h("option", { value: "" }, "Could not list the runs"));
+    const off = err.status === 403;   // PLAYGROUND_LIST_RUNS=off: run ids are the key to the runs
+    select.replaceChildren(h("option", { value: runId }, off ? (runId ? `run ${runId}` : "Listing runs is turned off") : "Could not list the runs"));
+    select.disabled = off;
+    if (off && !runId) {
+      $("run-line").replaceChildren("Listing the stored runs is turned off on this server, so open a run by its address: ",
+        h("code", {}, "/labs/inside/<run id>"), ", or with the “look inside” link of a run you trained in a lab.");
+    }
   }
 
   async function load() {

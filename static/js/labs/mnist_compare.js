@@ -59,13 +59,14 @@ export function compareLab(spec) {
 
   // ---- charts
   const lossChart = new LiveLines($("chart-loss"), baseLayout({
-    xaxis: axis("iterations (mini-batch updates)"), yaxis: axis("training loss", { type: "log", dtick: 1, exponentformat: "power" }), uirevision: "keep" }));
+    xaxis: axis("iterations (mini-batch updates)"), yaxis: axis("training loss", { type: "log", exponentformat: "power", nticks: 4 }), uirevision: "keep" }));
   const accChart = new LiveLines($("chart-acc"), baseLayout({
     xaxis: axis("iterations (mini-batch updates)"), yaxis: axis("test accuracy (%)", { range: [0, 100] }), uirevision: "keep" }));
   $("log-loss").addEventListener("change", (e) => {
     const log = e.target.checked;
-    Object.assign(lossChart.layout.yaxis, { type: log ? "log" : "linear", dtick: log ? 1 : undefined });
-    lossChart.relayout({ "yaxis.type": lossChart.layout.yaxis.type, "yaxis.dtick": log ? 1 : null });
+    // automatic ticks, few of them: powers of ten over many decades, 1-2-5 over one or two, plain numbers within one
+    lossChart.layout.yaxis.type = log ? "log" : "linear";
+    lossChart.relayout({ "yaxis.type": lossChart.layout.yaxis.type });
   });
   const bar = progress(document.querySelector(".lab-progress"));
 

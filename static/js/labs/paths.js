@@ -184,7 +184,8 @@ function draw() {
   const fn = result.function;
   charts.replaceChildren();
   charts.classList.toggle("overlay", $("overlay").checked);
-  $("function-note").textContent = `${fn.formula}. ${fn.note}${fn.log_contours ? " Contours are drawn on a log scale." : ""}`;
+  $("function-note").textContent = `${fn.formula}. ${fn.note}${fn.log_contours ? " Contours are drawn on a log scale." : ""}`
+    + " ✖ marks the minimum; each chart's f is the function's value at the current step.";
   const slider = $("step");
   slider.max = String(result.steps);
   if ($("overlay").checked) {
