@@ -145,3 +145,25 @@ def test_run_page_offers_its_run_as_model(page, server):
     requests_done(page, 2)
     page.wait_for_function("window.predictPanel.last && window.predictPanel.last.model === 'default'")
     assert page.locator("#predict-digit").inner_text() == "1"
+
+
+def test_a_photo_over_the_upload_cap_is_shrunk_in_the_browser_and_recognised(page, server):
+    """A 12 MP phone-sized JPEG of a '1' with sensor noise is over 2 MB; the page shrinks it and says so."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    im = Image.new("RGB", (4032, 3024), (225, 222, 215))
+    ImageDraw.Draw(im).line([(2016, 700), (2016, 2300)], fill=(30, 30, 110), width=140)
+    noisy = np.asarray(im, dtype=np.int16) + rng.integers(-40, 41, size=(3024, 4032, 1), dtype=np.int16)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=95)
+    assert buf.tell() > 2 * 1024 * 1024, "the test picture must be over the server's upload cap"
+
+    page.goto(server + "/")
+    page.wait_for_selector("#predict-file", state="attached")
+    page.set_input_files("#predict-file", files=[{"name": "photo.jpg", "mimeType": "image/jpeg",
+                                                   "buffer": buf.getvalue()}])
+    requests_done(page, 1)
+    page.wait_for_function("document.getElementById('predict-digit').textContent === '1'")
+    status = page.inner_text("#predict-status")
+    assert "4032×3024" in status and "shrunk" in status

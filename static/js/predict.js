@@ -3,7 +3,8 @@
  * - Drawing: pointer events (mouse, pen, touch) on a 280x280 canvas, black ink on a transparent background
  *   (exported as PNG with alpha, which the server flattens onto white). The pen is 24 px wide: about MNIST's
  *   stroke relative to a digit that fills most of the box. The prediction updates when a stroke ends.
- * - Upload: any PNG/JPEG (also GIF/BMP/WebP) file is sent as is; a preview is drawn into the canvas.
+ * - Upload: any PNG/JPEG (also GIF/BMP/WebP) file is sent as is, unless it is over the 2 MB upload cap
+ *   (a phone photo): then it is shrunk to 1024 px in the browser first. A preview is drawn into the canvas.
  * - Model: "default" or a run. On a run's page the run id comes from #run-page[data-run-id]; on the
  *   dashboard from window.playground.lastRunId when main.js sets it (falls back to the default model).
  * - window.predictPanel exposes {predict, clear, last} for tests.
@@ -107,21 +108,52 @@
   document.getElementById("predict-clear").addEventListener("click", clear);
 
   // ------------------------------------------------------------------ upload
-  fileInput.addEventListener("change", () => {
+  fileInput.addEventListener("change", async () => {
     const file = fileInput.files && fileInput.files[0];
     if (!file) return;
     uploaded = file;
+    shrinkNote = "";
     hasInk = true;
     g.clearRect(0, 0, canvas.width, canvas.height);
+    let bmp = null;
     if (window.createImageBitmap) {
-      createImageBitmap(file).then((bmp) => {
+      try {
+        bmp = await createImageBitmap(file);
         const s = Math.min(canvas.width / bmp.width, canvas.height / bmp.height);
         const w = bmp.width * s, h = bmp.height * s;
         g.drawImage(bmp, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
-      }).catch(() => { /* the server will say what is wrong with it */ });
+      } catch (_) { /* not an image the browser reads: the server will say what is wrong with it */ }
+    }
+    if (bmp && file.size > UPLOAD_LIMIT_BYTES) {
+      // A phone photo is often 3-5 MB, over the server's 2 MB cap; 28x28 needs far fewer pixels.
+      const smaller = await shrunk(bmp);
+      if (smaller && uploaded === file) {
+        uploaded = new File([smaller], file.name.replace(/\.[^.]*$/, "") + "-shrunk.jpg", { type: "image/jpeg" });
+        shrinkNote = `Your ${bmp.width}×${bmp.height} picture (${(file.size / 1048576).toFixed(1)} MB) was ` +
+          `shrunk to at most ${SHRINK_TO_PX} px before sending (uploads are capped at 2 MB).`;
+      }
     }
     predict();
   });
+
+  const UPLOAD_LIMIT_BYTES = 2 * 1024 * 1024;  // the server's MAX_CONTENT_LENGTH
+  const SHRINK_TO_PX = 1024;
+  let shrinkNote = "";
+
+  /** The picture at most SHRINK_TO_PX on its longer side, flattened onto white (as the server would),
+   * as a JPEG blob; null if the browser cannot encode it. */
+  function shrunk(bmp) {
+    const s = Math.min(1, SHRINK_TO_PX / Math.max(bmp.width, bmp.height));
+    const out = document.createElement("canvas");
+    out.width = Math.max(1, Math.round(bmp.width * s));
+    out.height = Math.max(1, Math.round(bmp.height * s));
+    const og = out.getContext("2d");
+    og.fillStyle = "#fff";
+    og.fillRect(0, 0, out.width, out.height);
+    og.imageSmoothingQuality = "high";
+    og.drawImage(bmp, 0, 0, out.width, out.height);
+    return new Promise((resolve) => out.toBlob(resolve, "image/jpeg", 0.92));
+  }
 
   // ------------------------------------------------------------------ models
   function runIdFromPage() {
@@ -221,7 +253,7 @@
     drawInput(res.input);
     drawChart(res.probabilities, res.prediction);
     const who = res.model === "default" ? "the default model" : `run ${res.model}`;
-    setStatus(`Recognised by ${who}.`);
+    setStatus(`Recognised by ${who}.` + (uploaded && shrinkNote ? ` ${shrinkNote}` : ""));
     panel.dataset.prediction = String(res.prediction);
   }
 
