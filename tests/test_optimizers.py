@@ -183,18 +183,22 @@ def ref_eve(theta, grads, lr, beta1, beta2, beta3, k, K, eps, losses=None):
     return theta
 
 
-def ref_santa_e(theta, grads, u0, zetas, lr, sigma, eps, anneal_a, anneal_b, anneal_c, burnin, C):
+def ref_santa_e(theta, grads, u0, zetas, lr, N, sigma, eps, anneal_a, anneal_b, anneal_c, burnin,
+                C):
+    # Algorithm 1 with f_t = N x (mean-loss gradient), noise sqrt(2 eta^(3/2)/beta_t g_{t-1}) and
+    # no eta/beta_t (1 - g_{t-1}/g_t)/u_{t-1} term (see nnengine.optimizers._Santa)
     eta = lr
     u, alpha, v, g_prev = math.sqrt(eta) * u0, math.sqrt(eta) * C, 0.0, None
     zetas = iter(zetas)
-    for t, f in enumerate(grads, start=1):
-        v = sigma * v + (1 - sigma) * f * f
+    for t, grad in enumerate(grads, start=1):
+        f = N * grad
+        v = sigma * v + (1 - sigma) / N**2 * f * f
         g = 1 / math.sqrt(eps + math.sqrt(v))
         g_prev = g if g_prev is None else g_prev
         beta = anneal_a * (t + anneal_b) ** anneal_c
         if t < burnin:
             alpha = alpha + (u * u - eta / beta)
-            u_new = eta / beta * (1 - g_prev / g) / u + math.sqrt(2 * eta / beta * g_prev) * next(zetas)
+            u_new = math.sqrt(2 * eta**1.5 / beta * g_prev) * next(zetas)
         else:
             u_new = 0.0
         u_new = u_new + (1 - alpha) * u - eta * g * f
@@ -203,13 +207,14 @@ def ref_santa_e(theta, grads, u0, zetas, lr, sigma, eps, anneal_a, anneal_b, ann
     return theta
 
 
-def ref_santa_sss(theta, grads, u0, zetas, lr, sigma, eps, anneal_a, anneal_b, anneal_c, burnin,
+def ref_santa_sss(theta, grads, u0, zetas, lr, N, sigma, eps, anneal_a, anneal_b, anneal_c, burnin,
                   C):
     eta = lr
     u, alpha, v, g_prev = math.sqrt(eta) * u0, math.sqrt(eta) * C, 0.0, None
     zetas = iter(zetas)
-    for t, f in enumerate(grads, start=1):
-        v = sigma * v + (1 - sigma) * f * f
+    for t, grad in enumerate(grads, start=1):
+        f = N * grad
+        v = sigma * v + (1 - sigma) / N**2 * f * f
         g = 1 / math.sqrt(eps + math.sqrt(v))
         g_prev = g if g_prev is None else g_prev
         beta = anneal_a * (t + anneal_b) ** anneal_c
@@ -217,8 +222,7 @@ def ref_santa_sss(theta, grads, u0, zetas, lr, sigma, eps, anneal_a, anneal_b, a
         if t < burnin:
             alpha = alpha + (u * u - eta / beta) / 2
             u_new = math.exp(-alpha / 2) * u
-            u_new = (u_new - g * f * eta + math.sqrt(2 * g_prev * eta / beta) * next(zetas)
-                     + eta / beta * (1 - g_prev / g) / u)
+            u_new = u_new - g * f * eta + math.sqrt(2 * g_prev * eta**1.5 / beta) * next(zetas)
             u_new = math.exp(-alpha / 2) * u_new
             alpha = alpha + (u_new * u_new - eta / beta) / 2
         else:
@@ -324,7 +328,7 @@ def test_matches_hand_computed_equations(name, hyperparams, steps):
     np.testing.assert_allclose(s, want_s, rtol=1e-12, atol=1e-15)
 
 
-SANTA_HP = {"lr": 0.01, "sigma": 0.9, "eps": 1e-6, "anneal_a": 2.0, "anneal_b": 1.0,
+SANTA_HP = {"lr": 0.01, "N": 3.0, "sigma": 0.9, "eps": 1e-6, "anneal_a": 2.0, "anneal_b": 1.0,
             "anneal_c": 0.7, "burnin": 3, "C": 2.0}
 
 
@@ -357,6 +361,86 @@ def test_santa_matches_hand_computed_equations(name, burnin):
     assert params["w"] is w and params["s"] is s
     np.testing.assert_allclose(w, want_w, rtol=1e-10)
     np.testing.assert_allclose(s, want_s, rtol=1e-10)
+
+
+# One update worked out by hand: theta_0 = 0.5, gradient 2, hyperparameters chosen for round
+# numbers, every normal draw 0.5 (u_0 = sqrt(eta) 0.5, then zeta_1 = 0.5).
+#   v_1 = 0.25 * (20 / 10)^2 = 1;  g_1 = g_0 = 1 / sqrt(3 + sqrt(1)) = 0.5;  beta_1 = 0.1
+#   u_0 = sqrt(0.01) * 0.5 = 0.05;  alpha_0 = sqrt(0.01) * 3 = 0.3;  eta/beta_1 = 0.1
+#   noise = sqrt(2 * 0.01^1.5 / 0.1 * 0.5) * 0.5 = sqrt(0.01) * 0.5 = 0.05
+#   eta g_1 f_1 = 0.01 * 0.5 * (10 * 2) = 0.1
+HAND_HP = {"lr": 0.01, "N": 10.0, "sigma": 0.75, "eps": 3.0, "anneal_a": 0.1, "anneal_b": 0.0,
+           "anneal_c": 0.0, "burnin": 2, "C": 3.0}
+
+
+def hand_santa_e():
+    alpha = 0.3 + (0.05 * 0.05 - 0.1)                   # 0.2025
+    u = 0.05 + (1 - alpha) * 0.05 - 0.1                 # -0.010125
+    return 0.5 + 0.5 * u                                # 0.4949375
+
+
+def hand_santa_sss():
+    theta = 0.5 + 0.5 * 0.05 / 2                        # 0.5125
+    alpha = 0.3 + (0.05 * 0.05 - 0.1) / 2               # 0.25125
+    decay = math.exp(-alpha / 2)
+    u = decay * (decay * 0.05 - 0.1 + 0.05)
+    return theta + 0.5 * u / 2
+
+
+@pytest.mark.parametrize("name, hand", [("santa_e", hand_santa_e), ("santa_sss", hand_santa_sss)])
+def test_santa_first_step_by_hand(name, hand):
+    optimizer = get_optimizer(name, rng=ConstantNormal(0.5), **HAND_HP)
+    theta = np.array(0.5)
+    optimizer.update({"s": theta}, {"s": np.array(2.0)})
+    assert float(theta) == pytest.approx(hand(), rel=1e-14)
+
+
+def softmax_regression_problem(seed=0):
+    """200 samples of 20 features (the first 5 always 0, like MNIST's blank border pixels), 3
+    classes given by a random linear teacher; returns (x, labels, params)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((200, 20))
+    x[:, :5] = 0.0
+    labels = np.argmax(x @ rng.standard_normal((20, 3)), axis=1)
+    params = {"W": 0.01 * rng.standard_normal((20, 3)), "b": np.zeros(3)}
+    return x, labels, params
+
+
+def softmax_loss_and_grads(params, x, labels):
+    """Mean cross-entropy of softmax(x W + b) and its gradients."""
+    z = x @ params["W"] + params["b"]
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    n = len(x)
+    loss = -np.mean(np.log(p[np.arange(n), labels]))
+    dz = p
+    dz[np.arange(n), labels] -= 1
+    dz /= n
+    return loss, {"W": x.T @ dz, "b": dz.sum(axis=0)}
+
+
+@pytest.mark.parametrize("name", SANTA)
+def test_santa_with_its_defaults_trains_a_small_problem(name):
+    # the scaled gradient (N), the eta^(3/2) noise and the capped preconditioner (eps) all matter
+    # here: without them Santa barely moves, or blows up the weights of the blank features
+    x, labels, params = softmax_regression_problem()
+    blank_before = params["W"][:5].copy()
+    optimizer = get_optimizer(name, rng=np.random.default_rng(1))
+    start, _ = softmax_loss_and_grads(params, x, labels)
+    order = np.random.default_rng(2)
+    for _ in range(30):                                   # 30 epochs of 10 batches of 20
+        perm = order.permutation(len(x))
+        for i in range(10):
+            batch = perm[20 * i:20 * (i + 1)]
+            _, grads = softmax_loss_and_grads(params, x[batch], labels[batch])
+            optimizer.update(params, grads)
+    end, _ = softmax_loss_and_grads(params, x, labels)
+    assert math.isfinite(end) and start == pytest.approx(math.log(3), rel=0.05)
+    assert end < 0.5 * start                             # Adam (lr 1e-3): 0.58 of start
+    accuracy = np.mean(np.argmax(x @ params["W"] + params["b"], axis=1) == labels)
+    assert accuracy > 0.9
+    assert np.max(np.abs(params["W"][:5] - blank_before)) < 0.05
 
 
 def test_santa_default_rng_is_seeded():
@@ -468,9 +552,8 @@ def test_book_and_paper_defaults():
     assert {k: d["eve"][k] for k in ("lr", "beta1", "beta2", "beta3", "k", "K")} == {
         "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "beta3": 0.999, "k": 0.1, "K": 10}
     for name in SANTA:
-        assert {k: d[name][k] for k in ("sigma", "eps", "C")} == {"sigma": 0.999, "eps": 1e-8,
-                                                                  "C": 5}
-        assert "rng" not in d[name]
+        assert d[name] == {"lr": 1e-8, "N": 1e4, "sigma": 0.999, "eps": 1e-2, "anneal_a": 1.0,
+                           "anneal_b": 0.0, "anneal_c": 0.5, "burnin": 100, "C": 1000.0}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -548,8 +631,9 @@ SUITABLE = {
     "adadelta": {"lr": 1.0}, "adamax": {"lr": 0.3}, "nadam": {"lr": 0.3},
     "amsgrad": {"lr": 0.1}, "adabound": {"lr": 0.3}, "amsbound": {"lr": 0.3},
     "rmsprop_graves": {"lr": 0.01}, "smorms3": {"lr": 0.3}, "eve": {"lr": 0.3},
-    "santa_e": {"lr": 0.01, "burnin": 50, "rng": np.random.default_rng(0)},
-    "santa_sss": {"lr": 0.01, "burnin": 50, "rng": np.random.default_rng(0)},
+    # the optimizer-paths lab's setting: default eta (momentum 0.9), gradient step eta N = 0.01
+    "santa_e": {"N": 1e6, "burnin": 50, "rng": np.random.default_rng(0)},
+    "santa_sss": {"N": 1e6, "burnin": 50, "rng": np.random.default_rng(0)},
 }
 
 

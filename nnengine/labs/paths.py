@@ -27,11 +27,16 @@ BOOK_OPTIMIZERS = [
 PATH_LRS = {
     "sgd": 0.95, "momentum": 0.1, "nesterov": 0.1, "adagrad": 1.5, "rmsprop": 0.15, "adam": 0.3,
     "adadelta": 1.0, "adamax": 0.3, "nadam": 0.3, "amsgrad": 0.3, "adabound": 0.3, "amsbound": 0.3,
-    "rmsprop_graves": 0.05, "smorms3": 0.3, "eve": 0.3, "santa_e": 0.01, "santa_sss": 0.1,
+    "rmsprop_graves": 0.05, "smorms3": 0.3, "eve": 0.3, "santa_e": 1e-8, "santa_sss": 1e-8,
 }
+# Other hyperparameters the lab sets where a spec leaves them out. Santa's eta (lr) also sets its
+# momentum (alpha_0 = C sqrt(eta)); its gradient step is eta * N, with N = 1e4 tuned for the mean
+# loss of a network. The lab keeps eta (momentum 0.9) and takes N = 1e6: a step eta N = 0.01 on
+# these functions' gradients of order 1 (3e6 already makes Santa-E diverge on Rosenbrock).
+PATH_HYPERPARAMS = {"santa_e": {"N": 1e6}, "santa_sss": {"N": 1e6}}
 # Steeper functions need smaller steps for the methods whose step grows with the gradient.
 PATH_LRS_BY_FUNCTION = {
-    "rosenbrock": {"sgd": 0.002, "momentum": 0.0005, "nesterov": 0.0005, "santa_e": 0.001, "santa_sss": 0.01},
+    "rosenbrock": {"sgd": 0.002, "momentum": 0.0005, "nesterov": 0.0005},
     "saddle": {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05},
     "himmelblau": {"sgd": 0.01, "momentum": 0.002, "nesterov": 0.002},
 }
@@ -48,10 +53,11 @@ def path_lr(name: str, function: str = "book") -> float:
 
 
 def default_optimizer(name: str, function: str = "book") -> dict:
-    """``{"name", **hyperparameters}`` with the path lab's learning rate and the optimizer's other defaults."""
+    """``{"name", **hyperparameters}`` with the path lab's learning rate and the optimizer's other defaults
+    (the lab's ``PATH_HYPERPARAMS`` where it has them)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; known optimizers: {', '.join(OPTIMIZERS)}")
-    spec = {"name": name, **OPTIMIZERS[name].defaults}
+    spec = {"name": name, **OPTIMIZERS[name].defaults, **PATH_HYPERPARAMS.get(name, {})}
     spec["lr"] = path_lr(name, function)
     return spec
 
@@ -63,6 +69,7 @@ def _make(spec: dict, seed: int):
         raise ValueError("each optimizer needs a \"name\"")
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; known optimizers: {', '.join(OPTIMIZERS)}")
+    spec = {**PATH_HYPERPARAMS.get(name, {}), **spec}
     if OPTIMIZERS[name].stochastic:
         return name, spec, get_optimizer(name, rng=np.random.default_rng(seed), **spec)
     return name, spec, get_optimizer(name, **spec)
