@@ -59,12 +59,19 @@ def load_splits(config: Config, rng: np.random.Generator) -> Splits:
 
 
 def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback | None = None,
-          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None,
+          eval_threads: Callable[[], int] | None = None) -> TrainResult:
     """Train the network ``config`` describes and report one record per epoch.
 
     Draws from one ``numpy.random.Generator`` seeded with ``config.seed``, in this order: the data
     split, the weights, then each epoch's shuffle and dropout masks, so the same config gives the
     same numbers bit for bit.
+
+    ``eval_threads()``, when given, says how many threads the per-epoch evaluation may use now; it is
+    asked before each epoch's evaluation starts, so a caller that shares the cores among several runs
+    can give a run more while it is alone and less when others start (the server).  Every matrix
+    product then uses one BLAS thread.  Without it the evaluation uses the cores BLAS may use, fixed
+    for the run.  The numbers do not depend on the thread count.
     """
     rng = np.random.default_rng(config.seed)
     if data is None:
@@ -74,9 +81,9 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     # Train, test and validation rows stacked once: each epoch's evaluation is one pass over all of them
     # (one large matrix product per layer); with several cores it runs on copies of the network in
     # background threads while the next epoch trains (see _Pipeline).
-    evaluate = StackedEvaluation(network, [(data.x_train, data.t_train), (data.x_test, data.t_test),
-                                           (data.x_val, data.t_val)], dtype=dtype)
-    x_train, t_train = evaluate.views(0)
+    sets = [(data.x_train, data.t_train), (data.x_test, data.t_test), (data.x_val, data.t_val)]
+    evaluations = _Evaluations(network, sets, dtype, eval_threads)
+    x_train, t_train = evaluations.evaluate.views(0)  # kept: a rebuilt evaluation holds equal ones
     has_val = len(data.x_val) > 0
     optimizer = make_optimizer(config, rng)
     should_stop = should_stop or (lambda: False)
@@ -100,11 +107,11 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
         on_epoch(record)
         return finite
 
-    pipeline = _Pipeline(evaluate, report)
+    pipeline = _Pipeline(evaluations, report)
     n = len(x_train)
     batch_size = min(config.training.batch_size, n)
     steps = -(-n // batch_size)  # ceil: the last, smaller batch is kept
-    with evaluate, pipeline.blas, np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with evaluations, pipeline.blas, np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         pipeline.launch(0)
         for epoch in range(1, config.training.epochs + 1):
             order = rng.permutation(n)
@@ -136,11 +143,50 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     return result
 
 
+class _Evaluations:
+    """The run's ``StackedEvaluation``, rebuilt with another worker count when ``threads()`` changes.
+
+    ``threads`` None: one evaluation for the whole run, with the workers ``StackedEvaluation`` picks.
+    Rebuilding costs one stacking of the rows (milliseconds for the bundled pool), so it happens only
+    when the answer changes, between epochs (``current()`` is called before each evaluation starts).
+    """
+
+    def __init__(self, network: Network, sets, dtype, threads: Callable[[], int] | None):
+        self.network, self.sets, self.dtype, self.threads = network, sets, dtype, threads
+        self.asked = self._ask()
+        self.evaluate = self._build(self.asked)
+
+    def _ask(self) -> int | None:
+        return None if self.threads is None else max(1, int(self.threads()))
+
+    def _build(self, workers: int | None) -> StackedEvaluation:
+        return StackedEvaluation(self.network, self.sets, dtype=self.dtype, workers=workers)
+
+    @property
+    def background(self) -> bool:
+        """Whether evaluations may run beside training (then products get one BLAS thread)."""
+        return self.threads is not None or self.evaluate.background
+
+    def current(self) -> StackedEvaluation:
+        """The evaluation to start next, with as many workers as ``threads()`` allows now."""
+        asked = self._ask()
+        if asked != self.asked:
+            self.evaluate.close()
+            self.evaluate, self.asked = self._build(asked), asked
+        return self.evaluate
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.evaluate.close()
+
+
 class _Pipeline:
     """Evaluation of epoch e overlapped with the training of epoch e + 1, reported in order.
 
     ``launch(e)`` starts evaluating the network as it is at the end of epoch e (in background threads,
-    on copies, when ``evaluate.background``; else right away); ``poll()`` reports a finished evaluation
+    on copies, when the evaluation has several workers; else right away); ``poll()`` reports a finished evaluation
     between batches; ``finish()`` waits for and reports the pending one.  So each record is the
     evaluation of exactly the weights at the end of its epoch, and the records, the stop points and the
     returned network are those of evaluating in between epochs: when a record shows a non-finite
@@ -148,28 +194,29 @@ class _Pipeline:
     to that epoch's state, as if the next epoch had never started.
     """
 
-    def __init__(self, evaluate: StackedEvaluation, report):
-        self.evaluate, self.report = evaluate, report
+    def __init__(self, evaluations: _Evaluations, report):
+        self.evaluations, self.report = evaluations, report
         # background evaluation and training share the cores: one BLAS thread per product
-        self.blas = blas_threads.limit(1) if evaluate.background else contextlib.nullcontext()
+        self.blas = blas_threads.limit(1) if evaluations.background else contextlib.nullcontext()
         self.pending = None
         self.message = ""
 
     def launch(self, epoch: int) -> None:
-        self.pending = (epoch, self.evaluate.start())
+        evaluate = self.evaluations.current()
+        self.pending = (epoch, evaluate, evaluate.start())
 
     def poll(self) -> bool:
-        if self.pending is not None and self.pending[1].done():
+        if self.pending is not None and self.pending[2].done():
             return self.finish()
         return True
 
     def finish(self) -> bool:
         if self.pending is None:
             return True
-        (epoch, wait), self.pending = self.pending, None
+        (epoch, evaluate, wait), self.pending = self.pending, None
         if self.report(epoch, wait()):
             return True
-        self.evaluate.restore()
+        evaluate.restore()
         self.message = (f"the training loss became non-finite after epoch {epoch}; "
                         f"try a smaller learning rate")
         return False

@@ -30,6 +30,7 @@ import numpy as np
 
 from nnengine import trainer
 
+from .budget import CoreBudget, RunThreads
 from .store import to_json_safe
 
 log = logging.getLogger(__name__)
@@ -236,11 +237,13 @@ class ChildFailed(Exception):
     """The training process reported an error or died; str() is the message for run:error."""
 
 
-def _child_main(config_dict, conn, stop, busy, max_pause, nice):
+def _child_main(config_dict, conn, stop, busy, max_pause, nice, cores, running):
     """Entry point of a training process: train, streaming records through `conn`.
 
     Messages: ("epoch", record) ..., then ("result", Outcome fields) or ("error", text).
-    Runs at a lower priority (nice) than the server, with one BLAS thread; pauses
+    Runs at a lower priority (nice) than the server, with one BLAS thread per product;
+    evaluates each epoch on its share of the `cores` (server.budget.RunThreads: `running`
+    is the number of runs training now, read before every epoch's evaluation); pauses
     between batches while the server serves an interactive request (`busy` > 0).
     """
     if sys.platform.startswith("linux"):
@@ -270,7 +273,8 @@ def _child_main(config_dict, conn, stop, busy, max_pause, nice):
 
         config = parse_config(config_dict)
         result = trainer.train(config, on_epoch=lambda record: conn.send(("epoch", to_json_safe(dict(record)))),
-                               should_stop=should_stop)
+                               should_stop=should_stop,
+                               eval_threads=RunThreads(cores, running))
         conn.send(("result", *_outcome(result, "(child)")))
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
         pass  # the server went away
@@ -286,29 +290,37 @@ def _child_main(config_dict, conn, stop, busy, max_pause, nice):
         conn.close()
 
 
-def _train_in_child(mp, run, on_epoch, nice, gate):
-    """Train `run` in a child process; on_epoch is called here, in the server, per record."""
+def _train_in_child(mp, run, on_epochs, on_started, nice, gate, budget):
+    """Train `run` in a child process; here, in the server, on_started() is called once
+    the child is on its way and on_epochs(records) with the records as they arrive.
+
+    Records that arrived together are handed over together, so that they are stored in
+    one transaction: a commit costs 10 to 20 ms on this machine's disk, longer than an
+    epoch of the overfitting experiment, so one commit per epoch fell behind the run.
+    """
     receive, send = mp.Pipe(duplex=False)
     child = mp.Process(
         target=_child_main,
-        args=(run.config.to_dict(), send, run.stop_event, gate.shared_busy(mp), gate.max_pause, nice),
+        args=(run.config.to_dict(), send, run.stop_event, gate.shared_busy(mp), gate.max_pause, nice,
+              budget.cores, budget.shared_count(mp)),
         name=f"run-{run.run_id}", daemon=True,
     )
     child.start()
     send.close()  # ours; the child holds its own copy
     try:
+        on_started()  # while the child starts up
         while True:
-            try:
-                message = receive.recv()
-            except EOFError:
-                child.join(5)
-                raise ChildFailed(f"the training process ended unexpectedly (exit code {child.exitcode})")
-            if message[0] == "epoch":
-                on_epoch(message[1])
-            elif message[0] == "result":
+            records, message = _receive_batch(receive)
+            if records:
+                on_epochs(records)
+            if message is None:
+                continue
+            if message[0] == "result":
                 return Outcome(*message[1:])
-            else:
+            if message[0] == "error":
                 raise ChildFailed(message[1])
+            child.join(5)
+            raise ChildFailed(f"the training process ended unexpectedly (exit code {child.exitcode})")
     finally:
         receive.close()
         child.join(5)
@@ -317,24 +329,51 @@ def _train_in_child(mp, run, on_epoch, nice, gate):
             child.join(5)
 
 
+def _receive_batch(receive):
+    """Wait for the child's next message, then take every epoch record already waiting.
+
+    Returns (records, message): message is the first other message (("result", ...),
+    ("error", text), or ("eof",) when the child is gone), or None.
+    """
+    records = []
+    while not records or receive.poll():
+        try:
+            message = receive.recv()
+        except EOFError:
+            return records, ("eof",)
+        if message[0] != "epoch":
+            return records, message
+        records.append(message[1])
+    return records, None
+
+
+def _warm_child():
+    """Nothing: starting it starts the forkserver, which imports the engine (see RunManager._warm_up)."""
+
+
 def multiprocessing_context():
     """forkserver where there is one (a clean, preloaded parent: children start in
     milliseconds and never inherit the server's threads), else spawn."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
-        context.set_forkserver_preload(["nnengine.trainer", "server.jobs"])
+        # numpy.random is imported lazily by NumPy, so without it every run would import it.
+        context.set_forkserver_preload(["numpy.random", "nnengine.trainer", "server.jobs"])
     return context
 
 
 class RunManager:
     def __init__(self, store, emit, max_workers, max_queued_per_client, gate=None, nice=0,
-                 isolation="thread", mp_context=None):
+                 isolation="thread", mp_context=None, budget=None):
         """`isolation`: "thread" trains in the worker thread (tests patch the trainer);
         "process" trains in a child process per run (the server: no GIL shared with
         the request threads, lower CPU priority, a crash ends one run). `nice` is the
         priority drop of training (threads on Linux, or the child processes).
-        `mp_context` overrides the multiprocessing context (tests use "fork")."""
+        `mp_context` overrides the multiprocessing context (tests use "fork").
+        `budget` (a CoreBudget) shares the cores among the runs training at once; each
+        child process evaluates its epochs on its share (thread mode keeps one thread).
+        With a forkserver, it is started now, in the background, so that the first run
+        does not wait for it (about 0.4 s: a fresh interpreter importing the engine)."""
         if isolation not in ("thread", "process"):
             raise ValueError(f"isolation must be 'thread' or 'process', got {isolation!r}")
         self.isolation = isolation
@@ -342,6 +381,7 @@ class RunManager:
         self._mp = None
         if isolation == "process":
             self._mp = mp_context or multiprocessing_context()
+        self.budget = budget or CoreBudget()
         self.store = store
         self._emit = emit
         self.gate = gate or PriorityGate(max_pause=0)
@@ -354,6 +394,9 @@ class RunManager:
         self._queue = collections.deque()  # _Run waiting for a worker, oldest first
         self._running = {}  # run_id -> _Run
         self._closed = False
+        self.warmed_up = threading.Event()  # set once the forkserver has started a child
+        if self._mp is not None and self._mp.get_start_method() == "forkserver":
+            threading.Thread(target=self._warm_up, name="run-warm-up", daemon=True).start()
 
     # -- public API ------------------------------------------------------------
 
@@ -444,6 +487,7 @@ class RunManager:
             self._executor.submit(self._execute, run)
             moved = True
         if moved:
+            self.budget.set_running(len(self._running))
             self._report_positions_locked()
         return moved
 
@@ -461,6 +505,18 @@ class RunManager:
             self._running.pop(run.run_id, None)
             if not self._closed:
                 self._dispatch_locked()
+            # After the successor is dispatched: the other runs never see a moment alone.
+            self.budget.set_running(len(self._running))
+
+    def _warm_up(self):
+        """Start (and end) one idle child, which starts the forkserver with the engine loaded."""
+        try:
+            child = self._mp.Process(target=_warm_child, name="run-warm-up", daemon=True)
+            child.start()
+            child.join(60)
+            self.warmed_up.set()
+        except Exception as exc:  # the first run will start it instead, only later
+            log.warning("could not start the training process server ahead of time: %s", exc)
 
     # -- one run, on a worker thread --------------------------------------------
 
@@ -476,19 +532,26 @@ class RunManager:
 
     def _train(self, run):
         run_id = run.run_id
-        self._write(run, self.store.set_status, run_id, "running")
-        self._send("run:started", {"run_id": run_id}, run_id)
 
-        def on_epoch(record):
-            record = to_json_safe(dict(record))
-            self._write(run, self.store.append_metric, run_id, record)
-            self._send("run:epoch", {"run_id": run_id, **record}, run_id)
+        def on_started():
+            self._write(run, self.store.set_status, run_id, "running")
+            self._send("run:started", {"run_id": run_id}, run_id)
+
+        def on_epochs(records):
+            # Stored before they are sent: a watcher who joins meanwhile may see an epoch
+            # twice (run:watch), never miss one.
+            records = [to_json_safe(dict(record)) for record in records]
+            self._write(run, self.store.append_metrics, run_id, records)
+            for record in records:
+                self._send("run:epoch", {"run_id": run_id, **record}, run_id)
 
         try:
             if self.isolation == "process":
-                outcome = _train_in_child(self._mp, run, on_epoch, self.nice, self.gate)
+                outcome = _train_in_child(self._mp, run, on_epochs, on_started, self.nice, self.gate,
+                                          self.budget)
             else:
-                outcome = self._train_in_thread(run, on_epoch)
+                on_started()
+                outcome = self._train_in_thread(run, lambda record: on_epochs([record]))
         except Exception as exc:
             # A bug or a numerical failure in the engine (or a dead child) ends this run only.
             error = str(exc) if isinstance(exc, ChildFailed) else f"{type(exc).__name__}: {exc}"

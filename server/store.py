@@ -130,11 +130,14 @@ class Store:
                 )
 
     def append_metric(self, run_id, record):
+        self.append_metrics(run_id, [record])
+
+    def append_metrics(self, run_id, records):
+        """Store epoch records in one transaction (a commit waits for the disk: one per
+        batch of records lets a fast run's records be stored as fast as they come)."""
+        rows = [(run_id, int(record["epoch"]), _dumps(record)) for record in records]
         with self._connect() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO metrics (run_id, epoch, record) VALUES (?, ?, ?)",
-                (run_id, int(record["epoch"]), _dumps(record)),
-            )
+            conn.executemany("INSERT OR REPLACE INTO metrics (run_id, epoch, record) VALUES (?, ?, ?)", rows)
 
     def finish_run(self, run_id, status, summary, weights_npz_bytes=None, message=None):
         with self._connect() as conn:

@@ -366,6 +366,34 @@ def test_stop_a_running_run(page, server):
     assert page.locator(".run-item").get_attribute("data-status") == "stopped"
 
 
+def test_streamed_epochs_are_drawn_in_batches_and_all_arrive(page, server):
+    """Charts redraw at most every 200 ms and the epoch text likewise (charts.js, live.js): a fast
+    run's 150 epochs take far fewer redraws than epochs, and every point and the final text are there."""
+    fast = json.loads(json.dumps(SMALL))
+    fast["training"]["epochs"] = 150
+    open_dashboard(page, server, "#config=" + b64url(fast))
+    page.evaluate("""() => {
+        window.__redraws = 0; window.__texts = 0;
+        const extend = Plotly.extendTraces;
+        Plotly.extendTraces = function (el, ...rest) {
+            if (el.id === 'chart-loss') window.__redraws++;
+            return extend.call(this, el, ...rest);
+        };
+        new MutationObserver(() => window.__texts++).observe(document.getElementById('progress-epoch'),
+                                                             {childList: true, characterData: true, subtree: true});
+    }""")
+    t0 = time.perf_counter()
+    page.click("#train")
+    page.wait_for_function("document.getElementById('status').dataset.status === 'done'", timeout=120000)
+    elapsed_ms = (time.perf_counter() - t0) * 1000
+    redraws, texts = page.evaluate("[window.__redraws, window.__texts]")
+    allowed = elapsed_ms / 200 + 3  # one per 200 ms, the first epoch at once and the last at done
+    print(f"\n[streaming] 150 epochs in {elapsed_ms:.0f} ms: {redraws} chart redraws, {texts} epoch texts")
+    assert redraws <= allowed and texts <= allowed + 1  # +1: the text done writes
+    assert page.evaluate(f"{GD.format('loss')}.data[0].x.length") == 151
+    assert page.locator("#progress-epoch").inner_text() == "epoch 150 / 150"
+
+
 def test_pages_load_only_from_the_test_server(page, server, finished_run):
     for path in ("/", "/runs", f"/runs/{finished_run['run_id']}"):
         page.goto(server + path)

@@ -208,7 +208,7 @@ def test_a_diverged_run_reports_its_message_and_keeps_no_weights(make_manager, r
 class FailingStore(Store):
     """A database that fills up once the run is under way."""
 
-    def append_metric(self, run_id, record):
+    def append_metrics(self, run_id, records):
         raise sqlite3.OperationalError("database or disk is full")
 
 

@@ -1,11 +1,20 @@
 // Plotly charts: loss, accuracy and train-test gap per epoch, one colour per run
 // (train solid, test dashed). Plotly.newPlot once per chart; structural changes (a run added,
 // hidden, removed) go through Plotly.react with a fixed `uirevision`, so the user's zoom survives;
-// streamed epochs are buffered and flushed with Plotly.extendTraces once per animation frame.
+// streamed epochs are buffered and flushed with Plotly.extendTraces on an animation frame, at most
+// every MIN_FLUSH_MS, and no more often than FLUSH_COST_FACTOR times what a flush costs here (each
+// redraws the three charts: 40-60 ms in headless Chromium without a GPU, a few ms with one), up to
+// MAX_FLUSH_MS. Flushing at every frame made the browser use more CPU than the training it shows
+// (7 s against 5 s for the 200-epoch overfitting run, bench/ui_latency.py) on the same 2 cores;
+// every 200 ms, still 2.3 s; every second, 0.8 s. The first epoch after a pause is drawn at once.
 
 import { lossLabel } from "./format.js";
 
 export const PALETTE = ["#1f6fd1", "#d6402b", "#1e9e5a", "#e08a00", "#7b4fc9", "#8c5a3c", "#d0479b", "#0f9bb0", "#8a9a12", "#5f6b7a"];
+
+const MIN_FLUSH_MS = 200;
+const MAX_FLUSH_MS = 1000;
+const FLUSH_COST_FACTOR = 10;  // redraws take at most about a tenth of the page's time
 
 const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#2b3440" };
 const GRID = "#e6e9ef";
@@ -52,6 +61,9 @@ export class Charts {
     this.pending = new Map();  // run id -> [records not yet drawn]
     this.dirty = false;        // true: next frame redraws everything with Plotly.react
     this.frame = null;
+    this.timer = null;         // a flush waiting for MIN_FLUSH_MS to pass
+    this.flushedAt = -Infinity;
+    this.flushCost = 0;        // ms, moving average of a flush's drawing
     this.logLoss = false;
     this.pointsDrawn = 0;
     this.drawn = false;
@@ -152,12 +164,20 @@ export class Charts {
   }
 
   _schedule() {
-    if (this.frame === null) this.frame = requestAnimationFrame(() => this.flush());
+    if (this.frame !== null || this.timer !== null) return;
+    const wait = this.flushedAt + this.interval() - performance.now();
+    if (this.dirty || wait <= 0) {
+      this.frame = requestAnimationFrame(() => this.flush());
+    } else {
+      this.timer = setTimeout(() => { this.timer = null; this._schedule(); }, wait);
+    }
   }
 
   /** Draw what is waiting. Called once per animation frame; safe to call directly. */
   flush() {
     if (this.frame !== null) { cancelAnimationFrame(this.frame); this.frame = null; }
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
+    this.flushedAt = performance.now();
     if (this.dirty) {
       this.dirty = false;
       this.pending.clear();
@@ -185,6 +205,13 @@ export class Charts {
     }
     for (const records of this.pending.values()) this.pointsDrawn += records.length;
     this.pending.clear();
+    const cost = performance.now() - this.flushedAt;
+    this.flushCost = this.flushCost ? 0.7 * this.flushCost + 0.3 * cost : cost;
+  }
+
+  /** Milliseconds between two flushes of streamed epochs, as the cost of a flush here allows. */
+  interval() {
+    return Math.min(MAX_FLUSH_MS, Math.max(MIN_FLUSH_MS, FLUSH_COST_FACTOR * this.flushCost));
   }
 
   _data(name) {
