@@ -10,7 +10,8 @@ Measures, in headless Chromium (the system /usr/bin/chromium):
      frame after the epoch arrives), plus the same seen from Python (includes Playwright polling).
   2. Permalink page: navigation -> stored metrics drawn.
   3. The book's overfitting experiment (784-100x6-10, 300 samples, 200 epochs) through the UI,
-     click -> "done", against `python -m nnengine run CONFIG.json` (process start to exit).
+     click -> "done", against `python -m nnengine run CONFIG.json` (process start to exit),
+     --full-repeats times each, alternating; medians.
 Prints a table. Numbers depend on the machine and its load; nothing is asserted.
 """
 from __future__ import annotations
@@ -110,6 +111,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--preset", default="overfitting", help="preset for the full run (default: overfitting)")
     parser.add_argument("--quick", action="store_true", help="skip the full 200-epoch runs")
+    parser.add_argument("--full-repeats", type=int, default=3,
+                        help="full runs per side, UI and CLI alternating (medians; default 3)")
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -132,20 +135,35 @@ def main(argv=None):
         rows.append(("Train click -> first epoch plotted (seen by Playwright)", fmt_ms(wall)))
 
         if not args.quick:
-            ui_wall, run_id, points = full_run_via_ui(page, base, args.preset)
             with urllib.request.urlopen(f"{base}/api/schema") as res:
                 config = json.load(res)["presets"][args.preset]["config"]
-            with urllib.request.urlopen(f"{base}/api/runs/{run_id}") as res:
-                stored = json.load(res)
-            engine_ui = (stored.get("summary") or {}).get("elapsed_s")
-            rows.append((f"'{args.preset}' via UI: click -> done ({points} points)", f"{ui_wall:.2f} s"))
-            rows.append(("   of which training in the server (summary.elapsed_s)", f"{engine_ui:.2f} s" if engine_ui else "-"))
             # The server pins BLAS to one thread per run; the CLI does not unless told to.
-            for label, extra in (("", None), (", 1 BLAS thread", ONE_BLAS_THREAD)):
-                cli_wall, cli_last = full_run_via_cli(config, extra)
-                rows.append((f"'{args.preset}' via CLI{label}: python -m nnengine run (process)", f"{cli_wall:.2f} s"))
-                rows.append(("   of which training (final line elapsed_s)", f"{cli_last.get('elapsed_s', float('nan')):.2f} s"))
-                rows.append((f"   UI click->done vs this CLI process", f"{100 * (ui_wall / cli_wall - 1):+.0f} %"))
+            cli_sides = (("", None), (", 1 BLAS thread", ONE_BLAS_THREAD))
+            ui_walls, engine_uis, cli = [], [], {label: ([], []) for label, _ in cli_sides}
+            for _ in range(max(1, args.full_repeats)):  # alternate, so drifting load hits both sides
+                ui_wall, run_id, points = full_run_via_ui(page, base, args.preset)
+                with urllib.request.urlopen(f"{base}/api/runs/{run_id}") as res:
+                    stored = json.load(res)
+                ui_walls.append(ui_wall)
+                engine_uis.append((stored.get("summary") or {}).get("elapsed_s") or float("nan"))
+                for label, extra in cli_sides:
+                    cli_wall, cli_last = full_run_via_cli(config, extra)
+                    cli[label][0].append(cli_wall)
+                    cli[label][1].append(cli_last.get("elapsed_s", float("nan")))
+            med = statistics.median
+            n = len(ui_walls)
+            rows.append((f"'{args.preset}' via UI: click -> done ({points} points, median of {n})",
+                         f"{med(ui_walls):.2f} s  (all: {', '.join(f'{w:.2f}' for w in ui_walls)})"))
+            rows.append(("   of which training in the server (summary.elapsed_s)", f"{med(engine_uis):.2f} s"))
+            for label, _ in cli_sides:
+                walls, trains = cli[label]
+                rows.append((f"'{args.preset}' via CLI{label}: python -m nnengine run (process)",
+                             f"{med(walls):.2f} s  (all: {', '.join(f'{w:.2f}' for w in walls)})"))
+                rows.append(("   of which training (final line elapsed_s)", f"{med(trains):.2f} s"))
+                ratios = sorted(u / c for u, c in zip(ui_walls, walls))
+                rows.append(("   UI click->done vs this CLI process (median of paired ratios)",
+                             f"{100 * (med(ratios) - 1):+.0f} %  (range {100 * (ratios[0] - 1):+.0f} to "
+                             f"{100 * (ratios[-1] - 1):+.0f} %)"))
             rows.append(("permalink of that run: navigation -> charts drawn (cold cache)",
                          fmt_ms(permalink_latency(browser, base, run_id, max(1, args.repeats // 2)))))
 
