@@ -140,6 +140,21 @@ def _zeros(param, *names):
     return state
 
 
+def _update_moments(m, v, grad, b1, b2, scratch):
+    """In place: m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2 (Adam's two running moments).
+
+    ``scratch`` (shape of ``grad``) is overwritten. The Adam-family papers (NAdam, AMSGrad, AdaBound,
+    Eve) share these two lines; Adam itself keeps the book's (g - m) form.
+    """
+    m *= b1
+    np.multiply(grad, 1 - b1, out=scratch)
+    m += scratch
+    v *= b2
+    np.multiply(grad, grad, out=scratch)
+    scratch *= 1 - b2
+    v += scratch
+
+
 # --- the book's six ------------------------------------------------------------------------
 
 class SGD(Optimizer):
@@ -392,13 +407,7 @@ class Nadam(Optimizer):
         m, n, step, denom = state["m"], state["n"], state["scratch"], state["denom"]
         t = state["t"] = state["t"] + 1
         b1, b2 = self.beta1, self.beta2
-        m *= b1
-        np.multiply(grad, 1 - b1, out=step)
-        m += step
-        n *= b2
-        np.multiply(grad, grad, out=step)
-        step *= 1 - b2
-        n += step
+        _update_moments(m, n, grad, b1, b2, step)
         # Nesterov look-ahead: the next step's momentum applied to m, plus the current gradient
         np.multiply(grad, (1 - b1) / (1 - b1**t), out=step)
         np.multiply(m, b1 / (1 - b1 ** (t + 1)), out=denom)
@@ -431,13 +440,7 @@ class AMSGrad(Optimizer):
         m, v, vhat, step = state["m"], state["v"], state["vhat"], state["scratch"]
         state["t"] += 1
         b1, b2 = self.beta1, self.beta2
-        m *= b1
-        np.multiply(grad, 1 - b1, out=step)
-        m += step
-        v *= b2
-        np.multiply(grad, grad, out=step)
-        step *= 1 - b2
-        v += step
+        _update_moments(m, v, grad, b1, b2, step)
         np.maximum(vhat, v, out=vhat)
         np.sqrt(vhat, out=step)
         step += self.eps
@@ -472,13 +475,7 @@ class AdaBound(Optimizer):
         m, v, step = state["m"], state["v"], state["scratch"]
         t = state["t"] = state["t"] + 1
         b1, b2 = self.beta1, self.beta2
-        m *= b1
-        np.multiply(grad, 1 - b1, out=step)
-        m += step
-        v *= b2
-        np.multiply(grad, grad, out=step)
-        step *= 1 - b2
-        v += step
+        _update_moments(m, v, grad, b1, b2, step)
         if self.amsbound:
             second_moment = state["vhat"]
             np.maximum(second_moment, v, out=second_moment)
@@ -657,13 +654,7 @@ class Eve(Optimizer):
         m, v, step, denom = state["m"], state["v"], state["scratch"], state["denom"]
         t = state["t"] = state["t"] + 1
         b1, b2 = self.beta1, self.beta2
-        m *= b1
-        np.multiply(grad, 1 - b1, out=step)
-        m += step
-        v *= b2
-        np.multiply(grad, grad, out=step)
-        step *= 1 - b2
-        v += step
+        _update_moments(m, v, grad, b1, b2, step)
         np.multiply(v, 1 / (1 - b2**t), out=denom)
         np.sqrt(denom, out=denom)
         denom *= self._d_step
