@@ -15,15 +15,23 @@ def eval_numerical_gradient(f, x, h=1e-5):
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        f_plus = f(x)
-        x[ix] = old - h
-        f_minus = f(x)
-        x[ix] = old
-        grad[ix] = (f_plus - f_minus) / (2 * h)
+        grad[it.multi_index] = central_difference(lambda: f(x), x, it.multi_index, h)
     return grad
+
+
+def central_difference(f, x, ix, h=1e-5):
+    """(f() at x[ix] + h  -  f() at x[ix] - h) / 2h, with x[ix] restored exactly afterwards.
+
+    f : callable of no arguments returning a float (it reads ``x``, which is perturbed in place);
+    ix : an index into ``x`` (a tuple, or an int for a flat view).
+    """
+    old = x[ix]
+    x[ix] = old + h
+    f_plus = f()
+    x[ix] = old - h
+    f_minus = f()
+    x[ix] = old
+    return (f_plus - f_minus) / (2 * h)
 
 
 def eval_numerical_gradient_array(f, x, df, h=1e-5):

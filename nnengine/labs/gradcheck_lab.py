@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import Config, parse_config
 from ..data import load_pool
+from ..gradcheck import central_difference
 from ..layers import BatchNorm, Dropout
 from ..network import build_network
 
@@ -115,13 +116,7 @@ def gradcheck(config_obj: dict | Config, batch: int = DEFAULT_BATCH, max_entries
                 else np.arange(flat.size)
             numeric = np.empty(count)
             for j, idx in enumerate(picked):
-                old = flat[idx]
-                flat[idx] = old + h
-                plus = loss(key)
-                flat[idx] = old - h
-                minus = loss(key)
-                flat[idx] = old
-                numeric[j] = (plus - minus) / (2 * h)
+                numeric[j] = central_difference(lambda: loss(key), flat, idx, h)
             backprop = analytic[key].reshape(-1)[picked]
             diff = float(np.linalg.norm(numeric - backprop))
             scale = float(np.linalg.norm(numeric) + np.linalg.norm(backprop))
