@@ -523,25 +523,34 @@ class RunManager:
     def _execute(self, run):
         if self.isolation == "thread":
             _lower_thread_priority(self.nice)
+        last_event = None
         try:
-            self._train(run)
+            last_event = self._train(run)
         except Exception:  # never let a worker die silently
             log.exception("unexpected failure around run %s", run.run_id)
         finally:
             self._release(run)
+        # Sent once the run is no longer active: a client told "done" can no longer stop it.
+        if last_event is not None:
+            self._send(*last_event, run.run_id)
 
     def _train(self, run):
+        """Train and store `run`; returns its last event, (name, payload), still to be sent."""
+        with self.store.session() as store:  # one connection for the run's writes
+            return self._train_storing(run, store)
+
+    def _train_storing(self, run, store):
         run_id = run.run_id
 
         def on_started():
-            self._write(run, self.store.set_status, run_id, "running")
+            self._write(run, store.set_status, run_id, "running")
             self._send("run:started", {"run_id": run_id}, run_id)
 
         def on_epochs(records):
             # Stored before they are sent: a watcher who joins meanwhile may see an epoch
             # twice (run:watch), never miss one.
             records = [to_json_safe(dict(record)) for record in records]
-            self._write(run, self.store.append_metrics, run_id, records)
+            self._write(run, store.append_metrics, run_id, records)
             for record in records:
                 self._send("run:epoch", {"run_id": run_id, **record}, run_id)
 
@@ -559,27 +568,20 @@ class RunManager:
                 log.exception("run %s failed in the engine", run_id)
             else:
                 log.error("run %s failed: %s", run_id, error)
-            self._write(run, self.store.finish_run, run_id, "error", None, None, message=error)
-            self._send("run:error", {"run_id": run_id, "error": error}, run_id)
-            return
+            self._write(run, store.finish_run, run_id, "error", None, None, message=error)
+            return "run:error", {"run_id": run_id, "error": error}
 
-        if not self._write(run, self.store.finish_run, run_id, outcome.status, outcome.summary,
+        if not self._write(run, store.finish_run, run_id, outcome.status, outcome.summary,
                            outcome.weights, message=outcome.message or None):
-            self._finish_without_weights(run, outcome)
+            self._finish_without_weights(run, outcome, store)
         if run.storage_error is not None:
             # The charts were streamed, but the permalink will not hold them.
-            self._send(
-                "run:error",
-                {
-                    "run_id": run_id,
-                    "error": f"the run finished ({outcome.status}) but could not be saved:"
-                    f" {run.storage_error}",
-                    "summary": outcome.summary,
-                },
-                run_id,
-            )
-        else:
-            self._send("run:done", {"run_id": run_id, "summary": outcome.summary}, run_id)
+            return "run:error", {
+                "run_id": run_id,
+                "error": f"the run finished ({outcome.status}) but could not be saved: {run.storage_error}",
+                "summary": outcome.summary,
+            }
+        return "run:done", {"run_id": run_id, "summary": outcome.summary}
 
     def _train_in_thread(self, run, on_epoch):
         gate = self.gate
@@ -595,16 +597,16 @@ class RunManager:
         result = trainer.train(run.config, on_epoch=on_epoch_then_yield, should_stop=should_stop)
         return _outcome(result, run.run_id)
 
-    def _finish_without_weights(self, run, outcome):
+    def _finish_without_weights(self, run, outcome, store):
         """The full record could not be written (a full disk, most likely): record what
         fits, so that the permalink says how the run ended instead of 'running'."""
         note = f"not fully saved: {run.storage_error}"
         message = f"{outcome.message}; {note}" if outcome.message else note
         if outcome.weights is not None and self._write(
-                run, self.store.finish_run, run.run_id, outcome.status, outcome.summary, None,
+                run, store.finish_run, run.run_id, outcome.status, outcome.summary, None,
                 message=message):
             return
-        self._write(run, self.store.set_status, run.run_id, outcome.status, message)
+        self._write(run, store.set_status, run.run_id, outcome.status, message)
 
     def _finish_unstarted(self, run, message):
         summary = {"event": "stopped", "status": "stopped", "epochs": 0, "message": message}

