@@ -67,10 +67,14 @@ export class Charts {
     this.logLoss = false;
     this.pointsDrawn = 0;
     this.drawn = false;
+    this.flushListeners = [];
     // The first drawing waits for the next frame, so runs added right away (stored metrics on a
     // permalink) are drawn by one Plotly.newPlot per chart instead of newPlot + react.
     this._structural();
   }
+
+  /** fn() runs after every flush, in the same frame: text that follows the charts costs no frame of its own. */
+  onFlush(fn) { this.flushListeners.push(fn); }
 
   _run(id) { return this.runs.find((r) => r.id === id); }
   has(id) { return Boolean(this._run(id)); }
@@ -175,6 +179,11 @@ export class Charts {
 
   /** Draw what is waiting. Called once per animation frame; safe to call directly. */
   flush() {
+    this._draw();
+    for (const fn of this.flushListeners) fn();
+  }
+
+  _draw() {
     if (this.frame !== null) { cancelAnimationFrame(this.frame); this.frame = null; }
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
     this.flushedAt = performance.now();

@@ -5,10 +5,11 @@ import { getSocket } from "./socket.js";
 import { pct } from "./format.js";
 
 const ACTIVE = new Set(["starting", "queued", "running"]);
-// The epoch text (status line, the run's line in the list) changes as often as the charts do
-// (charts.js, at least every TEXT_EVERY_MS): rewritten at every epoch it cost the browser 0.7 s of a
-// 4 s overfitting run (bench/ui_latency.py). The first epoch after a pause is shown at once, the last
-// one by done.
+// The epoch text (status line, the run's line in the list) changes when the charts are redrawn, in the
+// same frame (charts.js throttles redraws): rewritten at every epoch it cost the browser 0.7 s of a
+// 4 s overfitting run (bench/ui_latency.py), and each frame of its own is laid out, painted and
+// composited on the CPU the training needs. A run that is not on the charts has its text shown at
+// most every TEXT_EVERY_MS. The first epoch after a pause is shown at once, the last one by done.
 const TEXT_EVERY_MS = 200;
 
 export class Live {
@@ -24,6 +25,7 @@ export class Live {
     this.latest = new Map();   // run id -> its newest epoch record whose text is not shown yet
     this.textTimer = null;
     this.textAt = -Infinity;
+    charts.onFlush(() => { if (this.latest.size) this._showEpochs(); });
   }
 
   get socket() {
@@ -109,8 +111,11 @@ export class Live {
       this.timing.firstEpochAt = performance.now();
       requestAnimationFrame(() => { this.timing.firstPlotAt = performance.now(); });
     }
-    this.charts.push(runId, record);
     this.latest.set(runId, record);
+    if (this.charts.has(runId)) {
+      this.charts.push(runId, record); // its text follows the next redraw
+      return;
+    }
     if (this.textTimer !== null) return;
     const wait = this.textAt + Math.max(TEXT_EVERY_MS, this.charts.interval()) - performance.now();
     if (wait <= 0) this._showEpochs();

@@ -15,7 +15,7 @@ export class StatusPanel {
   /** kind: idle starting queued running done stopped diverged error invalid */
   set(kind, text) {
     this.el.line.dataset.status = kind;
-    this.el.line.textContent = text;
+    setText(this.el.line, text);
     const active = kind === "starting" || kind === "queued" || kind === "running";
     this.el.stop.disabled = !(active && this.run && this.run.id);
     this.el.bar.dataset.state = kind;
@@ -56,7 +56,7 @@ export class StatusPanel {
     if (record.epoch === 0) r.elapsed0 = r.elapsed;
     else r.rate = (r.elapsed - (r.elapsed0 || 0)) / record.epoch; // seconds per epoch
     this._progress(record.epoch / Math.max(1, r.epochs));
-    this.el.epoch.textContent = `epoch ${record.epoch} / ${r.epochs}`;
+    setText(this.el.epoch, `epoch ${record.epoch} / ${r.epochs}`);
     const acc = record.test_acc !== null && record.test_acc !== undefined
       ? ` — train ${pct(record.train_acc)}, test ${pct(record.test_acc)}` : "";
     this.set("running", `Run ${r.short}: training, epoch ${record.epoch} of ${r.epochs}${acc}`);
@@ -93,7 +93,8 @@ export class StatusPanel {
 
   _progress(fraction) {
     const f = Math.max(0, Math.min(1, fraction || 0));
-    this.el.fill.style.width = (100 * f).toFixed(1) + "%";
+    const width = (100 * f).toFixed(1) + "%";
+    if (this.el.fill.style.width !== width) this.el.fill.style.width = width;
     this.el.bar.setAttribute("aria-valuenow", String(Math.round(100 * f)));
   }
 
@@ -115,6 +116,12 @@ export class StatusPanel {
       const eta = Math.max(0, r.rate * (r.epochs - r.epoch) - sinceLast);
       text += ` · ETA ${duration(eta)}`;
     }
-    this.el.time.textContent = text;
+    setText(this.el.time, text);
   }
+}
+
+// A text node rewritten with the same words still costs a style, layout and paint pass (and a frame):
+// the elapsed time changes once a second, the timer ticks twice.
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
