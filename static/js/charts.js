@@ -135,12 +135,14 @@ export class Charts {
   push(id, record) {
     const run = this._run(id);
     if (!run || typeof record.epoch !== "number" || record.epoch <= run.lastEpoch) return;
+    const first = run.x.length === 0;
     this._append(run, record);
     if (!this.dirty) {
       if (!this.pending.has(id)) this.pending.set(id, []);
       this.pending.get(id).push(record);
     }
-    this._schedule();
+    // A run's first epoch is drawn at once, even right after the redraw that put the run on the charts.
+    this._schedule(first);
   }
 
   _append(run, record) {
@@ -167,10 +169,15 @@ export class Charts {
     this._schedule();
   }
 
-  _schedule() {
-    if (this.frame !== null || this.timer !== null) return;
+  _schedule(now = false) {
+    if (this.frame !== null) return;
+    if (this.timer !== null) {
+      if (!now) return;
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     const wait = this.flushedAt + this.interval() - performance.now();
-    if (this.dirty || wait <= 0) {
+    if (this.dirty || now || wait <= 0) {
       this.frame = requestAnimationFrame(() => this.flush());
     } else {
       this.timer = setTimeout(() => { this.timer = null; this._schedule(); }, wait);

@@ -25,7 +25,15 @@ export class Live {
     this.latest = new Map();   // run id -> its newest epoch record whose text is not shown yet
     this.textTimer = null;
     this.textAt = -Infinity;
-    charts.onFlush(() => { if (this.latest.size) this._showEpochs(); });
+    charts.onFlush(() => {
+      if (this.latest.size) this._showEpochs();
+      // The followed run's first epoch is on the charts now; the frame that shows it comes next.
+      if (this.timing.firstEpochAt !== undefined && this.timing.drawnAt === undefined
+          && this.charts.points(this.focusId) > 0) {
+        this.timing.drawnAt = performance.now();
+        requestAnimationFrame(() => { this.timing.firstPlotAt = performance.now(); });
+      }
+    });
   }
 
   get socket() {
@@ -107,10 +115,7 @@ export class Live {
   _epoch(runId, record) {
     if (!this.received.has(runId)) this.received.set(runId, []);
     this.received.get(runId).push(record);
-    if (this.timing.firstEpochAt === undefined && runId === this.focusId) {
-      this.timing.firstEpochAt = performance.now();
-      requestAnimationFrame(() => { this.timing.firstPlotAt = performance.now(); });
-    }
+    if (this.timing.firstEpochAt === undefined && runId === this.focusId) this.timing.firstEpochAt = performance.now();
     this.latest.set(runId, record);
     if (this.charts.has(runId)) {
       this.charts.push(runId, record); // its text follows the next redraw
