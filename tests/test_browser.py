@@ -394,6 +394,30 @@ def test_streamed_epochs_are_drawn_in_batches_and_all_arrive(page, server):
     assert page.locator("#progress-epoch").inner_text() == "epoch 150 / 150"
 
 
+def test_a_runs_first_epoch_is_drawn_at_once_when_redraws_are_throttled(page, server):
+    """Redraws are spaced by their cost, but a new run's first point does not wait for the spacing
+    (it would wait up to a second after the redraw that put the run on the charts)."""
+    open_dashboard(page, server)
+    first, second, later = page.evaluate("""async () => {
+        const charts = window.playground.charts;
+        const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+        const record = (epoch) => ({ epoch, train_loss: 2 - epoch / 10, test_loss: 2, train_acc: 0.1, test_acc: 0.1 });
+        charts.addRun({ id: "probe", color: "#000", label: "probe", epochs: 10 });
+        await frame();                 // the redraw that adds the run
+        charts.flushCost = 100;        // as if a redraw took 100 ms: the next may come 1 s after this one
+        charts.flushedAt = performance.now();
+        charts.push("probe", record(0));
+        await frame(); await frame();
+        const first = charts.points("probe");
+        charts.push("probe", record(1));
+        await frame(); await frame();
+        const second = charts.points("probe");
+        await new Promise((r) => setTimeout(r, 1200));
+        return [first, second, charts.points("probe")];
+    }""")
+    assert (first, second, later) == (1, 1, 2)
+
+
 def test_pages_load_only_from_the_test_server(page, server, finished_run):
     for path in ("/", "/runs", f"/runs/{finished_run['run_id']}"):
         page.goto(server + path)
