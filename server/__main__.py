@@ -15,6 +15,7 @@ import signal
 import sys
 
 from . import create_app, socketio
+from .banner import banner, bracket
 from .jobs import limit_blas_threads
 
 log = logging.getLogger("server")
@@ -68,8 +69,8 @@ def main(argv=None):
     except ValueError as exc:  # a bad PLAYGROUND_* setting
         print(f"python -m server: {exc}", file=sys.stderr)
         return 2
-    shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Serving on http://{shown}:{args.port}", flush=True)
+    print("\n".join(banner(args.host, args.port, app.config["ALLOWED_ORIGINS"])), flush=True)
+    shown = bracket(args.host)
     # `kill` (SIGTERM) should end runs as cleanly as Ctrl-C does: through the finally below.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
