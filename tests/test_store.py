@@ -122,3 +122,32 @@ def test_a_read_only_database_reads_but_refuses_writes(store):
         read_only.create_run("r2", CONFIG)
     with pytest.raises(sqlite3.OperationalError):
         read_only.append_metric("r", record(0))
+
+
+def test_a_session_writes_through_one_connection_and_each_write_is_committed(store, monkeypatch):
+    opened = []
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: opened.append(1) or real_connect(*a, **k))
+    store.create_run("r1", CONFIG)
+    assert len(opened) == 1
+    with store.session() as session:
+        for epoch in range(5):
+            session.append_metrics("r1", [record(epoch)])
+            # committed at once: another connection (the web thread's) sees it
+            assert len(store.get_run("r1")["metrics"]) == epoch + 1
+        session.finish_run("r1", "done", {"status": "done"})
+    assert len(opened) == 1 + 1 + 5  # create, the session's one, five reads
+    assert store.get_run("r1")["status"] == "done"
+
+
+def test_a_failed_write_in_a_session_rolls_back_and_the_session_goes_on(store):
+    store.create_run("r1", CONFIG)
+    with sqlite3.connect(store.path) as conn:  # the database refuses epoch 99
+        conn.execute("CREATE TRIGGER no_99 BEFORE INSERT ON metrics WHEN NEW.epoch = 99"
+                     " BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with store.session() as session:
+        session.append_metrics("r1", [record(0)])
+        with pytest.raises(sqlite3.Error, match="refused"):
+            session.append_metrics("r1", [record(1), record(99)])
+        session.append_metrics("r1", [record(2)])
+    assert [m["epoch"] for m in store.get_run("r1")["metrics"]] == [0, 2]  # epoch 1 went with 99
