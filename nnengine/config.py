@@ -241,7 +241,13 @@ def _key_name(key: str) -> str:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, str) else repr(value)
+    """A value as the JSON it came from (an empty form field arrives as null: "nothing")."""
+    if value is None:
+        return "nothing"
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):  # not JSON: NaN, inf, or a Python object given directly
+        text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 import urllib.request
 
@@ -362,7 +363,10 @@ def test_stop_a_running_run(page, server):
     assert "elapsed" in page.inner_text("#progress-time")
     page.click("#stop")
     page.wait_for_function("document.getElementById('status').dataset.status === 'stopped'")
-    assert "stopped" in page.inner_text("#status")
+    stopped_at = int(re.search(r"stopped at epoch (\d+) of 1000", page.inner_text("#status")).group(1))
+    # the bar, the status line and the charts agree on the last epoch trained
+    assert page.inner_text("#progress-epoch") == f"epoch {stopped_at} / 1000"
+    assert page.evaluate(f"Array.from({GD.format('loss')}.data[0].x).pop()") == stopped_at
     assert page.locator(".run-item").get_attribute("data-status") == "stopped"
 
 

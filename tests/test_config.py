@@ -85,6 +85,13 @@ def test_message_shows_the_value():
         "model.hidden_layers[0].activation"]
 
 
+def test_values_are_shown_as_json_and_an_empty_field_as_nothing():
+    # the builder sends an empty or unreadable number field as null
+    assert errors_of({"optimizer": {"name": "sgd", "lr": None}})["optimizer.lr"].endswith("got nothing")
+    assert errors_of({"training": {"epochs": True}})["training.epochs"].endswith("got true")
+    assert errors_of({"model": {"hidden_layers": {"units": 5}}})["model.hidden_layers"].endswith('got {"units": 5}')
+
+
 def test_compute_budget_refuses_a_run_that_would_take_hours():
     huge = {"data": {"train_size": 4000}, "training": {"epochs": 1000},
             "model": {"hidden_layers": [{"units": 2048}] * 10}}

@@ -24,6 +24,7 @@ export class StatusPanel {
 
   /** Follow a run: {id, short, epochs}. */
   follow(run) {
+    this._stopTimer(); // the previous run's clock; this one starts when it does
     this.run = { ...run, epoch: null, elapsed: 0, t0: performance.now(), rate: null, stampedAt: performance.now() };
     this._progress(0);
     this.el.epoch.textContent = `epoch 0 / ${run.epochs}`;
@@ -70,6 +71,13 @@ export class StatusPanel {
     const status = summary.status || summary.event || "done";
     const final = summary.final || {};
     const secs = summary.elapsed_s;
+    // The bar shows the last epoch trained, also for a run that stopped or diverged on the way (its
+    // last epochs may not have been shown yet: the epoch text follows the chart redraws).
+    const completed = typeof final.epoch === "number" ? final.epoch : summary.epochs_completed;
+    if (typeof completed === "number") {
+      this._progress(completed / Math.max(1, r.epochs));
+      setText(this.el.epoch, `epoch ${completed} / ${r.epochs}`);
+    }
     if (status === "done") {
       this._progress(1);
       this.el.epoch.textContent = `epoch ${final.epoch ?? r.epochs} / ${r.epochs}`;
