@@ -367,9 +367,9 @@ def _check_shapes(check: _Checker, layers: list[HiddenLayer]) -> None:
             continue
         name = "conv" if layer.type == "conv" else "pool"
         if first_dense is not None:
-            check.fail(f"{path}.type", f"a {name} layer cannot follow the dense layer hidden_layers[{first_dense}]; "
-                                       f"allowed: conv and pool layers first (while the input is still an "
-                                       f"image), then dense layers")
+            check.fail(f"{path}.type", f"a {name} layer cannot follow a dense layer (hidden layer {first_dense + 1} "
+                                       f"is dense): conv and pool layers come first, while the input is still "
+                                       f"an image, then dense layers")
             return
         c, h, w = shape
         key, window = ("kernel", layer.kernel) if layer.type == "conv" else ("size", layer.size)

@@ -140,8 +140,8 @@ def test_layer_shapes_follow_each_layer():
 
 
 @pytest.mark.parametrize("layers, field, words", [
-    ([{"units": 10}, {"type": "conv"}], "model.hidden_layers[1].type", "cannot follow the dense layer hidden_layers[0]"),
-    ([{"units": 10}, {"type": "pool"}], "model.hidden_layers[1].type", "conv and pool layers first"),
+    ([{"units": 10}, {"type": "conv"}], "model.hidden_layers[1].type", "cannot follow a dense layer (hidden layer 1 is dense)"),
+    ([{"units": 10}, {"type": "pool"}], "model.hidden_layers[1].type", "conv and pool layers come first"),
     ([{"type": "lstm"}], "model.hidden_layers[0].type", "allowed: dense, conv, pool"),
     ([{"type": "conv", "filters": 65}], "model.hidden_layers[0].filters", "from 1 to 64, got 65"),
     ([{"type": "conv", "filters": 0}], "model.hidden_layers[0].filters", "from 1 to 64"),

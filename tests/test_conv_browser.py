@@ -151,7 +151,9 @@ def test_a_window_that_does_not_fit_is_marked_at_its_field(page, server):
     page.click("#train")
     type_error = page.locator('.field-error[data-error-for="model.hidden_layers[6].type"]')
     type_error.wait_for()
-    assert "cannot follow the dense layer hidden_layers[5]" in type_error.inner_text()
+    assert "cannot follow a dense layer (hidden layer 6 is dense)" in type_error.inner_text()
+    # on a line of its own under the layer's title row, as wide as the card
+    assert type_error.evaluate("e => !e.closest('.layer-head') && e.previousElementSibling.matches('.layer-head')")
 
 
 def test_small_cnn_preset(page, server):

@@ -525,7 +525,9 @@ export class Builder {
         const adv = input.closest("details");
         if (adv) adv.open = true;
         const msg = h("div", { class: "field-error", "data-error-for": field }, message);
-        wrap.append(msg);
+        // A layer's type sits in the layer's title row: its message goes on a line of its own below.
+        const head = wrap.closest(".layer-head");
+        if (head) head.after(msg); else wrap.append(msg);
         input.setAttribute("aria-describedby", (msg.id = "err-" + Math.random().toString(36).slice(2)));
       } else if (target) {
         target.el.classList.add("group-invalid");
