@@ -219,7 +219,8 @@ class Store:
     def list_runs(self, limit=200):
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT run_id, status, created_at, finished_at, summary, config, message"
+                "SELECT run_id, status, created_at, finished_at, summary, config, message,"
+                " (SELECT MAX(epoch) FROM metrics WHERE metrics.run_id = runs.run_id) AS last_epoch"
                 " FROM runs ORDER BY created_at DESC LIMIT ?",
                 (int(limit),),
             ).fetchall()

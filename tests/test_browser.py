@@ -422,6 +422,36 @@ def test_a_runs_first_epoch_is_drawn_at_once_when_redraws_are_throttled(page, se
     assert (first, second, later) == (1, 1, 2)
 
 
+def test_run_descriptions_name_what_differs_from_the_defaults(page, server):
+    """Runs that differ only in loss, data, batch, epochs, seed or precision must not read the same
+    in the run lists (dashboard, /runs, "Add a stored run")."""
+    open_dashboard(page, server)
+    described = page.evaluate("""async () => {
+        const { describeConfig } = await import("/static/js/format.js");
+        const base = { seed: 0, data: { train_size: 300, validation_size: 0, test_size: null },
+            model: { hidden_layers: [{ units: 100, activation: "relu", batch_norm: false, dropout: 0 }],
+                     weight_init: "he", weight_init_std: 0.01, loss: "cross_entropy" },
+            optimizer: { name: "sgd", lr: 0.01 },
+            training: { epochs: 200, batch_size: 100, weight_decay: 0, dtype: "float32" } };
+        const variant = (f) => { const c = JSON.parse(JSON.stringify(base)); f(c); return describeConfig(c); };
+        return [describeConfig(base),
+            variant((c) => { c.model.loss = "mean_squared_error"; }),
+            variant((c) => { c.model.loss = "binary_cross_entropy"; }),
+            variant((c) => { c.data.train_size = 5000; }),
+            variant((c) => { c.data.test_size = 0; }),
+            variant((c) => { c.data.validation_size = 500; }),
+            variant((c) => { c.training.dtype = "float64"; }),
+            variant((c) => { c.training.batch_size = 50; }),
+            variant((c) => { c.training.epochs = 20; }),
+            variant((c) => { c.seed = 3; }),
+            variant((c) => { c.model.weight_init = "std"; }),
+            variant((c) => { c.model.weight_init = "xavier"; })];
+    }""")
+    assert described[0] == "784-100-10 relu, sgd lr 0.01"
+    assert len(set(described)) == len(described), described
+    assert "MSE loss" in described[1] and "5000 train" in described[3] and "seed 3" in described[9]
+
+
 def test_pages_load_only_from_the_test_server(page, server, finished_run):
     for path in ("/", "/runs", f"/runs/{finished_run['run_id']}"):
         page.goto(server + path)

@@ -59,7 +59,15 @@ def test_list_runs_is_newest_first_and_limited(store):
     runs = store.list_runs(limit=3)
     assert [r["run_id"] for r in runs] == ["r4", "r3", "r2"]
     assert runs[0]["config"] == {"seed": 4}
-    assert set(runs[0]) >= {"run_id", "status", "created_at", "finished_at", "summary", "config"}
+    assert set(runs[0]) >= {"run_id", "status", "created_at", "finished_at", "summary", "config", "last_epoch"}
+
+
+def test_listed_runs_carry_their_last_stored_epoch(store):
+    store.create_run("r1", CONFIG)
+    store.create_run("r2", CONFIG)
+    store.append_metrics("r1", [record(0), record(1), record(2)])
+    epochs = {r["run_id"]: r["last_epoch"] for r in store.list_runs()}
+    assert epochs == {"r1": 2, "r2": None}  # a running run's progress shows in /runs
 
 
 def test_mark_interrupted_only_touches_unfinished_runs(store):

@@ -85,7 +85,7 @@ export class Charts {
     const entry = {
       id: run.id, color: run.color, label: run.label || String(run.id), short: run.short || run.label || String(run.id),
       visible: run.visible !== false, loss: run.loss || "cross_entropy", epochs: run.epochs || 0,
-      x: [], series: {}, lastEpoch: -1,
+      finished: Boolean(run.finished), x: [], series: {}, lastEpoch: -1,
     };
     for (const [name, spec] of Object.entries(CHARTS)) entry.series[name] = spec.traces.map(() => []);
     this.runs.push(entry);
@@ -237,15 +237,16 @@ export class Charts {
       spec.traces.forEach((t, i) => {
         data.push({
           type: "scatter",
-          // markers for short runs and for a lone point (a run that diverged in its first epoch)
-          mode: (run.finished && run.x.length <= 1) || Math.max(run.epochs || 0, run.x.length) <= 40 ? "lines+markers" : "lines",
+          // markers for short runs and for a run that ended after a few epochs (one that diverged
+          // at once has a lone finite point, which a line alone does not show)
+          mode: (run.finished && run.x.length <= 5) || Math.max(run.epochs || 0, run.x.length) <= 40 ? "lines+markers" : "lines",
           uid: `${run.id}:${name}:${t.key}`,
           name: `${run.short} ${t.key}`,
           x: run.x.slice(),
           y: run.series[name][i].slice(),
           visible: run.visible,
           line: { color: run.color, dash: t.dash, width: t.dash === "solid" ? 2.2 : 2 },
-          marker: { size: run.finished && run.x.length <= 1 ? 7 : 4, color: run.color },
+          marker: { size: run.finished && run.x.length <= 5 ? 7 : 4, color: run.color },
           hovertemplate: `%{y:${t.fmt}}${t.suffix || ""}<extra>${escapeHtml(run.short)} ${t.key}</extra>`,
           connectgaps: false,
         });

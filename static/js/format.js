@@ -23,8 +23,12 @@ export function lossLabel(name) {
   return LOSS_LABELS[name] || (name ? name.replace(/_/g, " ") + " loss" : "loss");
 }
 
-/** "784-100x6-10 relu, sgd lr 0.01" or "784-conv8(5×5)-pool2-100-10 relu, adam lr 0.001"
- * (+ weight decay, dropout, batch norm when used). */
+const SHORT_LOSS = { mean_squared_error: "MSE loss", binary_cross_entropy: "binary CE loss" };
+const SHORT_INIT = { xavier: "Xavier init" };
+
+/** "784-100x6-10 relu, sgd lr 0.01" or "784-conv8(5×5)-pool2-100-10 relu, adam lr 0.001", then
+ * whatever differs from the defaults (design §1): weight decay, dropout, batch norm, init, loss,
+ * data sizes, batch size, epochs, seed, dtype; so two runs that differ read differently. */
 export function describeConfig(config) {
   if (!config || typeof config !== "object") return "";
   const model = config.model || {};
@@ -46,6 +50,19 @@ export function describeConfig(config) {
   const drops = [...new Set(layers.map((l) => (l && l.dropout) || 0).filter((p) => p > 0))];
   if (drops.length) parts.push(`dropout ${drops.map(fmtNum).join("/")}`);
   if (layers.some((l) => l && l.batch_norm)) parts.push("batch norm");
+  const init = model.weight_init;
+  if (init === "std") parts.push(`init N(0, ${fmtNum(model.weight_init_std ?? 0.01)}²)`);
+  else if (init && init !== "he") parts.push(SHORT_INIT[init] || `${init} init`);
+  if (model.loss && model.loss !== "cross_entropy") parts.push(SHORT_LOSS[model.loss] || lossLabel(model.loss));
+  const data = config.data || {};
+  if (data.train_size != null && data.train_size !== 300) parts.push(`${data.train_size} train`);
+  if (data.validation_size) parts.push(`${data.validation_size} validation`);
+  if (data.test_size != null) parts.push(`${data.test_size} test`);
+  const training = config.training || {};
+  if (training.batch_size != null && training.batch_size !== 100) parts.push(`batch ${training.batch_size}`);
+  if (training.epochs != null && training.epochs !== 200) parts.push(`${training.epochs} epochs`);
+  if (config.seed) parts.push(`seed ${config.seed}`);
+  if (training.dtype && training.dtype !== "float32") parts.push(training.dtype);
   return parts.join(", ");
 }
 

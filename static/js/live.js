@@ -67,7 +67,8 @@ export class Live {
   add(runId, { config, status = "done", metrics = [], short, name, focus = false, color, summary } = {}) {
     const epochs = ((config || {}).training || {}).epochs || 0;
     const entry = this.list.add({ id: runId, config, status, short, name: name || (config && config.name), color });
-    this.charts.addRun({ id: runId, color: entry.color, short: entry.short, label: entry.description, loss: ((config || {}).model || {}).loss, epochs });
+    this.charts.addRun({ id: runId, color: entry.color, short: entry.short, label: entry.description, loss: ((config || {}).model || {}).loss, epochs,
+      finished: !ACTIVE.has(status) });
     if (metrics && metrics.length) this.charts.setRecords(runId, metrics);
     if (summary || (!ACTIVE.has(status) && metrics.length)) this.list.update(runId, { meta: this._meta(summary, metrics) });
     if (focus) {

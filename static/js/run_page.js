@@ -49,7 +49,11 @@ async function main() {
     if (ack && ack.error) showNotice($("page-notice"), `Could not follow the live run: ${ack.error}`);
   } else {
     const n = (run.metrics || []).length;
-    status.set(run.status === "done" ? "done" : run.status, `Drawn from the stored metrics: ${n ? n - 1 : 0} epochs (epoch 0 is the untrained network).`);
+    const trained = n ? n - 1 : 0;
+    const how = { done: "finished", stopped: "was stopped", diverged: "diverged", interrupted: "was interrupted", error: "failed" }[run.status];
+    status.set(run.status === "done" ? "done" : run.status,
+      `Drawn from the stored metrics: ${trained} trained epoch${trained === 1 ? "" : "s"} plus epoch 0, the untrained network`
+      + (how && run.status !== "done" ? ` (the run ${how}).` : "."));
     $("progress-fill").style.width = run.status === "done" ? "100%" : `${100 * Math.max(0, n - 1) / Math.max(1, (run.config.training || {}).epochs || 1)}%`;
     $("progress-epoch").textContent = `epoch ${n ? run.metrics[n - 1].epoch : 0} / ${(run.config.training || {}).epochs ?? "?"}`;
     $("progress-time").textContent = run.summary && run.summary.elapsed_s !== undefined ? `took ${duration(run.summary.elapsed_s)}` : "";

@@ -51,7 +51,7 @@ function render() {
       h("td", { class: "c-status" }, h("span", { class: `badge badge-${r.status}`, title: r.message || s.message || "" }, r.status)),
       h("td", { class: "nowrap c-created" }, when(r.created_at)),
       h("td", { class: "desc" }, name ? h("strong", {}, name + " — ") : "", describeConfig(r.config)),
-      h("td", { class: "num", "data-label": "epochs" }, final.epoch !== undefined ? `${final.epoch}/${epochs}` : `–/${epochs ?? "?"}`),
+      h("td", { class: "num", "data-label": "epochs" }, `${final.epoch ?? r.last_epoch ?? "–"}/${epochs ?? "?"}`),
       h("td", { class: "num", "data-label": "train" }, pct(final.train_acc)),
       h("td", { class: "num", "data-label": "test" }, pct(final.test_acc)),
       h("td", { class: "actions" }, h("a", { href: builderLink(r.config), title: "Load these settings into the builder" }, "Open in builder")));

@@ -29,21 +29,21 @@ export class StatusPanel {
     this._progress(0);
     this.el.epoch.textContent = `epoch 0 / ${run.epochs}`;
     this.el.time.textContent = "";
-    this.set("starting", `Run ${run.short}: starting…`);
+    this.set("starting", `${runTitle(run.short)}: starting…`);
   }
 
   isFollowing(id) { return Boolean(this.run && this.run.id === id); }
 
   queued(id, position) {
     if (!this.isFollowing(id)) return;
-    this.set("queued", `Run ${this.run.short}: queued, position ${position} — it starts when a worker is free (other runs are training).`);
+    this.set("queued", `${runTitle(this.run.short)}: queued, position ${position} — it starts when a worker is free (other runs are training).`);
     this.el.time.textContent = `queue position ${position}`;
   }
 
   started(id) {
     if (!this.isFollowing(id)) return;
     this.run.t0 = performance.now();
-    this.set("running", `Run ${this.run.short}: running — evaluating the untrained network (epoch 0)…`);
+    this.set("running", `${runTitle(this.run.short)}: running — evaluating the untrained network (epoch 0)…`);
     this._startTimer();
   }
 
@@ -60,7 +60,7 @@ export class StatusPanel {
     setText(this.el.epoch, `epoch ${record.epoch} / ${r.epochs}`);
     const acc = record.test_acc !== null && record.test_acc !== undefined
       ? ` — train ${pct(record.train_acc)}, test ${pct(record.test_acc)}` : "";
-    this.set("running", `Run ${r.short}: training, epoch ${record.epoch} of ${r.epochs}${acc}`);
+    this.set("running", `${runTitle(r.short)}: training, epoch ${record.epoch} of ${r.epochs}${acc}`);
     this._tick();
   }
 
@@ -83,20 +83,20 @@ export class StatusPanel {
       this.el.epoch.textContent = `epoch ${final.epoch ?? r.epochs} / ${r.epochs}`;
       const gap = typeof final.train_acc === "number" && typeof final.test_acc === "number"
         ? ` (gap ${(100 * (final.train_acc - final.test_acc)).toFixed(1)} points)` : "";
-      this.set("done", `Run ${r.short}: done in ${duration(secs)} — train accuracy ${pct(final.train_acc)}, test accuracy ${pct(final.test_acc)}${gap}.`);
+      this.set("done", `${runTitle(r.short)}: done in ${duration(secs)} — train accuracy ${pct(final.train_acc)}, test accuracy ${pct(final.test_acc)}${gap}.`);
     } else if (status === "stopped") {
-      this.set("stopped", `Run ${r.short}: stopped at epoch ${summary.epochs_completed ?? r.epoch ?? 0} of ${r.epochs}.`);
+      this.set("stopped", `${runTitle(r.short)}: stopped at epoch ${summary.epochs_completed ?? r.epoch ?? 0} of ${r.epochs}.`);
     } else if (status === "diverged") {
-      this.set("diverged", `Run ${r.short}: diverged — ${summary.message || "the loss became infinite or NaN"}.`);
+      this.set("diverged", `${runTitle(r.short)}: diverged — ${summary.message || "the loss became infinite or NaN"}.`);
     } else {
-      this.set(status, `Run ${r.short}: ${status}${summary.message ? " — " + summary.message : ""}.`);
+      this.set(status, `${runTitle(r.short)}: ${status}${summary.message ? " — " + summary.message : ""}.`);
     }
     this.el.time.textContent = secs !== undefined ? `took ${duration(secs)}` : "";
   }
 
   failed(id, message) {
     if (id !== null && !this.isFollowing(id)) return;
-    this.set("error", `${this.run ? `Run ${this.run.short}: ` : ""}error — ${message}`);
+    this.set("error", `${this.run ? `${runTitle(this.run.short)}: ` : ""}error — ${message}`);
   }
 
   _progress(fraction) {
@@ -126,6 +126,12 @@ export class StatusPanel {
     }
     setText(this.el.time, text);
   }
+}
+
+// "#3" (the dashboard's runs) reads "Run #3"; "original", "re-run 1" (a run's page) read as they are.
+function runTitle(short) {
+  const name = String(short ?? "");
+  return name.startsWith("#") ? `Run ${name}` : name.charAt(0).toUpperCase() + name.slice(1);
 }
 
 // A text node rewritten with the same words still costs a style, layout and paint pass (and a frame):
