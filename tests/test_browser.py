@@ -452,6 +452,18 @@ def test_run_descriptions_name_what_differs_from_the_defaults(page, server):
     assert "MSE loss" in described[1] and "5000 train" in described[3] and "seed 3" in described[9]
 
 
+def test_the_builder_says_how_many_images_are_tested_and_warns_when_none_are(page, server):
+    open_dashboard(page, server)
+    assert page.inner_text("#data-note") == "Tested on 4,700 other images (the rest of the 5,000)."
+    field(page, "data.train_size").fill("5000")
+    field(page, "data.train_size").dispatch_event("input")
+    note = page.locator("#data-note")
+    assert "No test images are left" in note.inner_text() and "warn" in note.get_attribute("class")
+    field(page, "data.train_size").fill("4000")
+    field(page, "data.train_size").dispatch_event("input")
+    assert note.inner_text().startswith("Tested on 1,000 other images") and "warn" not in note.get_attribute("class")
+
+
 def test_pages_load_only_from_the_test_server(page, server, finished_run):
     for path in ("/", "/runs", f"/runs/{finished_run['run_id']}"):
         page.goto(server + path)

@@ -195,6 +195,7 @@ export class Builder {
         h("div", { class: "row" },
           this._number("data.train_size", "train size", { unit: "images", int: true, min: 1 }),
           this._number("seed", "seed", { int: true, min: 0 })),
+        this._dataNoteElement(),
         this._advanced()),
       this._section("Network", "model",
         h("p", { class: "io-note", id: "input-note" }, this._inputNote()),
@@ -222,6 +223,28 @@ export class Builder {
     );
     this._updateShapes();
     if (errorsBefore) this.showErrors(errorsBefore.errors, errorsBefore.title);
+  }
+
+  /** How the pool splits: "4,700 test images: the rest of the 5,000", or a warning when none is left
+   * (then there is no test accuracy and no train-test gap to watch). */
+  _dataNote() {
+    const pool = ((this.schema.limits || {}).pool_size) || 5000;
+    const { train_size: train, validation_size: val, test_size: test } = this.state.data;
+    const whole = (v) => (Number.isInteger(v) && v >= 0 ? v : null);
+    if (whole(train) === null || (val != null && whole(val) === null)) return "";
+    const rest = pool - train - (val || 0);
+    const tested = test === null || test === undefined ? rest : whole(test);
+    if (tested === null || rest < 0) return "";
+    if (tested === 0) {
+      return `⚠ No test images are left (the pool has ${pool.toLocaleString("en")}): there will be no test accuracy and no train − test gap. Lower the train size.`;
+    }
+    const of = test === null || test === undefined ? `the rest of the ${pool.toLocaleString("en")}` : `of the ${rest.toLocaleString("en")} left`;
+    return `Tested on ${tested.toLocaleString("en")} other images (${of}).`;
+  }
+
+  _dataNoteElement() {
+    const text = this._dataNote();
+    return h("p", { class: "data-note" + (text.startsWith("⚠") ? " warn" : ""), id: "data-note", "aria-live": "polite" }, text);
   }
 
   _inputNote() {
@@ -462,6 +485,10 @@ export class Builder {
       setPath(this.state, path, value);
     }
     if (path.startsWith("model.hidden_layers")) this._updateShapes();
+    if (path.startsWith("data.")) {
+      const note = this.root.querySelector("#data-note");
+      if (note) { note.textContent = this._dataNote(); note.classList.toggle("warn", note.textContent.startsWith("⚠")); }
+    }
     if (commit) this._clearFieldError(path);
     this.onChange(this.getConfig(), { commit });
   }
