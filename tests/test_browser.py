@@ -464,6 +464,17 @@ def test_the_builder_says_how_many_images_are_tested_and_warns_when_none_are(pag
     assert note.inner_text().startswith("Tested on 1,000 other images") and "warn" not in note.get_attribute("class")
 
 
+@pytest.mark.parametrize("path", ["/", "/runs", "run"])
+def test_pages_fit_a_phone_screen_without_sideways_scrolling(page, server, finished_run, path):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server + (f"/runs/{finished_run['run_id']}" if path == "run" else path))
+    page.wait_for_load_state("networkidle")
+    too_wide = page.evaluate("""() => [...document.querySelectorAll("body *")]
+        .filter((e) => e.getBoundingClientRect().right > 391 && e.offsetParent !== null)
+        .map((e) => `${e.tagName}.${e.className}`).slice(0, 5)""")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, too_wide
+
+
 def test_pages_load_only_from_the_test_server(page, server, finished_run):
     for path in ("/", "/runs", f"/runs/{finished_run['run_id']}"):
         page.goto(server + path)
