@@ -68,7 +68,7 @@ const HYPER_LABELS = {
   decay_rate: "decay rate ρ", rho: "ρ", eps: "ε", epsilon: "ε",
 };
 
-const WEIGHT_INIT_LABELS = { he: "He (std √(2/n))", xavier: "Xavier (std 1/√n)", std: "Gaussian with std …" };
+const WEIGHT_INIT_LABELS = { he: "He (std √(2/n))", xavier: "Xavier (std 1/√n)", std: "Gaussian (std)" };
 const LOSS_LABELS = {
   cross_entropy: "softmax + cross-entropy",
   mean_squared_error: "mean squared error",
@@ -308,7 +308,7 @@ export class Builder {
     return h("details", { class: "advanced", open: Boolean(open) },
       h("summary", {}, "More data options"),
       h("div", { class: "row" },
-        this._number("data.validation_size", "validation size", { unit: "images", int: true, min: 0 }),
+        this._number("data.validation_size", "validation", { unit: "images", int: true, min: 0 }),
         this._number("data.test_size", "test size", { unit: "images", int: true, min: 0, placeholder: "rest", nullable: true })),
       h("div", { class: "row" },
         this._select("training.dtype", "precision", ["float32", "float64"]),

@@ -49,6 +49,7 @@ export class RunList {
     e.description = entry.description || describeConfig(e.config);
     this.entries.push(e);
     this._render();
+    this.list.scrollTop = this.list.scrollHeight; // the newest run is at the bottom: show it
     return e;
   }
 
