@@ -1,5 +1,7 @@
 """The predict panel in real Chromium against the real server: draw digits with mouse moves, see them recognised."""
+import base64
 import io
+import json
 import os
 
 import numpy as np
@@ -167,3 +169,140 @@ def test_a_photo_over_the_upload_cap_is_shrunk_in_the_browser_and_recognised(pag
     page.wait_for_function("document.getElementById('predict-digit').textContent === '1'")
     status = page.inner_text("#predict-status")
     assert "4032×3024" in status and "shrunk" in status
+
+
+# ------------------------------------------------------------------ the dashboard's own runs as models
+
+TINY = {  # trains in a second or two
+    "seed": 1,
+    "data": {"train_size": 100, "validation_size": 0, "test_size": 200},
+    "model": {"hidden_layers": [{"units": 20, "activation": "relu"}]},
+    "optimizer": {"name": "sgd", "lr": 0.1},
+    "training": {"epochs": 3, "batch_size": 50},
+}
+
+
+def _hash(config):
+    return "#config=" + base64.urlsafe_b64encode(json.dumps(config).encode()).decode().rstrip("=")
+
+
+def _train_on_dashboard(page, server, config):
+    """Open the dashboard with `config`, press Train, wait until the run ends; its id and final status."""
+    page.goto(server + "/" + _hash(config))
+    page.wait_for_function("window.playground && window.playground.builder")
+    page.click("#train")
+    page.wait_for_function("['done', 'stopped', 'diverged', 'error'].includes("
+                           "document.getElementById('status').dataset.status)", timeout=60000)
+    item = page.locator(".run-item").last
+    return item.get_attribute("data-run-id"), page.eval_on_selector("#status", "s => s.dataset.status")
+
+
+def _model_options(page):
+    return page.eval_on_selector_all("#predict-model option", "os => os.map(o => [o.value, o.textContent])")
+
+
+def test_a_run_trained_on_the_dashboard_is_offered_as_a_model(page, server):
+    watch = PageWatch(page, server)
+    run_id, status = _train_on_dashboard(page, server, TINY)
+    assert status == "done"
+    page.wait_for_function(f"[...document.querySelectorAll('#predict-model option')].some(o => o.value === '{run_id}')",
+                           timeout=10000)
+    options = dict(_model_options(page))
+    assert list(options)[0] == "default"
+    # a readable name: its short name in the run list and its description, not the bare id
+    assert "#1" in options[run_id] and "784-20-10" in options[run_id], options
+    assert run_id not in options[run_id]
+    # the default model stays selected until the user picks the run
+    assert page.eval_on_selector("#predict-model", "s => s.value") == "default"
+    draw(page, ONE)
+    requests_done(page, 1)
+    page.wait_for_function("window.predictPanel.last !== null")
+    assert page.evaluate("window.predictPanel.last.model") == "default"
+    page.select_option("#predict-model", run_id)
+    requests_done(page, 2)
+    page.wait_for_function(f"window.predictPanel.last && window.predictPanel.last.model === '{run_id}'")
+    last = page.evaluate("window.predictPanel.last")
+    assert len(last["probabilities"]) == 10 and abs(sum(last["probabilities"]) - 1) < 1e-3
+    assert "#1" in page.inner_text("#predict-status")
+    watch.assert_clean()
+
+
+def test_a_diverged_run_is_not_offered(page, server):
+    """A diverged run stores no weights (server/jobs.py _KEEP_WEIGHTS): picking it could only fail."""
+    diverging = json.loads(json.dumps(TINY))
+    diverging["model"]["hidden_layers"][0]["activation"] = "identity"
+    diverging["optimizer"]["lr"] = 1e6
+    run_id, status = _train_on_dashboard(page, server, diverging)
+    assert status == "diverged"
+    page.wait_for_timeout(2500)  # the panel looks at the run list every 2 s
+    assert run_id not in dict(_model_options(page))
+
+
+# ------------------------------------------------------------------ a failed prediction leaves nothing stale
+
+def _blank_png():
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (200, 200), (255, 255, 255)).save(buf, "PNG")
+    return {"name": "blank.png", "mimeType": "image/png", "buffer": buf.getvalue()}
+
+
+NOT_AN_IMAGE = {"name": "notes.png", "mimeType": "image/png", "buffer": b"this is not a picture"}
+
+LIT_PIXELS = """() => { const d = document.getElementById('predict-input').getContext('2d')
+                          .getImageData(0, 0, 28, 28).data; let n = 0;
+                        for (let i = 0; i < d.length; i += 4) if (d[i] > 128) n++; return n; }"""
+BARS = "Array.from(document.getElementById('predict-chart').data[0].y)"
+
+
+@pytest.mark.parametrize("bad,message", [(_blank_png, "no digit"), (lambda: NOT_AN_IMAGE, "not a supported image")])
+def test_a_failed_prediction_clears_the_previous_result(page, server, bad, message):
+    page.goto(server + "/")
+    page.wait_for_selector("#predict-canvas")
+    draw(page, SEVEN)
+    requests_done(page, 1)
+    page.wait_for_function("document.getElementById('predict-digit').textContent === '7'")
+    assert page.evaluate(LIT_PIXELS) > 20 and max(page.evaluate(BARS)) > 0.5
+
+    page.set_input_files("#predict-file", files=[bad()])
+    requests_done(page, 2)
+    page.wait_for_function("document.getElementById('predict-status').classList.contains('predict-error')")
+    assert message in page.inner_text("#predict-status").lower()
+    assert page.inner_text("#predict-digit") == "?"
+    assert page.inner_text("#predict-confidence") == ""
+    assert page.evaluate(LIT_PIXELS) == 0, "the previous 28x28 preview is still shown"
+    assert page.evaluate(BARS) == [0] * 10, "the previous probabilities are still shown"
+    assert page.evaluate("window.predictPanel.last") is None
+
+    # and a good picture afterwards is recognised again
+    draw(page, ONE)
+    requests_done(page, 3)
+    page.wait_for_function("document.getElementById('predict-digit').textContent === '1'")
+    assert page.evaluate(LIT_PIXELS) > 20
+
+
+def test_the_old_result_is_marked_while_a_new_input_is_recognised(page, server):
+    """While the server works on a new picture, the previous result is visibly marked as not its answer."""
+    page.goto(server + "/")
+    page.wait_for_selector("#predict-canvas")
+    draw(page, SEVEN)
+    requests_done(page, 1)
+    page.wait_for_function("document.getElementById('predict-digit').textContent === '7'")
+    assert "predict-stale" not in page.get_attribute("#predict-panel", "class")
+
+    held = []
+    page.route("**/api/predict", lambda route: held.append(route))
+    page.set_input_files("#predict-file", files=[_blank_png()])
+    page.wait_for_function("document.getElementById('predict-panel').getAttribute('aria-busy') === 'true'")
+    assert "predict-stale" in page.get_attribute("#predict-panel", "class")
+    # dimmed (after a short delay, so that a quick answer does not flicker)
+    page.wait_for_function("""() => ['.predict-seen', '.predict-chart-wrap'].every(
+                                  s => parseFloat(getComputedStyle(document.querySelector(s)).opacity) < 0.5)""")
+    assert held, "the request was not intercepted"
+    held[0].continue_()
+    page.unroute("**/api/predict")
+    requests_done(page, 2)
+    page.wait_for_function("document.getElementById('predict-status').classList.contains('predict-error')")
+    assert page.evaluate(LIT_PIXELS) == 0 and page.evaluate(BARS) == [0] * 10
+    assert "predict-stale" not in page.get_attribute("#predict-panel", "class")

@@ -5,8 +5,11 @@
  *   stroke relative to a digit that fills most of the box. The prediction updates when a stroke ends.
  * - Upload: any PNG/JPEG (also GIF/BMP/WebP) file is sent as is, unless it is over the 2 MB upload cap
  *   (a phone photo): then it is shrunk to 1024 px in the browser first. A preview is drawn into the canvas.
- * - Model: "default" or a run. On a run's page the run id comes from #run-page[data-run-id]; on the
- *   dashboard from window.playground.lastRunId when main.js sets it (falls back to the default model).
+ * - Model: "default" or a run with stored weights: a run's page offers its run (chosen when it is done);
+ *   every page offers the runs of its run list (window.playground.list) that finished with weights, added
+ *   when they finish (the playground:run-finished event) and named as in that list ("run #1 — ...").
+ * - A result belongs to one input: while a new input is being recognised the old result is marked stale
+ *   (.predict-stale, dimmed), and a refusal clears the 28x28 view, the digit and the bars.
  * - window.predictPanel exposes {predict, clear, last} for tests.
  */
 (function () {
@@ -97,13 +100,25 @@
     hasInk = false;
     uploaded = null;
     fileInput.value = "";
-    digitOut.textContent = "–";
+    clearResult("–");
+    setStatus("Draw a digit to start.");
+  }
+
+  /** No result on screen: the 28x28 view, the digit, the confidence and the bars are emptied. */
+  function clearResult(digitText) {
+    digitOut.textContent = digitText;
     confOut.textContent = "";
     inputCanvas.getContext("2d").clearRect(0, 0, 28, 28);
     if (chartReady && window.Plotly) window.Plotly.react(chartEl, bars(null), layout(), CONFIG);
     else chartEl.textContent = "";
-    setStatus("Draw a digit to start.");
     state.last = null;
+    delete panel.dataset.prediction;
+    markStale(false);
+  }
+
+  /** The result on screen is (not) the answer for what the canvas shows now. */
+  function markStale(on) {
+    panel.classList.toggle("predict-stale", on);
   }
   document.getElementById("predict-clear").addEventListener("click", clear);
 
@@ -114,6 +129,7 @@
     uploaded = file;
     shrinkNote = "";
     hasInk = true;
+    markStale(true);            // the old result is not this picture's, whatever the server answers
     g.clearRect(0, 0, canvas.width, canvas.height);
     let bmp = null;
     if (window.createImageBitmap) {
@@ -156,39 +172,119 @@
   }
 
   // ------------------------------------------------------------------ models
-  function runIdFromPage() {
-    const page = document.getElementById("run-page");
-    if (page && page.dataset.runId) return { id: page.dataset.runId, status: page.dataset.status || "" };
+  // A run can recognise digits once it has stored weights: the server keeps them for "done" and "stopped"
+  // runs (server/jobs.py _KEEP_WEIGHTS; a stopped run may still have none if it stopped before training),
+  // never for diverged or failed ones. The panel offers the runs on this page's run list (window.playground
+  // .list: runs trained here, stored runs added to the charts) that have them, checked with a HEAD request.
+  // The default model stays selected until the user picks a run (on a finished run's page: that run).
+  const WITH_WEIGHTS = new Set(["done", "stopped"]);
+  const runOptions = new Map();    // run id -> its <option>
+  const weightChecks = new Map();  // run id -> Promise<boolean>: the server has its weights
+  const summaries = new Map();     // run id -> summary from playground:run-finished
+  const runPage = document.getElementById("run-page");
+
+  function pageRun() {
+    if (runPage && runPage.dataset.runId) return { id: runPage.dataset.runId, status: runPage.dataset.status || "" };
     if (panel.dataset.runId) return { id: panel.dataset.runId, status: panel.dataset.runStatus || "" };
-    const pg = window.playground;
-    const id = pg && (typeof pg.lastRunId === "function" ? pg.lastRunId() : pg.lastRunId);
-    return id ? { id: String(id), status: "done" } : null;
+    return null;
   }
 
-  let runOption = null;
-  function refreshModels() {
-    const run = runIdFromPage();
-    if (!run) return;
-    if (!runOption) {
-      runOption = document.createElement("option");
-      select.appendChild(runOption);
-      // on a finished run's page, that run is the natural choice
-      if (document.getElementById("run-page") && run.status === "done") {
-        runOption.value = run.id;
-        select.value = run.id;
-      }
-    }
-    if (runOption.value !== run.id) {
-      const wasSelected = select.value === runOption.value;
-      runOption.value = run.id;
-      if (wasSelected) select.value = run.id;
-    }
-    runOption.textContent = `run ${run.id}`;
+  function listEntry(id) {
+    const list = window.playground && window.playground.list;
+    return list && typeof list.get === "function" ? list.get(id) || null : null;
   }
-  refreshModels();
-  setInterval(refreshModels, 2000);
-  select.addEventListener("focus", refreshModels);
-  select.addEventListener("change", () => { if (hasInk) predict(); });
+
+  function pct(x) { return typeof x === "number" && isFinite(x) ? `${(x * 100).toFixed(1)}%` : null; }
+
+  /** {short, full}: "run #1" and "run #1 — name — 784-20-10 relu, sgd lr 0.1 (test 85.0%)". */
+  function runNames(id) {
+    const e = listEntry(id);
+    const own = pageRun();
+    const short = own && own.id === id ? "this run" : (e && e.short ? `run ${e.short}` : `run ${id}`);
+    const parts = [short];
+    if (e && e.name) parts.push(e.name);
+    if (e && e.description) parts.push(e.description);
+    const summary = summaries.get(id);
+    const acc = pct(summary && summary.final && summary.final.test_acc);
+    const fromMeta = !acc && e && typeof e.meta === "string" && /test ([\d.]+%)/.exec(e.meta);
+    const status = (e && e.status) || (summary && summary.status) || "";
+    const notes = [status && status !== "done" ? status : "", acc ? `test ${acc}` : fromMeta ? `test ${fromMeta[1]}` : ""]
+      .filter(Boolean);
+    return { short, full: parts.join(" — ") + (notes.length ? ` (${notes.join(", ")})` : "") };
+  }
+
+  function hasWeights(id) {
+    if (!weightChecks.has(id)) {
+      const check = fetch(`/api/runs/${encodeURIComponent(id)}/weights.npz`, { method: "HEAD" })
+        .then((r) => r.ok)
+        .catch(() => { weightChecks.delete(id); return false; });   // try again next time
+      weightChecks.set(id, check);
+    }
+    return weightChecks.get(id);
+  }
+
+  function upsertOption(id) {
+    let opt = runOptions.get(id);
+    if (!opt) {
+      opt = document.createElement("option");
+      opt.value = id;
+      select.appendChild(opt);
+      runOptions.set(id, opt);
+    }
+    const names = runNames(id);
+    if (opt.textContent !== names.full) opt.textContent = names.full;
+    // every 2 s while runs train: write only what changed (a write still costs a style pass)
+    if (opt.dataset.short !== names.short) opt.dataset.short = names.short;
+    const title = `${names.full} · run id ${id}`;
+    if (opt.title !== title) opt.title = title;
+    return opt;
+  }
+
+  async function offerRun(id, status) {
+    if (!id) return;
+    if (runOptions.has(id)) { upsertOption(id); return; }
+    if (!WITH_WEIGHTS.has(status) || !(await hasWeights(id))) return;
+    const isNew = !runOptions.has(id);
+    upsertOption(id);
+    if (isNew && select.value === "default") {
+      setModelNote(`${runNames(id).short.replace(/^run/, "Run")} finished and can recognise digits too: pick it under Model.`);
+    }
+  }
+
+  const modelNote = document.getElementById("predict-model-note");
+  function setModelNote(text) {
+    if (!modelNote || runPage) return;     // on a run's page its run is already the choice
+    modelNote.textContent = text;
+    modelNote.hidden = !text;
+  }
+
+  // The run of a run's page: offered at once (while it trains, the server says to wait), chosen when done.
+  const own = pageRun();
+  if (own) {
+    upsertOption(own.id);
+    if (runPage && own.status === "done") select.value = own.id;
+  }
+
+  function syncWithRunList() {
+    const list = window.playground && window.playground.list;
+    if (own) upsertOption(own.id);
+    if (!list || !Array.isArray(list.entries)) return;
+    for (const e of list.entries) offerRun(e.id, e.status);
+  }
+  document.addEventListener("playground:run-finished", (ev) => {
+    const d = ev.detail || {};
+    if (!d.run_id) return;
+    if (d.summary) summaries.set(d.run_id, d.summary);
+    offerRun(d.run_id, d.status);
+  });
+  document.addEventListener("playground:ready", syncWithRunList);
+  syncWithRunList();
+  setInterval(syncWithRunList, 2000);        // stored runs added to the charts, names and accuracies
+  select.addEventListener("focus", syncWithRunList);
+  select.addEventListener("change", () => {
+    setModelNote("");
+    if (hasInk) predict();
+  });
 
   fetch("/api/predict/default-model").then((r) => (r.ok ? r.json() : null)).then((info) => {
     if (!info || !info.accuracy) return;
@@ -211,6 +307,7 @@
 
   async function predict() {
     if (!hasInk) return null;
+    markStale(true);
     if (inFlight) { pending = true; return null; }
     inFlight = true;
     panel.setAttribute("aria-busy", "true");
@@ -228,14 +325,14 @@
       if (!resp.ok || !body || body.error) {
         const msg = (body && body.error) || `the server answered ${resp.status}`;
         setStatus(msg.charAt(0).toUpperCase() + msg.slice(1), true);
-        digitOut.textContent = "?";
-        confOut.textContent = "";
+        clearResult("?");
       } else {
         result = body;
         show(body);
       }
     } catch (err) {
       setStatus(`Could not reach the server: ${err.message}`, true);
+      clearResult("?");
     } finally {
       inFlight = false;
       panel.removeAttribute("aria-busy");
@@ -252,9 +349,11 @@
     confOut.textContent = `${(p * 100).toFixed(1)}% sure`;
     drawInput(res.input);
     drawChart(res.probabilities, res.prediction);
-    const who = res.model === "default" ? "the default model" : `run ${res.model}`;
+    const opt = runOptions.get(String(res.model));
+    const who = res.model === "default" ? "the default model" : (opt && opt.dataset.short) || `run ${res.model}`;
     setStatus(`Recognised by ${who}.` + (uploaded && shrinkNote ? ` ${shrinkNote}` : ""));
     panel.dataset.prediction = String(res.prediction);
+    markStale(pending);         // another input is waiting for its answer
   }
 
   function drawInput(rows) {
