@@ -134,7 +134,7 @@ def _compute(fn):
     except (experiments.SettingsError, ConfigError) as exc:
         return _error(str(exc), exc.errors)
     except (ValueError, TypeError) as exc:
-        return _error(str(exc))
+        return _error(str(exc), getattr(exc, "errors", None))   # e.g. the paths lab's field errors
 
 
 def _error(message, errors=None, status=400):

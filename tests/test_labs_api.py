@@ -99,6 +99,18 @@ def test_paths_bad_input_is_a_400_with_a_message(lclient, body, word):
     assert lclient.post("/api/labs/paths", data="x", content_type="text/plain").status_code == 400
 
 
+@pytest.mark.parametrize("body, field", [
+    ({"steps": 0}, "steps"), ({"steps": 100000}, "steps"), ({"start": [1]}, "start"), ({"function": "nope"}, "function"),
+    ({"optimizers": [{"name": "sgd", "lr": 0.5}, {"name": "adam", "lr": -1}]}, "optimizers[1]"),
+])
+def test_paths_bad_input_names_its_field(lclient, body, field):
+    """The page shows the message at the field it names (the Steps box, the second optimizer row...)."""
+    res = lclient.post("/api/labs/paths", json=body)
+    assert res.status_code == 400
+    errors = res.get_json()["errors"]
+    assert [e["field"] for e in errors] == [field] and errors[0]["message"]
+
+
 def test_histograms_endpoint_counts(lclient):
     body = lclient.get("/api/labs/histograms").get_json()
     assert body["activation"] == "sigmoid" and len(body["inits"]) == 4

@@ -103,6 +103,107 @@ def test_paths_link_reproduces_the_settings_and_animates(server, page):
     watch.assert_clean()
 
 
+def test_paths_refused_steps_are_explained_at_the_field_and_the_old_charts_marked(server, page):
+    """Steps 0 or 100000: the field says what it accepts, and the charts say they are from the last valid
+    settings; fixing the field brings fresh charts. A link with steps 0 shows the server's message there."""
+    watch = PageWatch(page, server, allow_console=("400",))   # the browser logs the refused POST of the link
+    page.goto(server + "/labs/paths")
+    page.wait_for_selector("#charts .cell-chart .main-svg")
+    page.wait_for_function("document.getElementById('step-label').textContent.endsWith('/ 30')")
+    assert page.locator("#f-steps-error").is_hidden() and page.locator("#stale-note").is_hidden()
+    for bad in ("0", "100000"):
+        page.fill("#f-steps", bad)
+        error = page.locator("#f-steps-error")
+        assert error.is_visible()
+        assert "whole number from 1 to 2,000" in error.inner_text() and f"got {bad}" in error.inner_text()
+        assert page.locator("#f-steps").get_attribute("aria-invalid") == "true"
+        assert page.locator("#stale-note").is_visible()
+        assert "last valid settings (30 steps)" in page.locator("#stale-note").inner_text()
+        assert "is-stale" in page.locator("#charts").get_attribute("class")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "paths-steps-refused.png"))
+    page.fill("#f-steps", "7")
+    page.wait_for_function("document.getElementById('step-label').textContent.endsWith('/ 7')", timeout=10000)
+    assert page.locator("#f-steps-error").is_hidden() and page.locator("#stale-note").is_hidden()
+    assert "is-stale" not in page.locator("#charts").get_attribute("class")
+    # a learning rate of 0 is refused at its row in the same way
+    page.fill("#opt-rows .opt-row:nth-child(2) input", "0")
+    assert "Momentum must be a number above 0" in page.locator("#opt-error").inner_text()
+    assert page.locator("#stale-note").is_visible()
+
+    page.goto("about:blank")   # a new page load, not just a new hash
+    page.goto(server + "/labs/paths" + settings_hash({"steps": 0}))
+    page.wait_for_selector("#f-steps-error:not([hidden])", timeout=10000)
+    assert "steps must be a whole number from 1 to 2000, got 0" in page.locator("#f-steps-error").inner_text().lower()
+    assert page.locator("#page-notice").is_hidden()
+    assert page.locator("#stale-note").inner_text() == "Nothing to show until the marked field is fixed."
+    watch.assert_clean()
+
+
+def test_paths_all_17_optimizers_get_distinct_colours(server, page):
+    watch = PageWatch(page, server)
+    page.goto(server + "/labs/paths")
+    page.wait_for_selector("#charts .cell-chart .main-svg")
+    page.click("#opt-all")
+    page.wait_for_function("document.querySelectorAll('#ends tbody tr').length === 17", timeout=20000)
+    page.wait_for_function("[...document.querySelectorAll('#charts .chart-cell .cell-chart')].filter((d) => d.data).length === 17",
+                           timeout=20000)
+    swatches = page.evaluate("[...document.querySelectorAll('#ends .sw')].map((e) => getComputedStyle(e).backgroundColor)")
+    rows = page.evaluate("[...document.querySelectorAll('#opt-rows .opt-swatch')].map((e) => getComputedStyle(e).backgroundColor)")
+    lines = page.evaluate("[...document.querySelectorAll('#charts .chart-cell .cell-chart')].map((d) => d.data[2].line.color)")
+    assert len(set(swatches)) == len(swatches) == 17
+    assert rows == swatches
+    assert len(set(lines)) == 17
+    page.check("#overlay")
+    page.wait_for_selector("#charts .lab-chart .main-svg")
+    overlay = page.evaluate("document.querySelector('#charts .lab-chart').data.filter((t) => t.mode === 'lines+markers').map((t) => t.line.color)")
+    assert len(set(overlay)) == 17
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "paths-all17-one-chart.png"), full_page=True)
+    watch.assert_clean()
+
+
+def test_gradcheck_follows_a_new_config_in_its_address(server, page):
+    """Changing the #config= part of an open gradient-check page checks the new network (hashchange)."""
+    watch = PageWatch(page, server)
+    page.goto(server + "/labs/gradcheck")
+    page.wait_for_function("document.getElementById('summary').dataset.status === 'done'", timeout=30000)
+    assert "784-100x6-10" in page.locator("#summary-detail").inner_text()
+    config = {"data": {"train_size": 60, "test_size": 40},
+              "model": {"hidden_layers": [{"units": 7, "activation": "tanh", "batch_norm": True}]},
+              "optimizer": {"name": "sgd", "lr": 0.1}, "training": {"epochs": 1, "batch_size": 20}}
+    encoded = base64.urlsafe_b64encode(json.dumps(config).encode()).decode().rstrip("=")
+    page.evaluate("(hash) => { location.hash = hash; }", "#config=" + encoded)
+    page.wait_for_function("document.getElementById('summary-detail').textContent.includes('784-7-10')", timeout=30000)
+    assert page.locator("#summary").get_attribute("data-status") == "done"
+    assert json.loads(page.locator("#config-text").input_value())["model"]["hidden_layers"][0]["units"] == 7
+    assert page.locator("#preset").input_value() == ""
+    assert page.locator("#results tbody tr").count() == 6   # W, b, gamma, beta, W, b
+    # a damaged #config= keeps the network shown and says why
+    page.evaluate("() => { location.hash = '#config=%%%'; }")
+    page.wait_for_selector("#page-notice:visible")
+    assert "could not be read" in page.locator("#page-notice").inner_text()
+    page.wait_for_function("document.getElementById('summary').dataset.status === 'done'", timeout=30000)
+    assert "784-7-10" in page.locator("#summary-detail").inner_text()
+    assert page.locator("#page-notice").is_visible()   # the check's answer does not hide the warning
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("name", [n for n in PAGES if "-" not in n])
+def test_lab_page_fits_a_phone(server, browser, name):
+    """At 390 px wide every lab page fits: no horizontal scrolling."""
+    path, ready = PAGES[name]
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(server + path)
+        page.wait_for_selector(ready, state="attached", timeout=20000)
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
+
+
 def test_search_runs_in_worker_processes_and_narrows(server, page):
     watch = PageWatch(page, server)
     page.goto(server + "/labs/search" + settings_hash({"trials": 3, "epochs": 2, "layers": 1, "samples": 100, "top": 2}))
@@ -142,6 +243,22 @@ def test_look_inside_a_finished_run(server, page):
     assert page.locator("#filters canvas").count() == 16
     assert page.locator("#chart-acts .main-svg").count() >= 1
     page.screenshot(path=str(SHOTS / "inside-run.png"), full_page=True)
+    # on a phone: one histogram per row, titles apart, no horizontal scrolling
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector("#filters canvas", timeout=20000)
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for chart in ("#chart-weights", "#chart-acts"):
+        boxes = page.evaluate(f"""[...document.querySelectorAll('{chart} .annotation-text')].map((t) => {{
+            const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }})""")
+        assert boxes
+        assert all(right <= 390 for _, _, right, _ in boxes)
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+                assert apart, (chart, a, b)
+    page.screenshot(path=str(SHOTS / "inside-run-phone.png"), full_page=True)
     watch.assert_clean()
 
 

@@ -105,6 +105,16 @@ def test_paths_reject_bad_settings_with_a_message(bad, message):
                         settings.get("steps", 30))
 
 
+def test_paths_errors_name_the_field():
+    with pytest.raises(paths.PathsSettingsError) as info:
+        paths.run_paths(steps=0)
+    assert info.value.errors == [{"field": "steps", "message": "must be a whole number from 1 to 2000, got 0"}]
+    assert str(info.value) == "steps must be a whole number from 1 to 2000, got 0"
+    with pytest.raises(ValueError) as info:
+        paths.run_paths(optimizers=[{"name": "sgd"}, {"name": "nope"}])
+    assert info.value.errors[0]["field"] == "optimizers[1]" and "unknown optimizer" in info.value.errors[0]["message"]
+
+
 # ---------------------------------------------------------------- activation histograms
 
 def test_histograms_come_from_the_books_network():

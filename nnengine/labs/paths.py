@@ -124,37 +124,54 @@ def _round(values, digits: int = 5) -> list[float]:
     return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float)]
 
 
+class PathsSettingsError(ValueError):
+    """A bad setting of the paths lab.  ``errors`` is ``[{"field", "message"}]`` (like ``ConfigError``) with the
+    field named as the request names it (``function``, ``steps``, ``start``, ``optimizers``, ``optimizers[i]``),
+    so a page can show the message at its field."""
+
+    def __init__(self, message: str, field: str, field_message: str):
+        super().__init__(message)
+        self.errors = [{"field": field, "message": field_message}]
+
+
 def run_paths(function: str = "book", optimizers: list[dict] | None = None, start=None,
               steps: int = BOOK_STEPS, seed: int = 0, grid: bool = True) -> dict:
     """The whole lab: every optimizer's path from the same start, plus the contour grid.
 
     ``optimizers``: list of ``{"name", **hyperparams}``; missing hyperparameters take the
     optimizer's defaults, a missing ``lr`` the lab's (``PATH_LRS``).  Defaults: the book's four.
-    Raises ValueError naming the problem for bad input.
+    Raises ``PathsSettingsError`` (a ValueError) naming the problem and its field for bad input.
     """
-    fn = get_function(function)
+    try:
+        fn = get_function(function)
+    except (TypeError, ValueError) as exc:
+        raise PathsSettingsError(str(exc), "function", str(exc)) from None
     if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+        message = f"must be a whole number from 1 to {MAX_STEPS}, got {steps!r}"
+        raise PathsSettingsError(f"steps {message}", "steps", message)
     if start is None:
         start = fn.start
     if (not isinstance(start, (list, tuple)) or len(start) != 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in start)):
-        raise ValueError(f"start must be two finite numbers [x, y], got {start!r}")
+        message = f"must be two finite numbers [x, y], got {start!r}"
+        raise PathsSettingsError(f"start {message}", "start", message)
     if optimizers is None:
         optimizers = BOOK_OPTIMIZERS if function == "book" else [{"name": s["name"]} for s in BOOK_OPTIMIZERS]
     if not isinstance(optimizers, list) or not 1 <= len(optimizers) <= MAX_OPTIMIZERS:
-        raise ValueError(f"optimizers must be a list of 1 to {MAX_OPTIMIZERS} objects like {{\"name\": \"sgd\", \"lr\": 0.95}}")
+        message = f"must be a list of 1 to {MAX_OPTIMIZERS} objects like {{\"name\": \"sgd\", \"lr\": 0.95}}"
+        raise PathsSettingsError(f"optimizers {message}", "optimizers", message)
     paths = []
     for i, spec in enumerate(optimizers):
         if not isinstance(spec, dict):
-            raise ValueError(f"optimizers[{i}] must be an object like {{\"name\": \"sgd\", \"lr\": 0.95}}")
+            message = "must be an object like {\"name\": \"sgd\", \"lr\": 0.95}"
+            raise PathsSettingsError(f"optimizers[{i}] {message}", f"optimizers[{i}]", message)
         name = spec.get("name")
         if isinstance(name, str) and name in OPTIMIZERS and "lr" not in spec and "lr" in OPTIMIZERS[name].defaults:
             spec = {**spec, "lr": path_lr(name, function)}
         try:
             paths.append(optimizer_path(function, spec, start=start, steps=steps, seed=seed))
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"optimizers[{i}]: {exc}") from None
+            raise PathsSettingsError(f"optimizers[{i}]: {exc}", f"optimizers[{i}]", str(exc)) from None
     result = {"function": fn.describe(), "start": [float(start[0]), float(start[1])], "steps": steps,
               "seed": seed, "paths": paths}
     if grid:

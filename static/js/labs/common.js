@@ -8,6 +8,11 @@ import { h, fmtNum } from "../format.js";
 import { PALETTE } from "../charts.js";
 
 export { h, fmtNum, PALETTE };
+
+/** PALETTE and seven more, all distinct: a lab can show all 17 optimizers at once (paths, MNIST optimizers). */
+export const WIDE_PALETTE = [...PALETTE, "#111111", "#e3c500", "#17296e", "#9b1236", "#6fcf3f", "#b88aea", "#f28e6b"];
+/** The colour of the i-th line of a lab. */
+export const colourOf = (i) => WIDE_PALETTE[i % WIDE_PALETTE.length];
 export const $ = (id) => document.getElementById(id);
 export const LAB = document.getElementById("lab");
 
@@ -101,12 +106,36 @@ export async function api(url, body) {
 
 // ------------------------------------------------------------------ a small form builder
 
+/** What a number field accepts, for its message: "must be a whole number from 1 to 2,000". */
+export function fieldRule(f) {
+  const n = (v) => (Number.isInteger(v) ? v.toLocaleString("en") : String(v));
+  const kind = f.integer ? "a whole number" : "a number";
+  if (f.min !== undefined && f.max !== undefined) return `must be ${kind} from ${n(f.min)} to ${n(f.max)}`;
+  if (f.min !== undefined) return `must be ${kind} of at least ${n(f.min)}`;
+  if (f.max !== undefined) return `must be ${kind} of at most ${n(f.max)}`;
+  return `must be ${kind}`;
+}
+
 /**
  * Build fields into `container`. spec: [{key, label, type: number|select|checkbox|text, min, max, step,
  * options: [[value, label]], help, unit}]. Values live in `settings`; onChange(key) after each edit.
+ * A number outside its range is marked at its field with a message saying what it accepts, and
+ * onInvalid(key, message) is called (the settings keep their last valid value). setError(key, message)
+ * marks a field with a message from the server; the next valid edit, or sync(), clears it.
  */
-export function buildFields(container, spec, settings, onChange) {
+export function buildFields(container, spec, settings, onChange, { onInvalid } = {}) {
   const inputs = {};
+  const errors = {};
+  const rejected = new Set();   // keys whose input the checks below refused
+  function setError(key, message) {
+    const input = inputs[key];
+    const el = errors[key];
+    if (!input || !el) return;
+    input.classList.toggle("invalid", Boolean(message));
+    input.setAttribute("aria-invalid", message ? "true" : "false");
+    el.textContent = message || "";
+    el.hidden = !message;
+  }
   for (const f of spec) {
     const id = `f-${f.key}`;
     let input;
@@ -118,7 +147,8 @@ export function buildFields(container, spec, settings, onChange) {
       input = h("input", { id, name: f.key, type: "checkbox" });
       input.checked = Boolean(settings[f.key]);
     } else {
-      input = h("input", { id, name: f.key, type: f.type || "number", step: f.step ?? "any", min: f.min, max: f.max, inputmode: "decimal" });
+      input = h("input", { id, name: f.key, type: f.type || "number", step: f.step ?? "any", min: f.min, max: f.max, inputmode: "decimal",
+        "aria-describedby": `${id}-error` });
       input.value = settings[f.key];
     }
     const handler = () => {
@@ -128,33 +158,48 @@ export function buildFields(container, spec, settings, onChange) {
       else if (f.type === "text") value = input.value;
       else {
         value = Number(input.value);
-        const bad = input.value.trim() === "" || !isFinite(value) || (f.min !== undefined && value < f.min) || (f.max !== undefined && value > f.max)
+        const empty = input.value.trim() === "";
+        const bad = empty || !isFinite(value) || (f.min !== undefined && value < f.min) || (f.max !== undefined && value > f.max)
           || (f.integer && !Number.isInteger(value));
-        input.classList.toggle("invalid", bad);
-        input.setAttribute("aria-invalid", bad ? "true" : "false");
-        if (bad) return;
+        if (bad) {
+          rejected.add(f.key);
+          const message = `${f.label} ${empty ? "needs a value" : fieldRule(f)}${empty ? "" : ` (got ${input.value.trim()})`}.`;
+          setError(f.key, message);
+          if (onInvalid) onInvalid(f.key, message);
+          return;
+        }
+        rejected.delete(f.key);
+        setError(f.key, null);
       }
       settings[f.key] = value;
       onChange(f.key);
     };
     input.addEventListener(f.type === "select" || f.type === "checkbox" ? "change" : "input", handler);
     const label = f.type === "checkbox"
-      ? h("label", { class: "check-line", for: id }, input, f.label)
+      ? h("label", { class: "check-line", for: id }, input, h("span", {}, f.label))
       : h("label", { class: "field-label", for: id }, f.label, f.unit ? h("span", { class: "unit" }, f.unit) : null);
+    const error = h("p", { class: "field-error", id: `${id}-error`, role: "alert", hidden: true });
     const field = h("div", { class: "field" + (f.wide ? " wide" : "") }, f.type === "checkbox" ? label : [label, input],
-      f.help ? h("p", { class: "field-help" }, f.help) : null);
+      error, f.help ? h("p", { class: "field-help" }, f.help) : null);
     container.append(field);
     inputs[f.key] = input;
+    errors[f.key] = error;
   }
   return {
     inputs,
+    setError,
+    /** Keys whose input holds a value the checks refused (the settings keep the last valid one). */
+    rejected: () => [...rejected],
+    /** Clear the messages of the fields the checks did not refuse (after the server accepted the settings). */
+    clearServerErrors() { for (const key of Object.keys(inputs)) if (!rejected.has(key)) setError(key, null); },
     /** Refresh the inputs from `settings` (after a reset or a narrowing). */
     sync() {
       for (const f of spec) {
         const input = inputs[f.key];
         if (f.type === "checkbox") input.checked = Boolean(settings[f.key]);
         else input.value = String(settings[f.key]);
-        input.classList.remove("invalid");
+        rejected.delete(f.key);
+        setError(f.key, null);
       }
     },
     disable(flag) { for (const input of Object.values(inputs)) input.disabled = flag; },
@@ -163,7 +208,9 @@ export function buildFields(container, spec, settings, onChange) {
 
 export function debounce(fn, ms) {
   let timer = null;
-  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  const call = (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  call.cancel = () => { clearTimeout(timer); timer = null; };
+  return call;
 }
 
 export function sup(exponent) { return `10<sup>${exponent}</sup>`; }

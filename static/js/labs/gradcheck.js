@@ -1,5 +1,6 @@
 // Lab: gradient check of a whole network in float64 (POST /api/labs/gradcheck?detail=1).
-// The network comes from the dashboard's share link format (#config=<base64url JSON>) or a preset.
+// The network comes from the page's address, in the dashboard's share-link format (#config=<base64url JSON>),
+// or a preset; the page follows its address, so editing the #config= part reloads the network.
 
 import { $, h, api, axis, baseLayout, buildFields, debounce, linkTools, readSettings, writeSettings, showNotice, PLOTLY_CONFIG, fmtNum } from "./common.js";
 import { configPart, decodeConfig, encodeConfig, builderLink } from "../hash.js";
@@ -15,19 +16,29 @@ function writeConfig(config) {
   history.replaceState(history.state, "", location.pathname + location.search + "#" + parts.join("&"));
 }
 
+/** The network of a #config= part (decodeConfig's readable errors, also for a malformed %-escape). */
+function configFrom(part) {
+  let text = part;
+  try { text = decodeURIComponent(part); } catch (err) { /* decodeConfig names the stray characters */ }
+  return decodeConfig(text);
+}
+
 async function main() {
   watchConnection();
   const { settings, error } = readSettings(BOOK);
-  if (error) showNotice(`The settings in this link could not be read (${error}).`, "warning");
   let schema;
   try { schema = await api("/api/schema"); } catch (err) { showNotice(`Could not load the lab: ${err.message}`); return; }
 
-  let config = structuredClone(schema.presets.overfitting ? schema.presets.overfitting.config : schema.default_config);
+  const bookConfig = () => structuredClone(schema.presets.overfitting ? schema.presets.overfitting.config : schema.default_config);
+  let config = bookConfig();
+  let warning = null;   // a problem with the address, kept on screen after the check has run
   const part = configPart();
   if (part) {
-    try { config = decodeConfig(decodeURIComponent(part)); }
-    catch (err) { showNotice(`The network in this link could not be read (${err.message}); the book's overfitting network is shown.`, "warning"); }
+    try { config = configFrom(part); }
+    catch (err) { warning = `The network in this link could not be read (${err.message}); the book's overfitting network is shown.`; }
   }
+  if (error) warning = [`The settings in this link could not be read (${error}).`, warning].filter(Boolean).join(" ");
+  showNotice(warning, "warning");
 
   const form = buildFields($("fields"), [
     { key: "batch", label: "Images in the batch", min: 1, max: 64, step: 1, integer: true },
@@ -42,6 +53,7 @@ async function main() {
   if (!part) preset.value = BOOK_PRESET;   // no network in the link: say which one is shown
   preset.addEventListener("change", () => {
     if (!preset.value) return;
+    warning = null;
     config = structuredClone(schema.presets[preset.value].config);
     showConfig();
     run();
@@ -52,6 +64,7 @@ async function main() {
       const value = JSON.parse(text.value);
       if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("it must be a JSON object");
       config = value;
+      warning = null;
       text.classList.remove("invalid");
       $("config-error").hidden = true;
       preset.value = "";
@@ -89,14 +102,42 @@ async function main() {
       return;
     }
     if (mine !== seq) return;
-    showNotice(null);
+    showNotice(warning, "warning");
     draw(result);
   }
   $("check").addEventListener("click", run);
 
+  // The page follows its address: a new #config= (typed, pasted or from history) reloads the network, a new #s=
+  // the settings. The page's own updates use history.replaceState, which fires no hashchange.
+  window.addEventListener("hashchange", () => {
+    const read = readSettings(BOOK);
+    Object.assign(settings, read.settings);
+    form.sync();
+    warning = read.error ? `The settings in this link could not be read (${read.error}).` : null;
+    const next = configPart();
+    if (next) {
+      try {
+        config = configFrom(next);
+        preset.value = "";
+      } catch (err) {
+        warning = [warning, `The network in the new address could not be read (${err.message}); the network shown before is kept.`]
+          .filter(Boolean).join(" ");
+      }
+    } else {
+      config = bookConfig();
+      preset.value = BOOK_PRESET;
+    }
+    text.classList.remove("invalid");
+    $("config-error").hidden = true;
+    showNotice(warning, "warning");
+    showConfig();
+    run();
+  });
+
   linkTools({ onReset: () => {
     Object.assign(settings, structuredClone(BOOK));
-    config = structuredClone(schema.presets.overfitting.config);
+    warning = null;
+    config = bookConfig();
     preset.value = BOOK_PRESET;
     form.sync();
     showConfig();

@@ -43,7 +43,8 @@ async function main() {
     { key: "samples", label: "Random inputs", min: 1, max: 10000, step: 1, integer: true },
     { key: "bins", label: "Bins", min: 2, max: 200, step: 1, integer: true },
     { key: "seed", label: "Seed", min: 0, step: 1, integer: true },
-    { key: "cap", label: "Cap the y axis (a huge bar of exact zeros or saturated values goes off the chart, as in the book)", type: "checkbox" },
+    { key: "cap", label: "Cap the y axis", type: "checkbox",
+      help: "A huge bar of exact zeros or saturated values then goes off the chart, as in the book." },
   ], settings, () => refresh());
 
   const refresh = debounce(async () => {

@@ -80,10 +80,30 @@ async function main() {
   load();
 }
 
+// Each histogram gets at least this many pixels of width, so its title ("W1 784×100 · std 0.044") fits:
+// four across on a wide screen, one on a phone.
+const MIN_CELL = 210;
+
+/** Columns for n histograms in `div`, from its width. */
+function columns(div, n) {
+  return Math.max(1, Math.min(n, 4, Math.floor((div.clientWidth || 800) / MIN_CELL)));
+}
+
+/** Redraw a grid when a resize changes how many columns fit (Plotly's own resize keeps the column count). */
+const drawn = new Map();   // div -> {layers, colour, cols}
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    for (const [div, d] of drawn) if (columns(div, d.layers.length) !== d.cols) histGrid(div, d.layers, d.colour);
+  }, 150);
+});
+
 function histGrid(div, layers, colour) {
   const n = layers.length;
-  if (!n) { Plotly.purge(div); div.textContent = "None."; return; }
-  const cols = Math.min(n, 4);
+  if (!n) { drawn.delete(div); Plotly.purge(div); div.textContent = "None."; return; }
+  const cols = columns(div, n);
+  drawn.set(div, { layers, colour, cols });
   const rows = Math.ceil(n / cols);
   const layout = { font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff", showlegend: false, bargap: 0.02,
     grid: { rows, columns: cols, pattern: "independent", xgap: 0.08, ygap: 0.35 }, margin: { l: 44, r: 10, t: 24, b: 30 }, annotations: [] };
@@ -98,7 +118,7 @@ function histGrid(div, layers, colour) {
       xaxis: `x${s}`, yaxis: `y${s}`, marker: { color: colour },
       hovertemplate: `%{x:.3g}: %{y:,}<extra>mean ${fmtNum(layer.mean)}, std ${fmtNum(layer.std)}</extra>` };
   });
-  div.style.height = `${40 + rows * 190}px`;
+  div.style.height = `${40 + rows * (cols === 1 ? 150 : 190)}px`;   // one column (a phone): lower rows
   Plotly.react(div, traces, layout, PLOTLY_CONFIG);
 }
 

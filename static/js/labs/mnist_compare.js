@@ -2,7 +2,7 @@
 // settings -> POST /api/labs/<slug>/runs (configs) -> RunBatch (one run:start per config) ->
 // loss and accuracy overlaid against iterations, and a table of the runs.
 
-import { $, h, api, axis, baseLayout, buildFields, linkTools, readSettings, writeSettings, showNotice, PALETTE,
+import { $, h, api, axis, baseLayout, buildFields, linkTools, readSettings, writeSettings, showNotice, colourOf,
   RunBatch, LiveLines, describeCounts, progress, badge, runLinks, isFinal, fmtNum } from "./common.js";
 import { pct } from "../format.js";
 import { watchConnection } from "../page.js";
@@ -18,7 +18,8 @@ export function compareLab(spec) {
   let plan = null;          // last /api/labs/<slug>/runs answer
   let batch = null;
 
-  const form = buildFields($("fields"), spec.fields, settings, () => changed());
+  // a refused value (marked at its field) must not be trained with the last valid one: no "Train all" until fixed
+  const form = buildFields($("fields"), spec.fields, settings, () => changed(), { onInvalid: () => { $("run").disabled = true; } });
   const rowsSpec = spec.rows;
   const add = $("row-add");
   add.append(h("option", { value: "" }, rowsSpec.addLabel), ...rowsSpec.options.map(([v, l]) => h("option", { value: v }, l)));
@@ -53,18 +54,19 @@ export function compareLab(spec) {
       syncNum();
       const remove = h("button", { type: "button", class: "icon-btn danger", title: "Remove", "aria-label": `Remove ${rowsSpec.noun.toLowerCase()} ${i + 1}`, disabled: settings[rowsSpec.key].length <= 1 }, "×");
       remove.addEventListener("click", () => { settings[rowsSpec.key].splice(i, 1); renderRows(); changed(); });
-      rows.append(h("div", { class: "opt-row" }, h("span", { class: "opt-swatch", style: `--c:${PALETTE[i % PALETTE.length]}` }), select, num, remove));
+      rows.append(h("div", { class: "opt-row" }, h("span", { class: "opt-swatch", style: `--c:${colourOf(i)}` }), select, num, remove));
     });
   }
 
   // ---- charts
   const lossChart = new LiveLines($("chart-loss"), baseLayout({
-    xaxis: axis("iterations (mini-batch updates)"), yaxis: axis("training loss", { type: "log", exponentformat: "power", nticks: 4 }), uirevision: "keep" }));
+    xaxis: axis("iterations (mini-batch updates)"), yaxis: axis("training loss", { type: "log", tickformat: "~g", nticks: 4 }), uirevision: "keep" }));
   const accChart = new LiveLines($("chart-acc"), baseLayout({
     xaxis: axis("iterations (mini-batch updates)"), yaxis: axis("test accuracy (%)", { range: [0, 100] }), uirevision: "keep" }));
   $("log-loss").addEventListener("change", (e) => {
     const log = e.target.checked;
-    // automatic ticks, few of them: powers of ten over many decades, 1-2-5 over one or two, plain numbers within one
+    // automatic ticks, few of them: powers of ten over many decades, 1-2-5 over one or two, plain numbers within
+    // one; tickformat "~g" writes each as the number it is (0.2, not the "2" Plotly puts between powers of ten)
     lossChart.layout.yaxis.type = log ? "log" : "linear";
     lossChart.relayout({ "yaxis.type": lossChart.layout.yaxis.type });
   });
@@ -83,7 +85,7 @@ export function compareLab(spec) {
     }
     showNotice(null);
     if (!batch || !batch.active) {
-      $("run").disabled = false;
+      $("run").disabled = form.rejected().length > 0;
       drawEmpty();
     }
     const m = plan.meta;
@@ -91,7 +93,7 @@ export function compareLab(spec) {
   }
 
   function setRunning(running) {
-    $("run").disabled = running || !plan;
+    $("run").disabled = running || !plan || form.rejected().length > 0;
     $("stop").disabled = !running;
     form.disable(running);
     for (const el of document.querySelectorAll("#rows select, #rows input, #rows button, #row-add")) el.disabled = running;
@@ -100,7 +102,7 @@ export function compareLab(spec) {
 
   /** Empty charts with one (legend) entry per planned run, axes spanning the planned iterations. */
   function drawEmpty() {
-    const items = plan.runs.map((r, i) => ({ ...r, color: PALETTE[i % PALETTE.length] }));
+    const items = plan.runs.map((r, i) => ({ ...r, color: colourOf(i) }));
     for (const chart of [lossChart, accChart]) chart.layout.xaxis.range = [0, plan.meta.iterations];
     lossChart.reset(items.map((it) => ({ key: it.key, name: it.label, color: it.color })));
     accChart.reset(items.map((it) => ({ key: it.key, name: it.label, color: it.color, hovertemplate: `%{y:.1f} %<extra>${it.label}</extra>` })));

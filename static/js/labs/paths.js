@@ -1,7 +1,7 @@
 // Lab §6.1: optimizer paths on a 2-D function, animated step by step.
 // The paths come from POST /api/labs/paths (the Python optimizers, driven with update(params, grads)).
 
-import { $, h, api, baseLayout, axis, buildFields, debounce, linkTools, readSettings, writeSettings, showNotice, PALETTE, PLOTLY_CONFIG, fmtNum } from "./common.js";
+import { $, h, api, baseLayout, axis, buildFields, debounce, linkTools, readSettings, writeSettings, showNotice, colourOf, PLOTLY_CONFIG, fmtNum } from "./common.js";
 import { optimizerLabel } from "../format.js";
 import { watchConnection } from "../page.js";
 
@@ -49,7 +49,7 @@ async function main() {
     }
     if (key === "speed") { writeSettings(settings); if (timer) play(); return; }
     refresh();
-  });
+  }, { onInvalid: (key) => { if (key !== "speed") { refresh.cancel(); stale(); } } });   // the speed only paces the replay
 
   // ---- optimizer rows
   const add = $("opt-add");
@@ -68,7 +68,9 @@ async function main() {
     refresh();
   });
 
+  const badRows = new Set();   // optimizer rows whose learning rate field holds a refused value
   function renderRows() {
+    badRows.clear();
     const rows = $("opt-rows");
     rows.replaceChildren();
     settings.optimizers.forEach((o, i) => {
@@ -76,21 +78,84 @@ async function main() {
         Object.keys(defaults.optimizers).map((name) => h("option", { value: name }, optimizerLabel(name))));
       select.value = o.name;
       select.addEventListener("change", () => { o.name = select.value; o.lr = defaults.lrs[settings.function][o.name]; lr.value = o.lr; refresh(); });
-      const lr = h("input", { type: "number", step: "any", min: 0, value: o.lr, "aria-label": `Learning rate of optimizer ${i + 1}` });
+      const lr = h("input", { type: "number", step: "any", min: 0, value: o.lr, "aria-label": `Learning rate of optimizer ${i + 1}`,
+        "aria-describedby": "opt-error" });
       lr.addEventListener("input", () => {
         const v = Number(lr.value);
         const bad = lr.value.trim() === "" || !(v > 0) || !isFinite(v);
-        lr.classList.toggle("invalid", bad);
-        if (!bad) { o.lr = v; refresh(); }
+        if (bad) {
+          badRows.add(i);
+          rowError(i, `The learning rate of ${optimizerLabel(o.name)} must be a number above 0${lr.value.trim() ? ` (got ${lr.value.trim()})` : ""}.`);
+          refresh.cancel();
+          stale();
+          return;
+        }
+        badRows.delete(i);
+        rowError(i, null);
+        o.lr = v;
+        refresh();
       });
       const remove = h("button", { type: "button", class: "icon-btn danger", title: "Remove", "aria-label": `Remove optimizer ${i + 1}`, disabled: settings.optimizers.length <= 1 }, "×");
       remove.addEventListener("click", () => { settings.optimizers.splice(i, 1); renderRows(); refresh(); });
-      rows.append(h("div", { class: "opt-row" }, h("span", { class: "opt-swatch", style: `--c:${PALETTE[i % PALETTE.length]}` }), select, lr, remove));
+      rows.append(h("div", { class: "opt-row" }, h("span", { class: "opt-swatch", style: `--c:${colourOf(i)}` }), select, lr, remove));
     });
+    rowError(null, null);
+  }
+
+  /** Mark optimizer row i's learning rate with a message under the rows (null: unmark it; i null: unmark all). */
+  const rowMessages = new Map();
+  function rowError(i, message) {
+    if (i === null) rowMessages.clear();
+    else if (message) rowMessages.set(i, message);
+    else rowMessages.delete(i);
+    [...$("opt-rows").querySelectorAll("input")].forEach((input, k) => {
+      input.classList.toggle("invalid", rowMessages.has(k));
+      input.setAttribute("aria-invalid", rowMessages.has(k) ? "true" : "false");
+    });
+    const text = [...rowMessages.keys()].sort((a, b) => a - b).map((k) => rowMessages.get(k)).join(" ");
+    $("opt-error").textContent = text;
+    $("opt-error").hidden = !text;
+  }
+
+  /** A field holds an invalid value: say that what is shown comes from the last valid settings. */
+  function stale() {
+    seq += 1;   // an answer still on its way belongs to the older settings: drop it
+    pause();
+    $("stale-note").textContent = result
+      ? `The charts and the table still show the last valid settings (${result.steps} steps); they update once the marked field is fixed.`
+      : "Nothing to show until the marked field is fixed.";
+    $("stale-note").hidden = false;
+    for (const el of [$("charts"), $("ends-card")]) el.classList.add("is-stale");
+  }
+  function fresh() {
+    $("stale-note").hidden = true;
+    for (const el of [$("charts"), $("ends-card")]) el.classList.remove("is-stale");
+  }
+
+  /** The server's field errors, shown at their fields; true when every one found its field. */
+  function showFieldErrors(errors) {
+    if (!errors || !errors.length) return false;
+    let placed = 0;
+    for (const e of errors) {
+      const row = /^optimizers\[(\d+)\]/.exec(e.field);
+      if (row && Number(row[1]) < settings.optimizers.length) {
+        rowError(Number(row[1]), `${optimizerLabel(settings.optimizers[Number(row[1])].name)}: ${e.message}.`);
+        placed += 1;
+      } else if (e.field === "start") {
+        form.setError("start_x", `Start ${e.message}.`);
+        placed += 1;
+      } else if (form.inputs[e.field]) {
+        const text = e.message.includes(e.field) ? e.message : `${e.field} ${e.message}`;
+        form.setError(e.field, `${text[0].toUpperCase()}${text.slice(1)}.`);
+        placed += 1;
+      }
+    }
+    return placed === errors.length;
   }
 
   const refresh = debounce(async () => {
     writeSettings(settings);
+    if (form.rejected().some((key) => key !== "speed") || badRows.size) { stale(); return; }   // wait until every marked field is fixed
     const mine = ++seq;
     let answer;
     try {
@@ -99,11 +164,17 @@ async function main() {
         optimizers: settings.optimizers.map((o) => ({ name: o.name, lr: o.lr })),
       });
     } catch (err) {
-      if (mine === seq) showNotice(`These settings do not work: ${err.message}`);
+      if (mine !== seq) return;
+      if (showFieldErrors(err.errors)) showNotice(null);
+      else showNotice(`These settings do not work: ${err.message}`);
+      stale();
       return;
     }
     if (mine !== seq) return;
     showNotice(null);
+    form.clearServerErrors();
+    rowError(null, null);
+    fresh();
     result = answer;
     draw();
     play(true);
@@ -192,14 +263,14 @@ function draw() {
     const div = h("div", { class: "lab-chart tall", role: "img", "aria-label": "All optimizer paths on one chart" });
     charts.append(h("div", { class: "chart-cell", style: "grid-column: 1 / -1" }, div));
     const traces = [contourTrace(result.contour, fn), minimaTrace(fn)];
-    result.paths.forEach((p, i) => traces.push(...pathTraces(p, PALETTE[i % PALETTE.length], result.steps, true)));
+    result.paths.forEach((p, i) => traces.push(...pathTraces(p, colourOf(i), result.steps, true)));
     Plotly.newPlot(div, traces, layoutFor(fn, { showlegend: true, legend: { orientation: "h", y: -0.12 } }), PLOTLY_CONFIG);
   } else {
     result.paths.forEach((p, i) => {
       const div = h("div", { class: "cell-chart", role: "img", "aria-label": `Path of ${optimizerLabel(p.name)}` });
       const meta = h("span", { class: "cell-meta" });
       charts.append(h("div", { class: "chart-cell" }, h("h3", {}, h("span", {}, `${optimizerLabel(p.name)} · lr ${fmtNum(p.hyperparams.lr)}`), meta), div));
-      Plotly.newPlot(div, [contourTrace(result.contour, fn), minimaTrace(fn), ...pathTraces(p, PALETTE[i % PALETTE.length], result.steps, false)],
+      Plotly.newPlot(div, [contourTrace(result.contour, fn), minimaTrace(fn), ...pathTraces(p, colourOf(i), result.steps, false)],
         layoutFor(fn), { ...PLOTLY_CONFIG, displayModeBar: false });
     });
   }
@@ -240,7 +311,7 @@ function renderEnds() {
     const outside = p.x[n] < fn.x_range[0] || p.x[n] > fn.x_range[1] || p.y[n] < fn.y_range[0] || p.y[n] > fn.y_range[1];
     const note = p.diverged_at !== null ? `diverged at step ${p.diverged_at}` : outside ? "left the window" : "";
     return h("tr", {},
-      h("td", { class: "swatch-cell" }, h("span", { class: "sw", style: `--c:${PALETTE[i % PALETTE.length]}` })),
+      h("td", { class: "swatch-cell" }, h("span", { class: "sw", style: `--c:${colourOf(i)}` })),
       h("td", {}, optimizerLabel(p.name)), h("td", { class: "num" }, fmtNum(p.hyperparams.lr)),
       h("td", { class: "num" }, fmtNum(p.x[n])), h("td", { class: "num" }, fmtNum(p.y[n])),
       h("td", { class: "num" }, fmtNum(p.f[n])), h("td", { class: "muted" }, note));

@@ -53,8 +53,8 @@ async function main() {
           colorbar: { title: { text: "val. acc." }, tickformat: ".0%", thickness: 12, len: 0.9 } },
         hovertemplate: "lr %{x:.3g}<br>weight decay %{y:.3g}<br>%{text}<extra></extra>" },
     ], baseLayout({ showlegend: false, margin: { l: 60, r: 10, t: 10, b: 44 },
-      xaxis: axis("learning rate", { type: "log", range: [Math.log10(lr[0]) - 0.1, Math.log10(lr[1]) + 0.1], exponentformat: "power" }),
-      yaxis: axis("weight decay", { type: "log", range: [Math.log10(wd[0]) - 0.1, Math.log10(wd[1]) + 0.1], exponentformat: "power" }) }),
+      xaxis: axis("learning rate", { type: "log", range: [Math.log10(lr[0]) - 0.1, Math.log10(lr[1]) + 0.1], ...logTicks(lr) }),
+      yaxis: axis("weight decay", { type: "log", range: [Math.log10(wd[0]) - 0.1, Math.log10(wd[1]) + 0.1], ...logTicks(wd) }) }),
     PLOTLY_CONFIG);
   }
 
@@ -231,3 +231,9 @@ async function main() {
 }
 
 main();
+
+/** Tick labels of a log axis over [lo, hi]: powers of ten when it spans two decades or more (Plotly
+ * would label the 2s and 5s between them as a bare "2", "5"), else every label as a number ("2e-3"). */
+function logTicks([lo, hi]) {
+  return Math.log10(hi / lo) >= 2 ? { dtick: 1, exponentformat: "power" } : { tickformat: ".0e" };
+}
