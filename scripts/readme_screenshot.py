@@ -34,10 +34,12 @@ def main(argv=None) -> int:
             page.click('button[data-preset="overfitting"]')
             page.click("#train")
             page.wait_for_selector('.status[data-status="done"]', timeout=120_000)
+            first = page.evaluate("window.playground.currentRunId()")
             page.click('button[data-preset="overfitting_weight_decay"]')
             page.click("#train")
-            page.wait_for_function(f"window.playground.points() > {args.at_epoch}",
-                                   timeout=120_000)
+            # points() counts the followed run, which is the first one until the second is acknowledged
+            page.wait_for_function(f"window.playground.currentRunId() !== {first!r}"
+                                   f" && window.playground.points() > {args.at_epoch}", timeout=120_000)
             page.screenshot(path=args.out)
             browser.close()
     return 0
