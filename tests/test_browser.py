@@ -475,6 +475,23 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(page, server, finis
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, too_wide
 
 
+def test_a_queued_run_shows_its_queue_position_not_the_previous_runs_clock(page, server):
+    open_dashboard(page, server)
+    shown = page.evaluate("""async () => {
+        const { StatusPanel } = await import("/static/js/status.js");
+        const el = {};
+        for (const k of ["line", "bar", "fill", "epoch", "time", "stop"]) el[k] = document.createElement(k === "stop" ? "button" : "div");
+        const panel = new StatusPanel(el);
+        panel.follow({ id: "a", short: "#1", epochs: 10 });
+        panel.started("a");                        // its clock ticks every 500 ms
+        panel.follow({ id: "b", short: "#2", epochs: 10 });
+        panel.queued("b", 1);
+        await new Promise((r) => setTimeout(r, 1200));
+        return [el.line.textContent, el.time.textContent];
+    }""")
+    assert shown[0].startswith("Run #2: queued, position 1") and shown[1] == "queue position 1"
+
+
 def test_pages_load_only_from_the_test_server(page, server, finished_run):
     for path in ("/", "/runs", f"/runs/{finished_run['run_id']}"):
         page.goto(server + path)
