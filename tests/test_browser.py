@@ -328,6 +328,24 @@ def test_runs_page_lists_stored_runs(page, server, finished_run):
     page.wait_for_function(f"{GD.format('loss')}.data.length > 0")
 
 
+def test_tick_stored_runs_and_compare_them_on_the_dashboard(page, server, finished_run):
+    run_id = finished_run["run_id"]
+    page.goto(server + "/runs")
+    row = page.locator(f'#runs-body tr[data-run-id="{run_id}"]')
+    row.wait_for()
+    compare = page.locator("#compare")
+    assert compare.inner_text() == "Tick runs to compare them"
+    row.locator("input.run-pick").check()
+    assert compare.inner_text() == "Compare 1 on the dashboard"
+    compare.click()
+    page.wait_for_url(f"**/?compare={run_id}*")
+    page.wait_for_function("window.playground && window.playground.list.get(%r)" % run_id)
+    page.wait_for_function(f"{GD.format('loss')}.data.length > 0 && {GD.format('loss')}.data[0].x.length === 5")
+    # the builder holds the compared run's settings, ready for a variant
+    assert field(page, "model.hidden_layers[0].units").input_value() == "30"
+    assert field(page, "training.epochs").input_value() == "4"
+
+
 def test_compare_a_stored_run_and_toggle_it(page, server, finished_run):
     open_dashboard(page, server)
     run_id = finished_run["run_id"]

@@ -75,6 +75,7 @@ async function main() {
       writeConfigToHash(builder.getConfig());
     }
   }
+  const linkHasConfig = Boolean(readConfigFromHash().config);
   loadFromHash();
   window.addEventListener("hashchange", () => {
     // Someone pasted another link into the address bar of an open dashboard.
@@ -132,6 +133,19 @@ async function main() {
     live.add(id, { config: run.config, status: run.status, metrics: run.metrics || [], summary: run.summary, name: run.config && run.config.name });
     if (run.status === "running" || run.status === "queued") live.watch(id);
   }
+
+  // ---- /?compare=id1,id2 (the runs page's "Compare"): those stored runs on the charts, and the first
+  // one's settings in the builder unless the link carries its own, so a variant is one edit away.
+  const compare = [...new Set((new URLSearchParams(location.search).get("compare") || "")
+    .split(",").map((id) => id.trim()).filter(Boolean))].slice(0, 10);
+  (async () => {
+    for (const id of compare) await addStored(id);
+    const first = compare.map((id) => list.get(id)).find((e) => e && e.config);
+    if (first && !linkHasConfig) {
+      builder.setConfig(first.config, { silent: true });
+      writeConfigToHash(builder.getConfig());
+    }
+  })();
 
   // ---- test/debug hook (tests assert primarily on the DOM and Plotly's gd.data)
   window.playground = {

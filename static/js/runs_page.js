@@ -8,6 +8,19 @@ import { showNotice } from "./page.js";
 const $ = (id) => document.getElementById(id);
 let runs = [];
 let timer = null;
+const picked = new Set(); // run ids ticked for comparison (kept across reloads of the list)
+const MAX_COMPARE = 10;
+
+/** The dashboard with the ticked runs on its charts: /?compare=id1,id2 (main.js). */
+function updateCompare() {
+  const link = $("compare");
+  const ids = runs.map((r) => r.run_id).filter((id) => picked.has(id));
+  link.hidden = runs.length === 0;
+  link.href = ids.length ? `/?compare=${ids.map(encodeURIComponent).join(",")}` : "/";
+  link.setAttribute("aria-disabled", String(!ids.length));
+  link.classList.toggle("disabled", !ids.length);
+  link.textContent = ids.length ? `Compare ${ids.length} on the dashboard` : "Tick runs to compare them";
+}
 
 /** The server does not list runs (PLAYGROUND_LIST_RUNS=off): say so, not "no runs" or an error. */
 function listingOff() {
@@ -32,6 +45,7 @@ async function load() {
 }
 
 function render() {
+  updateCompare();
   const filter = $("status-filter").value;
   const shown = runs.filter((r) => !filter || r.status === filter || (filter === "running" && r.status === "queued"));
   $("runs-count").textContent = `${shown.length} of ${runs.length} run${runs.length === 1 ? "" : "s"}`;
@@ -46,7 +60,19 @@ function render() {
     const final = s.final || {};
     const epochs = ((r.config || {}).training || {}).epochs;
     const name = r.config && r.config.name;
+    const pick = h("input", { type: "checkbox", class: "run-pick", "aria-label": `Compare run ${r.run_id}` });
+    pick.checked = picked.has(r.run_id);
+    pick.addEventListener("change", () => {
+      if (pick.checked && picked.size >= MAX_COMPARE) {
+        pick.checked = false;
+        showNotice($("page-notice"), `At most ${MAX_COMPARE} runs can be compared at once.`, { kind: "warning" });
+        return;
+      }
+      if (pick.checked) picked.add(r.run_id); else picked.delete(r.run_id);
+      updateCompare();
+    });
     return h("tr", { "data-run-id": r.run_id, "data-status": r.status },
+      h("td", { class: "c-pick" }, pick),
       h("td", { class: "c-run" }, h("a", { href: permalink(r.run_id), class: "run-link" }, h("code", {}, String(r.run_id)))),
       h("td", { class: "c-status" }, h("span", { class: `badge badge-${r.status}`, title: r.message || s.message || "" }, r.status)),
       h("td", { class: "nowrap c-created" }, when(r.created_at)),
@@ -60,4 +86,5 @@ function render() {
 
 $("status-filter").addEventListener("change", render);
 $("reload").addEventListener("click", load);
+$("compare").addEventListener("click", (e) => { if (!picked.size) e.preventDefault(); });
 if ($("listing-off").hidden) load();
