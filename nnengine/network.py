@@ -207,22 +207,15 @@ class StackedEvaluation:
         self.chunk = min(chunk, network.chunk_rows or chunk)
         dtype = np.dtype(dtype) if dtype is not None else np.result_type(*(x.dtype for x, _ in sets))
         self.sets = [(np.asarray(x, dtype=dtype), np.asarray(t)) for x, t in sets]
-        x = np.concatenate([x for x, _ in self.sets], axis=0)
         self.t = np.concatenate([t for _, t in self.sets], axis=0)
         stops = np.cumsum([len(x) for x, _ in sets]).tolist()
         self.bounds = list(zip([0] + stops[:-1], stops))
         self.segments = [(a, b) for a, b in self.bounds if b > a]
+        self.columns = self._active_columns(network)
+        self.x = self._stack(dtype)
 
-        self.columns = None
-        if network.layers and isinstance(network.layers[0], Affine) and len(x):
-            active = np.flatnonzero(np.any(x != 0, axis=0))
-            if len(active) < x.shape[1]:
-                self.columns = active
-                x = np.ascontiguousarray(x[:, active])
-        self.x = x
-
-        n = len(x)
-        self.losses = np.empty(n, dtype=network._loss_dtype(x))
+        n = len(self.x)
+        self.losses = np.empty(n, dtype=network._loss_dtype(self.x))
         self.correct = np.empty(n, dtype=bool)
         workers = blas_threads.cores() if workers is None else workers
         workers = max(1, min(workers, n // self.min_rows_per_worker))
@@ -237,6 +230,32 @@ class StackedEvaluation:
         else:
             replicas = [network]
         self.parts = [(a, b, Scratch(), replica) for a, b, replica in zip(cuts[:-1], cuts[1:], replicas)]
+
+    def _active_columns(self, network: Network) -> np.ndarray | None:
+        """Indices of the features that are non-zero in some row, if the first layer is an ``Affine``
+        and some feature is zero in every row; else None."""
+        parts = [x for x, _ in self.sets if len(x)]
+        if not parts or not network.layers or not isinstance(network.layers[0], Affine):
+            return None
+        used = np.zeros(parts[0].shape[1], dtype=bool)
+        for x in parts:
+            used |= x.any(axis=0)
+        active = np.flatnonzero(used)
+        return active if len(active) < len(used) else None
+
+    def _stack(self, dtype) -> np.ndarray:
+        """The rows of every set, one after another, with only ``self.columns`` when given: written
+        once into one new array (a training process builds it before its first epoch, and every
+        fresh megabyte costs page faults there)."""
+        parts = [x for x, _ in self.sets]
+        if self.columns is None:
+            return np.concatenate(parts, axis=0)
+        stacked = np.empty((sum(len(x) for x in parts), len(self.columns)), dtype=dtype)
+        start = 0
+        for x in parts:
+            np.take(x, self.columns, axis=1, out=stacked[start:start + len(x)])
+            start += len(x)
+        return stacked
 
     def views(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         return self.sets[i]
