@@ -344,6 +344,11 @@ def test_tick_stored_runs_and_compare_them_on_the_dashboard(page, server, finish
     # the builder holds the compared run's settings, ready for a variant
     assert field(page, "model.hidden_layers[0].units").input_value() == "30"
     assert field(page, "training.epochs").input_value() == "4"
+    # taking it off the list takes it off all three charts (and the address), without a page error
+    page.locator(f'.run-item[data-run-id="{run_id}"] button[aria-label^="Remove run"]').click()
+    for chart in ("loss", "acc", "gap"):
+        page.wait_for_function(f"{GD.format(chart)}.data.length === 0")
+    assert "compare=" not in page.url
 
 
 def test_compare_a_stored_run_and_toggle_it(page, server, finished_run):

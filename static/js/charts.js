@@ -240,7 +240,9 @@ export class Charts {
           // markers for short runs and for a run that ended after a few epochs (one that diverged
           // at once has a lone finite point, which a line alone does not show)
           mode: (run.finished && run.x.length <= 5) || Math.max(run.epochs || 0, run.x.length) <= 40 ? "lines+markers" : "lines",
-          uid: `${run.id}:${name}:${t.key}`,
+          // Plotly puts the uid in a CSS selector when a trace goes: letters first, no colons
+          // (run ids may start with a digit or a hyphen).
+          uid: `run-${run.id}-${name}-${t.key}`,
           name: `${run.short} ${t.key}`,
           x: run.x.slice(),
           y: run.series[name][i].slice(),

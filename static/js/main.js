@@ -18,7 +18,8 @@ async function main() {
     { line: $("status"), bar: $("progress"), fill: $("progress-fill"), epoch: $("progress-epoch"), time: $("progress-time"), stop: $("stop") },
     { onStop: (id) => stopRun(id) });
   let live = null;
-  const list = new RunList($("runs"), charts, { onAddStored: (id) => addStored(id), onStop: (id) => stopRun(id) });
+  const list = new RunList($("runs"), charts, {
+    onAddStored: (id) => addStored(id), onStop: (id) => stopRun(id), onRemove: (id) => forgetCompared(id) });
   live = new Live({ charts, list, status });
   live.connect();
   watchConnection();
@@ -132,6 +133,17 @@ async function main() {
     }
     live.add(id, { config: run.config, status: run.status, metrics: run.metrics || [], summary: run.summary, name: run.config && run.config.name });
     if (run.status === "running" || run.status === "queued") live.watch(id);
+  }
+
+  /** A run taken off the list leaves ?compare= too, so that a reload does not bring it back. */
+  function forgetCompared(id) {
+    const url = new URL(location.href);
+    const ids = (url.searchParams.get("compare") || "").split(",").filter(Boolean);
+    if (!ids.includes(id)) return;
+    const rest = ids.filter((other) => other !== id);
+    if (rest.length) url.searchParams.set("compare", rest.join(","));
+    else url.searchParams.delete("compare");
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
   }
 
   // ---- /?compare=id1,id2 (the runs page's "Compare"): those stored runs on the charts, and the first
