@@ -227,6 +227,16 @@ def test_a_run_trained_on_the_dashboard_is_offered_as_a_model(page, server):
     watch.assert_clean()
 
 
+def test_a_run_stored_earlier_is_offered_on_a_fresh_dashboard(page, server):
+    page.goto(server + "/")
+    page.wait_for_function(f"[...document.querySelectorAll('#predict-model option')].some(o => o.value === '{RUN_ID}')",
+                           timeout=10000)
+    options = dict(_model_options(page))
+    assert options[RUN_ID].startswith(f"stored run {RUN_ID[:6]}") and "784-" in options[RUN_ID], options
+    assert page.eval_on_selector("#predict-model", "s => s.value") == "default"
+    assert page.locator("#predict-model-note").is_hidden()  # no "finished" note for an old run
+
+
 def test_a_diverged_run_is_not_offered(page, server):
     """A diverged run stores no weights (server/jobs.py _KEEP_WEIGHTS): picking it could only fail."""
     diverging = json.loads(json.dumps(TINY))

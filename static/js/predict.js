@@ -7,7 +7,8 @@
  *   (a phone photo): then it is shrunk to 1024 px in the browser first. A preview is drawn into the canvas.
  * - Model: "default" or a run with stored weights: a run's page offers its run (chosen when it is done);
  *   every page offers the runs of its run list (window.playground.list) that finished with weights, added
- *   when they finish (the playground:run-finished event) and named as in that list ("run #1 — ...").
+ *   when they finish (the playground:run-finished event) and named as in that list ("run #1 — ..."), and
+ *   the newest finished runs the server lists ("stored run abc123… — ...").
  * - A result belongs to one input: while a new input is being recognised the old result is marked stale
  *   (.predict-stale, dimmed), and a refusal clears the 28x28 view, the digit and the bars.
  * - window.predictPanel exposes {predict, clear, last} for tests.
@@ -181,6 +182,7 @@
   const runOptions = new Map();    // run id -> its <option>
   const weightChecks = new Map();  // run id -> Promise<boolean>: the server has its weights
   const summaries = new Map();     // run id -> summary from playground:run-finished
+  const storedRuns = new Map();    // run id -> {description}: finished runs the server lists
   const runPage = document.getElementById("run-page");
 
   function pageRun() {
@@ -200,10 +202,13 @@
   function runNames(id) {
     const e = listEntry(id);
     const own = pageRun();
-    const short = own && own.id === id ? "this run" : (e && e.short ? `run ${e.short}` : `run ${id}`);
+    const older = storedRuns.get(id);
+    const short = own && own.id === id ? "this run" : e && e.short ? `run ${e.short}`
+      : older ? `stored run ${id.slice(0, 6)}…` : `run ${id}`;
     const parts = [short];
     if (e && e.name) parts.push(e.name);
     if (e && e.description) parts.push(e.description);
+    else if (older && older.description) parts.push(older.description);
     const summary = summaries.get(id);
     const acc = pct(summary && summary.final && summary.final.test_acc);
     const fromMeta = !acc && e && typeof e.meta === "string" && /test ([\d.]+%)/.exec(e.meta);
@@ -240,13 +245,13 @@
     return opt;
   }
 
-  async function offerRun(id, status) {
+  async function offerRun(id, status, { quiet = false } = {}) {
     if (!id) return;
     if (runOptions.has(id)) { upsertOption(id); return; }
     if (!WITH_WEIGHTS.has(status) || !(await hasWeights(id))) return;
     const isNew = !runOptions.has(id);
     upsertOption(id);
-    if (isNew && select.value === "default") {
+    if (isNew && !quiet && select.value === "default") {
       setModelNote(`${runNames(id).short.replace(/^run/, "Run")} finished and can recognise digits too: pick it under Model.`);
     }
   }
@@ -277,6 +282,21 @@
     if (d.summary) summaries.set(d.run_id, d.summary);
     offerRun(d.run_id, d.status);
   });
+  // Runs trained earlier, where the server lists them: the newest that finished, so a stored run can
+  // recognise digits without being put on the charts first (a server with listing off answers 403).
+  const STORED_OFFERED = 20;
+  Promise.all([fetch(`/api/runs?limit=${STORED_OFFERED}`).then((r) => (r.ok ? r.json() : null)),
+               import("./format.js")])
+    .then(([body, format]) => {
+      for (const r of (body && body.runs) || []) {
+        if (r.status !== "done" || runOptions.has(r.run_id)) continue;
+        storedRuns.set(r.run_id, { description: format.describeConfig(r.config) });
+        if (r.summary) summaries.set(r.run_id, r.summary);
+        offerRun(r.run_id, r.status, { quiet: true });
+      }
+    })
+    .catch(() => {});            // the default model and this page's runs still work
+
   document.addEventListener("playground:ready", syncWithRunList);
   syncWithRunList();
   setInterval(syncWithRunList, 2000);        // stored runs added to the charts, names and accuracies
