@@ -515,6 +515,25 @@ def test_a_queued_run_shows_its_queue_position_not_the_previous_runs_clock(page,
     assert shown[0].startswith("Run #2: queued, position 1") and shown[1] == "queue position 1"
 
 
+def test_times_read_in_seconds_a_run_at_chance_is_called_out_and_log_ticks_are_numbers(page, server):
+    open_dashboard(page, server)
+    texts = page.evaluate("""async () => {
+        const { duration } = await import("/static/js/format.js");
+        const { StatusPanel } = await import("/static/js/status.js");
+        const el = {};
+        for (const k of ["line", "bar", "fill", "epoch", "time", "stop"]) el[k] = document.createElement(k === "stop" ? "button" : "div");
+        const panel = new StatusPanel(el);
+        panel.follow({ id: "a", short: "#1", epochs: 20 });
+        panel.finished("a", { status: "done", elapsed_s: 0.43, final: { epoch: 20, train_acc: 0.107, test_acc: 0.1 } });
+        return [duration(4.34, { tenths: true }), duration(75.2, { tenths: true }), duration(0.4), el.line.textContent, el.time.textContent];
+    }""")
+    assert texts[:3] == ["4.3 s", "1:15", "0:00"]
+    assert "done in 0.4 s" in texts[3] and "no better than guessing" in texts[3] and texts[4] == "took 0.4 s"
+    page.check("#log-loss")
+    page.wait_for_function(f"{GD.format('loss')}.layout.yaxis.type === 'log'")
+    assert page.evaluate(f"{GD.format('loss')}.layout.yaxis.tickformat") == "~g"  # 0.2, not a bare 2
+
+
 def test_pages_load_only_from_the_test_server(page, server, finished_run):
     for path in ("/", "/runs", f"/runs/{finished_run['run_id']}"):
         page.goto(server + path)

@@ -231,7 +231,7 @@ export class Builder {
     const pool = ((this.schema.limits || {}).pool_size) || 5000;
     const { train_size: train, validation_size: val, test_size: test } = this.state.data;
     const whole = (v) => (Number.isInteger(v) && v >= 0 ? v : null);
-    if (whole(train) === null || (val != null && whole(val) === null)) return "";
+    if (!(whole(train) >= 1) || (val != null && whole(val) === null)) return ""; // the field's own message says why
     const rest = pool - train - (val || 0);
     const tested = test === null || test === undefined ? rest : whole(test);
     if (tested === null || rest < 0) return "";
@@ -239,7 +239,7 @@ export class Builder {
       return `⚠ No test images are left (the pool has ${pool.toLocaleString("en")}): there will be no test accuracy and no train − test gap. Lower the train size.`;
     }
     const of = test === null || test === undefined ? `the rest of the ${pool.toLocaleString("en")}` : `of the ${rest.toLocaleString("en")} left`;
-    return `Tested on ${tested.toLocaleString("en")} other images (${of}).`;
+    return `Tested on ${tested.toLocaleString("en")} other image${tested === 1 ? "" : "s"} (${of}).`;
   }
 
   _dataNoteElement() {

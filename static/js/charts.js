@@ -116,7 +116,9 @@ export class Charts {
   setLogLoss(on) {
     this.logLoss = Boolean(on);
     if (!this.drawn) return;
-    Plotly.relayout(this.el.loss, { "yaxis.type": this.logLoss ? "log" : "linear", "yaxis.autorange": true });
+    const log = logTicks(this.logLoss);
+    Plotly.relayout(this.el.loss, { "yaxis.type": this.logLoss ? "log" : "linear", "yaxis.autorange": true,
+      "yaxis.tickformat": log.tickformat, "yaxis.nticks": log.nticks });
   }
 
   /** Replace a run's points (stored metrics, or a resync after reconnect). */
@@ -287,6 +289,7 @@ export class Charts {
       yaxis: {
         title: { text: yTitle, standoff: 6 },
         type: name === "loss" && this.logLoss ? "log" : "linear",
+        ...(name === "loss" ? logTicks(this.logLoss) : {}),
         ...(spec.yRange ? { range: spec.yRange } : { autorange: true }),
         gridcolor: GRID, linecolor: "#9aa4b2", ticks: "outside", tickcolor: "#9aa4b2",
         zeroline: Boolean(spec.zeroline), zerolinecolor: "#9aa4b2", zerolinewidth: 1.5,
@@ -294,6 +297,12 @@ export class Charts {
       },
     };
   }
+}
+
+/** A log loss axis writes each tick as the number it is (0.2, not the bare "2" Plotly puts between
+ * powers of ten), and fewer of them so they do not overlap; a linear one keeps Plotly's own ticks. */
+function logTicks(on) {
+  return on ? { tickformat: "~g", nticks: 6 } : { tickformat: "", nticks: 0 };
 }
 
 function escapeHtml(text) {

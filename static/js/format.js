@@ -78,8 +78,11 @@ export function pct(fraction, digits = 1) {
 }
 
 /** Seconds -> "0:07", "12:03", "1:02:03". */
-export function duration(seconds) {
+/** 75.2 -> "1:15"; with tenths, a time under a minute reads "4.3 s" (a finished run's time: most
+ * take seconds, and "0:00" says nothing). Whole seconds while a run's clock ticks. */
+export function duration(seconds, { tenths = false } = {}) {
   if (seconds === null || seconds === undefined || !isFinite(seconds) || seconds < 0) return "–";
+  if (tenths && seconds < 59.95) return `${seconds.toFixed(1)} s`;
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);

@@ -56,7 +56,7 @@ async function main() {
       + (how && run.status !== "done" ? ` (the run ${how}).` : "."));
     $("progress-fill").style.width = run.status === "done" ? "100%" : `${100 * Math.max(0, n - 1) / Math.max(1, (run.config.training || {}).epochs || 1)}%`;
     $("progress-epoch").textContent = `epoch ${n ? run.metrics[n - 1].epoch : 0} / ${(run.config.training || {}).epochs ?? "?"}`;
-    $("progress-time").textContent = run.summary && run.summary.elapsed_s !== undefined ? `took ${duration(run.summary.elapsed_s)}` : "";
+    $("progress-time").textContent = run.summary && run.summary.elapsed_s !== undefined ? `took ${duration(run.summary.elapsed_s, { tenths: true })}` : "";
   }
 
   // Keep the header in step when the original finishes while we watch it.
@@ -141,7 +141,7 @@ async function main() {
       ["Train accuracy", pct(final.train_acc)],
       ["Test accuracy", pct(final.test_acc)],
       ["Best test accuracy", s.best_test_acc !== undefined ? `${pct(s.best_test_acc)} (epoch ${s.best_epoch})` : "–"],
-      ["Training time", s.elapsed_s !== undefined ? duration(s.elapsed_s) : "–"],
+      ["Training time", s.elapsed_s !== undefined ? duration(s.elapsed_s, { tenths: true }) : "–"],
     ];
     if (s.message || r.message) facts.push(["Message", s.message || r.message]);
     $("run-facts").replaceChildren(...facts.map(([k, v]) => h("div", { class: "fact" }, h("dt", {}, k), h("dd", {}, v))));

@@ -83,7 +83,12 @@ export class StatusPanel {
       this.el.epoch.textContent = `epoch ${final.epoch ?? r.epochs} / ${r.epochs}`;
       const gap = typeof final.train_acc === "number" && typeof final.test_acc === "number"
         ? ` (gap ${(100 * (final.train_acc - final.test_acc)).toFixed(1)} points)` : "";
-      this.set("done", `${runTitle(r.short)}: done in ${duration(secs)} — train accuracy ${pct(final.train_acc)}, test accuracy ${pct(final.test_acc)}${gap}.`);
+      // 10 % is what guessing gets on ten digits: a run that ends there learned nothing (a learning rate
+      // far too large often lands there without the loss overflowing).
+      const guessing = typeof final.train_acc === "number" && final.train_acc < 0.2
+        ? " The network is no better than guessing (10 % is chance): if the loss jumped, try a smaller"
+          + " learning rate; if it barely moved, a larger one or more epochs." : "";
+      this.set("done", `${runTitle(r.short)}: done in ${duration(secs, { tenths: true })} — train accuracy ${pct(final.train_acc)}, test accuracy ${pct(final.test_acc)}${gap}.${guessing}`);
     } else if (status === "stopped") {
       this.set("stopped", `${runTitle(r.short)}: stopped at epoch ${summary.epochs_completed ?? r.epoch ?? 0} of ${r.epochs}.`);
     } else if (status === "diverged") {
@@ -91,7 +96,7 @@ export class StatusPanel {
     } else {
       this.set(status, `${runTitle(r.short)}: ${status}${summary.message ? " — " + summary.message : ""}.`);
     }
-    this.el.time.textContent = secs !== undefined ? `took ${duration(secs)}` : "";
+    this.el.time.textContent = secs !== undefined ? `took ${duration(secs, { tenths: true })}` : "";
   }
 
   failed(id, message) {
