@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from .activations import ACTIVATIONS
 from .initializers import INITIALIZERS
 from .losses import LOSSES
-from .optimizers import OPTIMIZERS
+from .optimizers import OPTIMIZERS, hyperparameter_rule
 
 POOL_SIZE = 5000
 
@@ -426,7 +426,8 @@ def _parse_optimizer(check: _Checker, obj: Any) -> OptimizerConfig:
             try:  # the optimizer knows its own valid ranges; ask it one key at a time
                 OPTIMIZERS[name](**{key: float(value)})
             except (ValueError, TypeError) as exc:
-                check.fail(path, str(exc))
+                rule = hyperparameter_rule(key)
+                check.fail(path, f"must be {rule}, got {_show(value)}" if rule else str(exc))
             else:
                 hyperparams[key] = float(value)
     return OptimizerConfig(name=name, hyperparams={**defaults, **hyperparams})

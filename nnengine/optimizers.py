@@ -70,6 +70,12 @@ _RULES = {
 }
 
 
+def hyperparameter_rule(key: str) -> str | None:
+    """What a hyperparameter must be, in words ("> 0", "in [0, 1)"), or None where any finite number does."""
+    rule = _RULES.get(key)
+    return rule[1] if rule else None
+
+
 def _check_hyperparameter(owner, key, value):
     """Return ``value`` as a Python float (int for ``burnin``) or raise ValueError."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

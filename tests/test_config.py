@@ -56,7 +56,7 @@ def test_optimizer_hyperparameters_are_flat_keys_with_defaults_filled():
     ({"optimizer": {"name": "adamw"}}, "optimizer.name", "adam"),
     ({"optimizer": {"name": "sgd", "momentum": 0.9}}, "optimizer.momentum", "allowed: lr"),
     ({"optimizer": {"name": "sgd", "lr": "fast"}}, "optimizer.lr", "finite number"),
-    ({"optimizer": {"name": "sgd", "lr": -1}}, "optimizer.lr", "lr"),
+    ({"optimizer": {"name": "sgd", "lr": -1}}, "optimizer.lr", "must be > 0"),
     ({"training": {"epochs": 0}}, "training.epochs", "from 1 to 1000"),
     ({"training": {"epochs": 100000}}, "training.epochs", "from 1 to 1000"),
     ({"training": {"weight_decay": float("nan")}}, "training.weight_decay", "number"),
@@ -90,6 +90,12 @@ def test_values_are_shown_as_json_and_an_empty_field_as_nothing():
     assert errors_of({"optimizer": {"name": "sgd", "lr": None}})["optimizer.lr"].endswith("got nothing")
     assert errors_of({"training": {"epochs": True}})["training.epochs"].endswith("got true")
     assert errors_of({"model": {"hidden_layers": {"units": 5}}})["model.hidden_layers"].endswith('got {"units": 5}')
+
+
+def test_optimizer_hyperparameters_are_refused_in_plain_words():
+    assert errors_of({"optimizer": {"name": "sgd", "lr": -1}})["optimizer.lr"] == "must be > 0, got -1"
+    assert errors_of({"optimizer": {"name": "momentum", "momentum": 1.5}})["optimizer.momentum"] == \
+        "must be in [0, 1), got 1.5"
 
 
 def test_compute_budget_refuses_a_run_that_would_take_hours():
