@@ -28,6 +28,7 @@ const PLOTLY_CONFIG = {
 const CHARTS = {
   loss: {
     yTitle: "cross-entropy loss",
+    emptyRange: [0, 2.5],
     traces: [
       { key: "train", dash: "solid", y: (r) => r.train_loss, fmt: ".4f" },
       { key: "test", dash: "dash", y: (r) => r.test_loss, fmt: ".4f" },
@@ -43,6 +44,7 @@ const CHARTS = {
   },
   gap: {
     yTitle: "gap (% points)",
+    emptyRange: [0, 20],
     zeroline: true,
     traces: [
       { key: "gap", dash: "solid", y: (r) => (isNum(r.train_acc) && isNum(r.test_acc) ? 100 * (r.train_acc - r.test_acc) : null), fmt: ".1f", suffix: " pts" },
@@ -263,6 +265,8 @@ export class Charts {
     const spec = CHARTS[name];
     const visible = this.runs.filter((r) => r.visible);
     const maxEpochs = Math.max(1, ...visible.map((r) => Math.max(r.epochs || 0, r.lastEpoch)));
+    // Before any point, Plotly's autorange spans -1..4: a loss or a gap below zero reads as a bug.
+    const empty = !visible.some((r) => r.x.length);
     let yTitle = spec.yTitle;
     if (name === "loss") {
       const losses = new Set(visible.map((r) => r.loss));
@@ -290,7 +294,7 @@ export class Charts {
         title: { text: yTitle, standoff: 6 },
         type: name === "loss" && this.logLoss ? "log" : "linear",
         ...(name === "loss" ? logTicks(this.logLoss) : {}),
-        ...(spec.yRange ? { range: spec.yRange } : { autorange: true }),
+        ...(spec.yRange ? { range: spec.yRange } : empty && spec.emptyRange ? { range: spec.emptyRange, autorange: false } : { autorange: true }),
         gridcolor: GRID, linecolor: "#9aa4b2", ticks: "outside", tickcolor: "#9aa4b2",
         zeroline: Boolean(spec.zeroline), zerolinecolor: "#9aa4b2", zerolinewidth: 1.5,
         ...(name === "acc" ? { ticksuffix: "" } : {}),

@@ -108,6 +108,7 @@
   /** No result on screen: the 28x28 view, the digit, the confidence and the bars are emptied. */
   function clearResult(digitText) {
     digitOut.textContent = digitText;
+    digitOut.classList.toggle("predict-none", digitText === "–"); // nothing yet: a grey dash, not a blue bar
     confOut.textContent = "";
     inputCanvas.getContext("2d").clearRect(0, 0, 28, 28);
     if (chartReady && window.Plotly) window.Plotly.react(chartEl, bars(null), layout(), CONFIG);
@@ -365,6 +366,7 @@
   function show(res) {
     state.last = res;
     digitOut.textContent = String(res.prediction);
+    digitOut.classList.remove("predict-none");
     const p = res.probabilities[res.prediction];
     confOut.textContent = `${(p * 100).toFixed(1)}% sure`;
     drawInput(res.input);
