@@ -15,7 +15,8 @@ import signal
 import sys
 
 from . import create_app, socketio
-from .banner import banner, bracket
+from .banner import banner
+from .security import bracket
 from .jobs import limit_blas_threads
 
 log = logging.getLogger("server")

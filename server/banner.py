@@ -8,13 +8,9 @@ which addresses work and, when no address of this machine's network is allowed y
 import socket
 from urllib.parse import urlsplit
 
-from .security import LOOPBACK_HOSTS
+from .security import LOOPBACK_HOSTS, bracket
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
-
-
-def bracket(host):
-    return f"[{host}]" if ":" in host else host
 
 
 def machine_addresses(resolve=socket.getaddrinfo, hostname=socket.gethostname):

@@ -32,7 +32,7 @@ def default_origins(host, port):
     # a wildcard bind is not an address a browser can show.
     if host and host not in LOOPBACK_HOSTS and host not in ("0.0.0.0", "::", ""):
         hosts.append(host)
-    return [f"http://{_bracket(h)}:{port}" for h in hosts] + [f"http://[::1]:{port}"]
+    return [f"http://{bracket(h)}:{port}" for h in hosts] + [f"http://[::1]:{port}"]
 
 
 def parse_origins(text):
@@ -63,7 +63,8 @@ def host_name(host_header):
     return hostname.lower() if hostname else None
 
 
-def _bracket(host):
+def bracket(host):
+    """A host as it goes into a URL: an IPv6 address in brackets."""
     return f"[{host}]" if ":" in host else host
 
 
