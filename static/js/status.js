@@ -73,14 +73,13 @@ export class StatusPanel {
     const secs = summary.elapsed_s;
     // The bar shows the last epoch trained, also for a run that stopped or diverged on the way (its
     // last epochs may not have been shown yet: the epoch text follows the chart redraws).
-    const completed = typeof final.epoch === "number" ? final.epoch : summary.epochs_completed;
+    const done = status === "done";
+    const completed = typeof final.epoch === "number" ? final.epoch : done ? r.epochs : summary.epochs_completed;
     if (typeof completed === "number") {
-      this._progress(completed / Math.max(1, r.epochs));
+      this._progress(done ? 1 : completed / Math.max(1, r.epochs));
       setText(this.el.epoch, `epoch ${completed} / ${r.epochs}`);
     }
-    if (status === "done") {
-      this._progress(1);
-      this.el.epoch.textContent = `epoch ${final.epoch ?? r.epochs} / ${r.epochs}`;
+    if (done) {
       const gap = typeof final.train_acc === "number" && typeof final.test_acc === "number"
         ? ` (gap ${(100 * (final.train_acc - final.test_acc)).toFixed(1)} points)` : "";
       // 10 % is what guessing gets on ten digits: a run that ends there learned nothing (a learning rate
