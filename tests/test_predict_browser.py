@@ -120,6 +120,15 @@ def test_non_image_upload_shows_the_error(page, server):
     assert "not a supported image" in page.locator("#predict-status").inner_text().lower()
 
 
+def upload_a_one(page, server, name, mime_type, data):
+    """Upload a picture of a '1' on the dashboard and wait until the panel says '1'."""
+    page.goto(server + "/")
+    page.wait_for_selector("#predict-file", state="attached")
+    page.set_input_files("#predict-file", files=[{"name": name, "mimeType": mime_type, "buffer": data}])
+    requests_done(page, 1)
+    page.wait_for_function("document.getElementById('predict-digit').textContent === '1'")
+
+
 def test_upload_a_png(page, server):
     from PIL import Image, ImageDraw
 
@@ -127,12 +136,7 @@ def test_upload_a_png(page, server):
     ImageDraw.Draw(im).line([(60, 20), (60, 140)], fill=(20, 20, 90), width=12)
     buf = io.BytesIO()
     im.save(buf, "PNG")
-    page.goto(server + "/")
-    page.wait_for_selector("#predict-file", state="attached")
-    page.set_input_files("#predict-file", files=[{"name": "one.png", "mimeType": "image/png",
-                                                   "buffer": buf.getvalue()}])
-    requests_done(page, 1)
-    page.wait_for_function("document.getElementById('predict-digit').textContent === '1'")
+    upload_a_one(page, server, "one.png", "image/png", buf.getvalue())
 
 
 def test_run_page_offers_its_run_as_model(page, server):
@@ -161,12 +165,7 @@ def test_a_photo_over_the_upload_cap_is_shrunk_in_the_browser_and_recognised(pag
     Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=95)
     assert buf.tell() > 2 * 1024 * 1024, "the test picture must be over the server's upload cap"
 
-    page.goto(server + "/")
-    page.wait_for_selector("#predict-file", state="attached")
-    page.set_input_files("#predict-file", files=[{"name": "photo.jpg", "mimeType": "image/jpeg",
-                                                   "buffer": buf.getvalue()}])
-    requests_done(page, 1)
-    page.wait_for_function("document.getElementById('predict-digit').textContent === '1'")
+    upload_a_one(page, server, "photo.jpg", "image/jpeg", buf.getvalue())
     status = page.inner_text("#predict-status")
     assert "4032×3024" in status and "shrunk" in status
 
