@@ -9,6 +9,7 @@ from nnengine.config import (LIMITS, ConfigError, MaxoutLayerConfig, count_param
 from nnengine.conv import Conv2D, Flatten, MaxPool2D, Reshape
 from nnengine.gradcheck import check_layer, eval_numerical_gradient, rel_error
 from nnengine.labs import histograms
+from nnengine.labs.inside import maxout_images
 from nnengine.labs.gradcheck_lab import gradcheck
 from nnengine.layers import Affine, Dropout
 from nnengine.maxout import Maxout
@@ -364,3 +365,20 @@ def test_histograms_lab_maxout_is_the_networks_own_layer():
     with pytest.raises(ValueError, match="samples x units x layers x pieces = 6000000"):
         histograms.activation_histograms("maxout", samples=10000, units=100, layers=1, pieces=6)
     assert "pieces" not in histograms.activation_histograms("relu", samples=10, units=5, layers=1)
+
+
+# ----------------------------------------------------------------------------- look inside
+def test_maxout_images_put_each_units_pieces_together_and_scale_them_together():
+    units, pieces = 3, 2
+    W = np.zeros((784, pieces * units))
+    for j in range(pieces):
+        for i in range(units):
+            W[i * 10 + j, j * units + i] = (i + 1) * (1 + j)     # unit i, piece j: one pixel, of size (i+1)(1+j)
+    images = maxout_images(W, pieces, limit=2)
+    assert len(images) == 2 * pieces and all(len(img) == 784 for img in images)
+    for unit in range(2):
+        for j in range(pieces):
+            img = np.array(images[unit * pieces + j])
+            assert np.flatnonzero(img).tolist() == [unit * 10 + j]
+            # piece 0 is half of piece 1 in every unit: scaled together, 64 and 127
+            assert img[unit * 10 + j] == (64 if j == 0 else 127)
