@@ -26,7 +26,7 @@ const TIPS = {
   size: "Side of the square window: each output is the largest value in its window. 2 halves the height and width of the maps.",
   pool_stride: "Step in pixels between two windows. Equal to the size: windows side by side without overlap (the usual choice).",
   maxout_units: "Number of maxout units in this layer: each sees every number of its input through k pieces of its own.",
-  pieces: "k, the affine pieces per unit (Goodfellow et al. 2013): unit i outputs h = max over j of (x·W_ij + b_ij). With k = 2 a unit can learn a ReLU (one piece at 0), |x| or a leaky ReLU; more pieces make finer convex curves. The layer has k times the weights of a dense layer of the same units.",
+  pieces: "k, the affine pieces per unit (Goodfellow et al. 2013): unit i outputs h = max over j of (x·W_ij + b_ij). With k = 2 a unit can learn a ReLU (one piece at 0), |x| or a leaky ReLU; more pieces make finer convex curves. The layer has k times the weights of a dense layer of the same units. With k = 2, Xavier init keeps the scale of the outputs from layer to layer (He doubles their mean square per layer: see the activation-histograms lab).",
   maxout_dropout: "Dropout rate p on the units' outputs (after the max), as in the maxout paper. 0 = no dropout.",
   "model.weight_init": "How the initial weights are drawn. He: std √(2/n), suits ReLU. Xavier: std 1/√n, suits sigmoid and tanh. std: a Gaussian with the fixed std below.",
   "model.weight_init_std": "Standard deviation of the Gaussian initial weights (the book compares 1 and 0.01).",

@@ -44,9 +44,9 @@ async function main() {
   if (error) showNotice(`The settings in this link could not be read (${error}); the book's settings are shown.`, "warning");
   const form = buildFields($("fields"), [
     { key: "activation", label: "Activation", type: "select",
-      options: ordered.map((a) => [a, a === MAXOUT ? "maxout (k pieces, own weights)" : a.replace(/_/g, " ")]) },
+      options: ordered.map((a) => [a, a === MAXOUT ? "maxout (k pieces)" : a.replace(/_/g, " ")]) },
     { key: "pieces", label: "Maxout pieces k", min: 2, max: 10, step: 1, integer: true,
-      help: "Each unit is the max of k pieces x·W₁ … x·W_k, each W drawn like the others (fan-in n)." },
+      help: "Each unit is the largest of k products x·W, each with a W of its own drawn like the others (fan-in n)." },
     { key: "std_a", label: "Weight std, row 1", min: 1e-6, max: 100, help: "Gaussian weights with this standard deviation (the book: 1)." },
     { key: "std_b", label: "Weight std, row 2", min: 1e-6, max: 100, help: "The book: 0.01." },
     { key: "xavier", label: "Xavier: std 1/√n", type: "checkbox" },
