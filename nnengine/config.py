@@ -22,6 +22,10 @@ LIMITS = {
     "seed": (0, 2**32 - 1),
     "hidden_layers": (0, 10),
     "units": (1, 2048),
+    # Maxout layers: affine pieces per unit, and the width of the one affine map (units x pieces) that
+    # they take the max over: twice the widest dense layer.
+    "pieces": (2, 10),
+    "maxout_width": 4096,
     "dropout": (0.0, 0.9),
     "weight_init_std": (1e-6, 10.0),
     "epochs": (1, 1000),
@@ -48,7 +52,9 @@ LIMITS = {
 
 # The image every convolutional layer starts from: (channels, height, width) of an MNIST digit.
 INPUT_SHAPE = (1, 28, 28)
-LAYER_TYPES = ("dense", "conv", "pool")
+LAYER_TYPES = ("dense", "conv", "pool", "maxout")
+# Layers that take a flat input (the maps are flattened before the first of them).
+FLAT_TYPES = ("dense", "maxout")
 
 DTYPES = ("float32", "float64")
 TOP_LEVEL_KEYS = ("seed", "data", "model", "optimizer", "training", "name")
@@ -123,7 +129,19 @@ class PoolLayerConfig(_HiddenLayer):
     type: ClassVar[str] = "pool"
 
 
-HiddenLayer = LayerConfig | ConvLayerConfig | PoolLayerConfig
+@dataclass(frozen=True)
+class MaxoutLayerConfig(_HiddenLayer):
+    """Maxout (Goodfellow et al. 2013): one affine map to units x pieces values, then each unit's max over
+    its pieces, h_i = max_j (x W_ij + b_ij) -> [Dropout]. Maps (d,) to (units,). No separate activation
+    (the max is one) and no batch norm."""
+
+    units: int = 100
+    pieces: int = 2
+    dropout: float = 0.0
+    type: ClassVar[str] = "maxout"
+
+
+HiddenLayer = LayerConfig | ConvLayerConfig | PoolLayerConfig | MaxoutLayerConfig
 
 
 @dataclass(frozen=True)
@@ -318,6 +336,14 @@ _LAYER_KEYS = {
     "dense": ("units", "activation", "batch_norm", "dropout", "type"),
     "conv": ("type", "filters", "kernel", "stride", "pad", "activation", "batch_norm", "dropout"),
     "pool": ("type", "size", "stride"),
+    "maxout": ("type", "units", "pieces", "dropout"),
+}
+# Keys of a dense layer that a maxout layer refuses, with the reason.
+_NOT_MAXOUT = {
+    "activation": "a maxout layer has no separate activation (the max over its pieces is its activation): "
+                  "remove the key, or use a dense layer",
+    "batch_norm": "a maxout layer has no batch norm (it would sit inside the layer, between the affine pieces "
+                  "and their max): remove the key, or use a dense layer",
 }
 
 
@@ -326,11 +352,14 @@ def _parse_layer(check: _Checker, obj: Any, path: str) -> HiddenLayer:
         check.fail(path, f"must be an object like {{\"units\": 100, \"activation\": \"relu\"}}, got {_show(obj)}")
         return LayerConfig()
     kind = check.choice(obj, "type", f"{path}.type", "dense", LAYER_TYPES)
-    check.section(obj, path, _LAYER_KEYS[kind], what=f"a {kind} layer" if kind != "dense" else "")
+    check.section({k: v for k, v in obj.items() if kind != "maxout" or k not in _NOT_MAXOUT}, path,
+                  _LAYER_KEYS[kind], what=f"a {kind} layer" if kind != "dense" else "")
     if kind == "pool":
         size = check.integer(obj, "size", f"{path}.size", 2, *LIMITS["pool"])
         return PoolLayerConfig(size=size, stride=check.integer(obj, "stride", f"{path}.stride", size,
                                                                  *LIMITS["pool_stride"]))
+    if kind == "maxout":
+        return _parse_maxout(check, obj, path)
     activation = check.choice(obj, "activation", f"{path}.activation", "relu", tuple(ACTIVATIONS))
     batch_norm = check.boolean(obj, "batch_norm", f"{path}.batch_norm", False)
     dropout = check.number(obj, "dropout", f"{path}.dropout", 0.0, *LIMITS["dropout"])
@@ -347,6 +376,21 @@ def _parse_layer(check: _Checker, obj: Any, path: str) -> HiddenLayer:
                            pad=pad, activation=activation, batch_norm=batch_norm, dropout=dropout)
 
 
+def _parse_maxout(check: _Checker, obj: dict, path: str) -> MaxoutLayerConfig:
+    for key, reason in _NOT_MAXOUT.items():
+        if key in obj:
+            check.fail(f"{path}.{key}", f"{reason}; got {_show(obj[key])}")
+    units = check.integer(obj, "units", f"{path}.units", 100, *LIMITS["units"])
+    pieces = check.integer(obj, "pieces", f"{path}.pieces", 2, *LIMITS["pieces"])
+    width = LIMITS["maxout_width"]
+    if units * pieces > width:
+        check.fail(f"{path}.pieces", f"units x pieces = {units} x {pieces} = {units * pieces} affine values, over "
+                                     f"the limit of {width} per maxout layer; allowed with {units} units: at most "
+                                     f"{max(1, width // units)} pieces")
+    dropout = check.number(obj, "dropout", f"{path}.dropout", 0.0, *LIMITS["dropout"])
+    return MaxoutLayerConfig(units=units, pieces=pieces, dropout=dropout)
+
+
 def _conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
     """Output length of a window of ``kernel`` sliding by ``stride`` over ``size`` padded by ``pad``."""
     return (size + 2 * pad - kernel) // stride + 1
@@ -357,18 +401,20 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _check_shapes(check: _Checker, layers: list[HiddenLayer]) -> None:
-    """Conv and pool layers only before the first dense layer, and each window fits its input map."""
+    """Conv and pool layers only before the first dense (or maxout) layer, and each window fits its
+    input map."""
     shape = INPUT_SHAPE
     first_dense = None
     for i, layer in enumerate(layers):
         path = f"model.hidden_layers[{i}]"
-        if layer.type == "dense":
+        if layer.type in FLAT_TYPES:
             first_dense = i if first_dense is None else first_dense
             continue
         name = "conv" if layer.type == "conv" else "pool"
         if first_dense is not None:
-            check.fail(f"{path}.type", f"a {name} layer cannot follow a dense layer (hidden layer {first_dense + 1} "
-                                       f"is dense): conv and pool layers come first, while the input is still "
+            flat = layers[first_dense].type
+            check.fail(f"{path}.type", f"a {name} layer cannot follow a {flat} layer (hidden layer {first_dense + 1} "
+                                       f"is {flat}): conv and pool layers come first, while the input is still "
                                        f"an image, then dense layers")
             return
         c, h, w = shape
@@ -384,7 +430,7 @@ def _check_shapes(check: _Checker, layers: list[HiddenLayer]) -> None:
 
 def _layer_output(layer: HiddenLayer, shape: tuple[int, ...]) -> tuple[int, ...]:
     """Shape of one hidden layer's output (no batch axis) given its input's shape."""
-    if layer.type == "dense":
+    if layer.type in FLAT_TYPES:
         return (layer.units,)
     c, h, w = shape
     if layer.type == "conv":
@@ -460,6 +506,10 @@ def _layer_costs(model: ModelConfig, n_in: int, n_out: int):
             window = out[0] * positions * layer.size * layer.size      # every window is read once
             tiles = layer.stride == layer.size and shape[1] % layer.size == 0 and shape[2] % layer.size == 0
             yield window, 0 if tiles else window, 0                    # else the windows go through im2col
+        elif layer.type == "maxout":
+            # one affine map to units x pieces values (the max over them is one pass, not counted)
+            width = layer.units * layer.pieces
+            yield math.prod(shape) * width, 0, (math.prod(shape) + 1) * width
         else:
             fan_in = math.prod(shape)
             yield fan_in * layer.units, 0, (fan_in + 1) * layer.units + (2 * layer.units if layer.batch_norm else 0)
@@ -498,7 +548,7 @@ def _check_budget(check: _Checker, config: Config) -> None:
     """Compute, memory and size limits of the whole run (after every field is valid)."""
     cost = estimated_cost(config)
     budget = LIMITS["compute_budget"]
-    convolutional = any(layer.type != "dense" for layer in config.model.hidden_layers)
+    convolutional = any(layer.type not in FLAT_TYPES for layer in config.model.hidden_layers)
     if cost > budget:
         check.fail("training.epochs",
                    f"this run needs about {cost:.2g} multiply-adds, over the budget of {budget:.2g} per run; "

@@ -14,6 +14,7 @@ Layer specs for ``build_layers`` (also what the default digit model's models/def
     {"type": "pool", "size": 2, "stride": 2}
     {"type": "flatten"}
     {"type": "dense", "units": 128, "activation": "relu", "batch_norm": false, "dropout": 0.3}
+    {"type": "maxout", "units": 100, "pieces": 2, "dropout": 0.0}
 
 followed by an output ``Affine`` to ``n_out`` classes. The experiment config's conv / pool / dense
 hidden layers (``nnengine.config``) become these specs in ``network.build_network``.
@@ -26,6 +27,7 @@ import numpy as np
 from .activations import get_activation
 from .initializers import INITIALIZERS
 from .layers import Affine, BatchNorm, Dropout, Layer
+from .maxout import Maxout
 
 __all__ = ["im2col", "col2im", "Conv2D", "MaxPool2D", "SpatialBatchNorm", "Flatten", "Reshape", "build_layers",
            "LAYER_TYPES", "output_shape"]
@@ -248,7 +250,7 @@ class Flatten(Reshape):
 # ------------------------------------------------------------------------------------------------
 # building a network from layer specs
 
-LAYER_TYPES = ("reshape", "conv", "pool", "flatten", "dense")
+LAYER_TYPES = ("reshape", "conv", "pool", "flatten", "dense", "maxout")
 
 
 def output_shape(specs: list[dict], input_shape=(784,)) -> tuple[int, ...]:
@@ -274,9 +276,9 @@ def output_shape(specs: list[dict], input_shape=(784,)) -> tuple[int, ...]:
             shape = (int(spec["filters"]) if kind == "conv" else c, oh, ow)
         elif kind == "flatten":
             shape = (int(np.prod(shape)),)
-        elif kind == "dense":
+        elif kind in ("dense", "maxout"):
             if len(shape) != 1:
-                raise ValueError(f"layers[{i}]: 'dense' needs flat input (add a flatten), got {shape}")
+                raise ValueError(f"layers[{i}]: '{kind}' needs flat input (add a flatten), got {shape}")
             shape = (int(spec["units"]),)
         else:
             raise ValueError(f"layers[{i}]: unknown type {kind!r}; known: {', '.join(LAYER_TYPES)}")
@@ -290,8 +292,9 @@ def build_layers(specs: list[dict], rng: np.random.Generator, *, n_in: int = 784
     Weights: ``INITIALIZERS[weight_init](fan_in, fan_out, rng, std, dtype)``; a conv kernel's fan-in is
     c * kh * kw (drawn as (fan_in, fn) and transposed into (fn, c, kh, kw)). Biases start at 0.
     A conv or dense spec is: the map -> [batch norm (per channel for conv) if ``batch_norm``] ->
-    activation -> [Dropout if ``dropout`` > 0]; the rng is drawn from for the weights only, layer by
-    layer in order (dropout layers keep it for their masks).
+    activation -> [Dropout if ``dropout`` > 0]; a maxout spec is ``Maxout`` (its own max is the
+    activation; fan-in d_in for its pieces * units columns) -> [Dropout]; the rng is drawn from for the
+    weights only, layer by layer in order (dropout layers keep it for their masks).
     """
     init = INITIALIZERS[weight_init]
     layers: list[Layer] = []
@@ -321,6 +324,13 @@ def build_layers(specs: list[dict], rng: np.random.Generator, *, n_in: int = 784
             layers.append(Affine(np.ascontiguousarray(W, dtype=dtype), np.zeros(units, dtype=dtype),
                                  need_dx=not first_param))
             first_param = False
+        elif kind == "maxout":
+            # one affine map to pieces * units values (fan-in d_in, as a dense layer), then the max per unit
+            units, pieces = int(spec["units"]), int(spec["pieces"])
+            W = init(shape[0], pieces * units, rng, weight_init_std, dtype)
+            layers.append(Maxout(np.ascontiguousarray(W, dtype=dtype), np.zeros(pieces * units, dtype=dtype),
+                                 pieces, need_dx=not first_param))
+            first_param = False
         if kind in ("conv", "dense"):
             if spec.get("batch_norm"):
                 width = new_shape[0]
@@ -330,6 +340,7 @@ def build_layers(specs: list[dict], rng: np.random.Generator, *, n_in: int = 784
             if act:
                 # ReLU may overwrite its input: the fresh output of the map or batch norm just before it
                 layers.append(get_activation(act, **({"inplace": True} if act == "relu" else {})))
+        if kind in ("conv", "dense", "maxout"):
             if float(spec.get("dropout", 0.0)) > 0:
                 layers.append(Dropout(float(spec["dropout"]), rng))
         shape = new_shape

@@ -8,10 +8,11 @@ from typing import Callable
 import numpy as np
 
 from .activations import ACTIVATIONS
-from .config import INPUT_SHAPE, unfolded_per_sample
+from .config import FLAT_TYPES, INPUT_SHAPE, unfolded_per_sample
 from .conv import Conv2D, Flatten, MaxPool2D, Reshape, SpatialBatchNorm, build_layers
 from .layers import Affine, BatchNorm, Dropout, Layer
 from .losses import get_loss
+from .maxout import Maxout
 
 
 class Network:
@@ -340,7 +341,7 @@ def copy_state(source: Network, target: Network) -> None:
 
 # Layers whose evaluation reads only their params and batch-norm statistics (what copy_state copies).
 REPLICABLE = frozenset([Affine, BatchNorm, Dropout, Conv2D, MaxPool2D, SpatialBatchNorm, Reshape, Flatten,
-                        *ACTIVATIONS.values()])
+                        Maxout, *ACTIVATIONS.values()])
 
 
 @contextmanager
@@ -439,11 +440,12 @@ def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_
     activation, dropout follows the activation.  With conv or pool layers the rows x (n, 784) are
     reshaped to images (n, 1, 28, 28) first and the maps flattened before the first dense layer (or
     the output layer).  Weights are drawn from ``rng`` layer by layer (fan-in c*k*k for a kernel).
+    A maxout layer is Maxout -> [Dropout], flat like a dense one (``FLAT_TYPES``).
     """
     specs = [layer.spec() for layer in model.hidden_layers]
     chunk_rows = None
-    if any(spec["type"] != "dense" for spec in specs):
-        first_dense = next((i for i, spec in enumerate(specs) if spec["type"] == "dense"), len(specs))
+    if any(spec["type"] not in FLAT_TYPES for spec in specs):
+        first_dense = next((i for i, spec in enumerate(specs) if spec["type"] in FLAT_TYPES), len(specs))
         specs = ([{"type": "reshape", "shape": list(INPUT_SHAPE)}] + specs[:first_dense]
                  + [{"type": "flatten"}] + specs[first_dense:])
         chunk_rows = max(1, EVAL_UNFOLD // max(1, unfolded_per_sample(model, n_in, n_out)))

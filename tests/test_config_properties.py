@@ -30,16 +30,21 @@ conv_layer = st.fixed_dictionaries({
     "dropout": st.floats(0.0, 0.9),
 }).flatmap(lambda conv: st.integers(0, min(3, conv["kernel"] - 1)).map(lambda pad: {**conv, "pad": pad}))
 pool_layer = st.fixed_dictionaries({"type": st.just("pool"), "size": st.integers(1, 7), "stride": st.integers(1, 7)})
-# conv and pool layers first, then dense ones (an explicit "type": "dense" or none)
+maxout_layer = st.integers(1, 2048).flatmap(lambda units: st.fixed_dictionaries({
+    "type": st.just("maxout"), "units": st.just(units), "pieces": st.integers(2, min(10, 4096 // units)),
+    "dropout": st.floats(0.0, 0.9)}))
+# conv and pool layers first, then dense ones (an explicit "type": "dense" or none) or maxout ones
 typed_dense = layer.map(lambda d: {"type": "dense", **d})
 image_layers = st.lists(st.one_of(conv_layer, pool_layer), max_size=4)
-conv_hidden = st.tuples(image_layers, st.lists(st.one_of(layer, typed_dense), max_size=2)).map(lambda p: p[0] + p[1])
+conv_hidden = st.tuples(image_layers, st.lists(st.one_of(layer, typed_dense, maxout_layer), max_size=2)).map(
+    lambda p: p[0] + p[1])
 
 valid_config = st.fixed_dictionaries({
     "seed": st.integers(0, 2**32 - 1),
     "data": st.fixed_dictionaries({"train_size": st.integers(1, 2000), "validation_size": st.integers(0, 1000),
                                    "test_size": st.one_of(st.none(), st.integers(0, 1000))}),
-    "model": st.fixed_dictionaries({"hidden_layers": st.one_of(st.lists(layer, max_size=3), conv_hidden),
+    "model": st.fixed_dictionaries({"hidden_layers": st.one_of(st.lists(st.one_of(layer, maxout_layer), max_size=3),
+                                                              conv_hidden),
                                     "weight_init": st.sampled_from(["he", "xavier", "std"]),
                                     "weight_init_std": st.floats(1e-4, 1.0),
                                     "loss": st.sampled_from(["cross_entropy", "mean_squared_error",

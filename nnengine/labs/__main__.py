@@ -2,6 +2,7 @@
 
   paths       {"function": "book", "optimizers": [{"name": "sgd", "lr": 0.95}], "steps": 30, "start": [-7, 2]}
   histograms  {"activation": "sigmoid", "inits": [{"init": "std", "std": 1}], "bins": 30}
+              ("activation": "maxout", "pieces": 2: maxout layers of 2 affine pieces per unit)
   gradcheck   {"config": {...experiment config...}, "batch": 4, "max_entries": 20}
   optimizers | init | batchnorm | overfitting   lab settings -> the run configs (feed them to `python -m nnengine run`);
               with --train, train them one after another and print {"key", ...epoch record} lines, then
@@ -36,7 +37,7 @@ def run_lab(lab: str, settings: dict) -> dict:
         return histograms.activation_histograms(
             settings.get("activation", "sigmoid"), settings.get("inits"), settings.get("samples", 1000),
             settings.get("units", 100), settings.get("layers", 5), settings.get("bins", 30),
-            settings.get("seed", 0), tuple(value_range) if value_range else None)
+            settings.get("seed", 0), tuple(value_range) if value_range else None, settings.get("pieces", 2))
     if lab == "gradcheck":
         return gradcheck_lab.gradcheck(settings.get("config", {}), settings.get("batch", gradcheck_lab.DEFAULT_BATCH),
                                        settings.get("max_entries", gradcheck_lab.DEFAULT_ENTRIES),

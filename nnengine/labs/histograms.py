@@ -6,6 +6,10 @@
 layer's 100,000 activations are counted into ``bins`` bins over a fixed range (the book uses 30 bins
 over (0, 1)); values outside the range are counted in the first or last bin and reported separately
 as ``below`` / ``above``, so each layer's counts sum to the number of activations.
+
+``"maxout"`` takes the place of the activation with a layer of its own weights: each of the 100 units
+is the max of ``pieces`` affine maps of the previous layer, h = max_j x @ W_j (``nnengine.maxout``,
+no bias), every W_j drawn from the same initializer with fan-in ``units``.
 """
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ import math
 import numpy as np
 
 from ..activations import ACTIVATIONS, get_activation
+from ..config import LIMITS as CONFIG_LIMITS
 from ..initializers import INITIALIZERS
+from ..maxout import Maxout
 
 BOOK = {"samples": 1000, "units": 100, "layers": 5, "bins": 30, "activation": "sigmoid", "seed": 0}
 # The four weight scales the book compares (§6.2.2-6.2.3).
@@ -27,27 +33,35 @@ BOOK_INITS = [
 # Histogram ranges that show each activation's story: sigmoid's (0, 1) saturation, tanh's (-1, 1);
 # ReLU on (0, 1) like the book (larger values go in the last bin and are reported as "above").
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0),
-          "hard_tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0), "relu6": (0.0, 6.0), "step": (0.0, 1.0)}
-LIMITS = {"samples": (1, 10000), "units": (1, 1000), "layers": (1, 10), "bins": (2, 200)}
+          "hard_tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0), "relu6": (0.0, 6.0), "step": (0.0, 1.0),
+          "maxout": (-2.0, 4.0)}   # the max of k zero-mean pieces leans right: mean 0.56 std for k = 2
+MAXOUT = "maxout"   # not an activation function: a layer with its own weights (k pieces per unit)
+LIMITS = {"samples": (1, 10000), "units": (1, 1000), "layers": (1, 10), "bins": (2, 200),
+          "pieces": CONFIG_LIMITS["pieces"]}
 SATURATION = 0.02   # a value within 2 % of the range's ends counts as saturated (sigmoid: < 0.02 or > 0.98)
 
 
 def forward_activations(activation: str, init: str, std: float = 0.01, samples: int = 1000, units: int = 100,
-                        layers: int = 5, seed: int = 0) -> list[np.ndarray]:
+                        layers: int = 5, seed: int = 0, pieces: int = 2) -> list[np.ndarray]:
     """The activations of every layer, float64 arrays of shape (samples, units).
 
-    One ``numpy.random.Generator(seed)`` draws the inputs, then each layer's weights.
+    One ``numpy.random.Generator(seed)`` draws the inputs, then each layer's weights: (units, units),
+    or (units, pieces * units) for ``"maxout"``.
     """
     if init not in INITIALIZERS:
         raise ValueError(f"unknown weight init {init!r}; known: {', '.join(INITIALIZERS)}")
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((samples, units))
-    act = get_activation(activation)
+    act = None if activation == MAXOUT else get_activation(activation)
     outputs = []
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         for _ in range(layers):
-            W = INITIALIZERS[init](units, units, rng, std, np.float64)
-            x = act.forward(x @ W, train=False)
+            if act is None:
+                W = INITIALIZERS[init](units, pieces * units, rng, std, np.float64)
+                x = Maxout(W, np.zeros(pieces * units), pieces).infer(x)[0]
+            else:
+                W = INITIALIZERS[init](units, units, rng, std, np.float64)
+                x = act.forward(x @ W, train=False)
             outputs.append(x)
     return outputs
 
@@ -97,20 +111,25 @@ def _num(value) -> float | None:
 
 def activation_histograms(activation: str = "sigmoid", inits: list[dict] | None = None, samples: int = 1000,
                           units: int = 100, layers: int = 5, bins: int = 30, seed: int = 0,
-                          value_range: tuple[float, float] | None = None) -> dict:
+                          value_range: tuple[float, float] | None = None, pieces: int = 2) -> dict:
     """The lab: for each init, per-layer histograms of the activations.
 
     inits : list of ``{"init": "std"|"xavier"|"he", "std": float (for "std"), "label": str}``
-    (default: the book's four).  Returns ``{activation, range, samples, units, layers, bins, seed,
-    inits: [{init, std, label, layers: [{layer, counts, edges, total, below, above, zeros, saturated,
-    mean, std, min, max}]}]}``.  Raises ValueError naming the field for bad input.
+    (default: the book's four); ``pieces``: per maxout unit (used with ``activation="maxout"``).
+    Returns ``{activation, range, samples, units, layers, bins, seed, [pieces,] inits: [{init, std,
+    label, layers: [{layer, counts, edges, total, below, above, zeros, saturated, mean, std, min,
+    max}]}]}`` (``pieces`` for maxout).  Raises ValueError naming the field for bad input.
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
-    for name, value in (("samples", samples), ("units", units), ("layers", layers), ("bins", bins)):
+    if activation not in ACTIVATIONS and activation != MAXOUT:
+        raise ValueError(f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}, {MAXOUT}")
+    for name, value in (("samples", samples), ("units", units), ("layers", layers), ("bins", bins),
+                        ("pieces", pieces)):
         lo, hi = LIMITS[name]
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
+    if activation == MAXOUT and samples * units * layers * pieces > 5_000_000:
+        raise ValueError(f"samples x units x layers x pieces = {samples * units * layers * pieces} is over the "
+                         f"limit of 5,000,000")
     if samples * units * layers > 5_000_000:
         raise ValueError(f"samples x units x layers = {samples * units * layers} is over the limit of 5,000,000")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
@@ -136,10 +155,12 @@ def activation_histograms(activation: str = "sigmoid", inits: list[dict] | None 
     results = []
     chosen_range = value_range
     for spec in parsed:
-        outs = forward_activations(activation, spec["init"], spec["std"] or 0.01, samples, units, layers, seed)
+        outs = forward_activations(activation, spec["init"], spec["std"] or 0.01, samples, units, layers, seed,
+                                   pieces)
         if chosen_range is None:
             chosen_range = default_range(activation, outs)
         results.append({**spec, "layers": [{"layer": i + 1, **layer_histogram(a, chosen_range, bins)}
                                            for i, a in enumerate(outs)]})
     return {"activation": activation, "range": list(chosen_range), "samples": samples, "units": units,
-            "layers": layers, "bins": bins, "seed": seed, "inits": results}
+            "layers": layers, "bins": bins, "seed": seed, **({"pieces": pieces} if activation == MAXOUT else {}),
+            "inits": results}

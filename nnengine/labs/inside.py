@@ -4,7 +4,9 @@ The run's weights are an ``.npz`` of ``Network.state_dict()``; the network is re
 config with ``build_network`` and the saved arrays are loaded into it.  Activations are those of the
 run's own test (or training) images, drawn with the run's seed exactly as the trainer drew them,
 in evaluation mode.  The first layer is drawn as images: each unit of a dense first layer as a 28x28
-image of its 784 input weights, each filter of a conv first layer as its k x k kernel.
+image of its 784 input weights, each filter of a conv first layer as its k x k kernel, each unit of a
+maxout first layer as its k pieces side by side (k 28x28 images, scaled together).  A maxout layer's
+output (the max over its pieces) counts as an activation.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from ..activations import Activation
 from ..config import Config, parse_config
 from ..conv import Conv2D
 from ..layers import Affine, BatchNorm
+from ..maxout import Maxout
 from ..network import build_network
 from ..trainer import load_splits
 
@@ -64,9 +67,21 @@ def first_layer_images(W: np.ndarray, limit: int = 100) -> list[list[int]]:
     return images
 
 
+def maxout_images(W: np.ndarray, pieces: int, limit: int = 100) -> list[list[int]]:
+    """The pieces of a maxout first layer, W (784, pieces * units) grouped by piece (``Maxout``), as
+    28x28 images: unit 0's pieces, then unit 1's, ... (``limit`` units), each unit's k images scaled to
+    -127..127 by the largest |w| over all k of them, so its pieces can be compared."""
+    by_unit = W.reshape(W.shape[0], pieces, -1).transpose(2, 1, 0)     # (units, pieces, 784)
+    images = []
+    for unit in by_unit[:limit].astype(np.float64):
+        peak = float(np.max(np.abs(unit))) or 1.0
+        images.extend(np.rint(unit / peak * 127).astype(int).tolist())
+    return images
+
+
 def _first_weights(network) -> str:
     """Key of the first layer's weights in ``network.params`` (e.g. "0.W", or "1.W" after a reshape)."""
-    return next(f"{i}.W" for i, layer in enumerate(network.layers) if isinstance(layer, (Affine, Conv2D)))
+    return next(f"{i}.W" for i, layer in enumerate(network.layers) if isinstance(layer, (Affine, Conv2D, Maxout)))
 
 
 def _image_shape(W: np.ndarray) -> list[int] | None:
@@ -114,35 +129,44 @@ def inspect_network(config_obj: dict | Config, npz_bytes: bytes, split: str = "t
         x = x[:max(1, min(len(x), MAX_ACTIVATIONS // max(1, per_image)))]
         parts = [_activations(network, x[start:start + chunk]) for start in range(0, len(x), chunk)]
         for i, layer in enumerate(network.layers):
-            if isinstance(layer, (Affine, Conv2D)):
+            if isinstance(layer, (Affine, Conv2D, Maxout)):
                 W = layer.params["W"]
-                kind = "conv " if isinstance(layer, Conv2D) else ""
-                weights.append({"layer": i, "label": f"W{len(weights) + 1} {kind}{'×'.join(map(str, W.shape))}",
+                kind = "conv " if isinstance(layer, Conv2D) else "maxout " if isinstance(layer, Maxout) else ""
+                dims = (W.shape[0], layer.units, layer.pieces) if isinstance(layer, Maxout) else W.shape
+                weights.append({"layer": i, "label": f"W{len(weights) + 1} {kind}{'×'.join(map(str, dims))}",
                                 "shape": list(W.shape), **_hist(W, bins)})
-            elif isinstance(layer, Activation):
+            if isinstance(layer, (Activation, Maxout)):
                 hidden += 1
                 out = np.concatenate([part[i].reshape(-1) for part in parts])
-                activations.append({"layer": i, "label": f"layer {hidden} {type(layer).__name__}",
-                                    **_hist(out, bins)})
+                name = f"Maxout k={layer.pieces}" if isinstance(layer, Maxout) else type(layer).__name__
+                activations.append({"layer": i, "label": f"layer {hidden} {name}", **_hist(out, bins)})
     batch_norm = [{"layer": i, "running_mean": _summary(l.running_mean), "running_var": _summary(l.running_var)}
                   for i, l in enumerate(network.layers) if isinstance(l, BatchNorm)]
     W1 = network.params[first]
     if first_layer == "change":
         W1 = W1.astype(np.float64) - initial_network(config).params[first].astype(np.float64)
     shape = _image_shape(W1)
+    first_map = network.layers[int(first.split(".")[0])]
+    drawing = {"kind": "conv" if W1.ndim == 4 else "dense"}
+    if isinstance(first_map, Maxout):
+        # k images per unit: at most MAX_IMAGES images in all
+        units = min(images, max(1, MAX_IMAGES // first_map.pieces))
+        drawing = {"kind": "maxout", "pieces": first_map.pieces, "units": first_map.units,
+                   "images": maxout_images(W1, first_map.pieces, units) if shape else []}
+    elif shape:
+        drawing["images"] = first_layer_images(W1, images)
     return {"split": used, "samples": int(len(x)), "weights": weights, "activations": activations,
             "batch_norm": batch_norm,
             "first_layer": {"shape": list(W1.shape), "drawn": first_layer, "image_shape": shape,
-                            "kind": "conv" if W1.ndim == 4 else "dense",
-                            "images": first_layer_images(W1, images) if shape else []}}
+                            "images": [], **drawing}}
 
 
 def _activations(network, x: np.ndarray) -> dict[int, np.ndarray]:
-    """The evaluation-mode output of every activation layer for x (n, 784), by layer index."""
+    """The evaluation-mode output of every activation (and maxout) layer for x (n, 784), by layer index."""
     outputs = {}
     for i, layer in enumerate(network.layers):
         x = layer.forward(x, train=False)
-        if isinstance(layer, Activation):
+        if isinstance(layer, (Activation, Maxout)):
             outputs[i] = x
     return outputs
 

@@ -3,7 +3,7 @@
 // (e.g. "model.hidden_layers[2].units"), so server errors land under the right input.
 
 import { h, optimizerLabel, fmtNum } from "./format.js";
-import { LAYER_TYPES, TYPE_LABELS, changeType, layerShapes, layerType, normalizeLayer, shapeSize, shapeText } from "./layers.js";
+import { LAYER_TYPES, TYPE_LABELS, changeType, isImageLayer, layerShapes, layerType, normalizeLayer, shapeSize, shapeText } from "./layers.js";
 
 const TIPS = {
   "data.train_size": "How many MNIST images the network trains on. The book uses 300 so that overfitting shows quickly. Every image not used for training (or validation) is a test image.",
@@ -16,7 +16,7 @@ const TIPS = {
   activation: "Non-linear function applied to the layer's output (after batch norm, if on). ReLU is the book's default.",
   batch_norm: "Batch normalisation: normalise each unit over the mini-batch, then scale and shift it with learned γ and β. Sits between the affine map and the activation.",
   dropout: "Dropout rate p: the fraction of this layer's units switched off at random in each training step. 0 = no dropout.",
-  type: "Dense: every unit sees every number of its input. Conv: small filters slide over the image and each one learns to detect a local pattern (an edge, a stroke), making one feature map. Max-pool: keeps the largest value of each small window, so the maps shrink and small shifts of the digit matter less. Conv and max-pool layers come first, while the input is still an image; the first dense layer flattens the maps into one list of numbers.",
+  type: "Dense: every unit sees every number of its input. Conv: small filters slide over the image and each one learns to detect a local pattern (an edge, a stroke), making one feature map. Max-pool: keeps the largest value of each small window, so the maps shrink and small shifts of the digit matter less. Maxout: like dense, but each unit has k sets of weights (pieces) and outputs the largest of its k results, so it learns its own activation. Conv and max-pool layers come first, while the input is still an image; the first dense or maxout layer flattens the maps into one list of numbers.",
   filters: "Number of filters this layer learns. Each filter is a kernel×kernel window of weights (for each input map) and produces one feature map.",
   kernel: "Side of the square window each filter looks at: 5 means 5×5 pixels.",
   conv_stride: "Step in pixels between two positions of the window. 1 looks at every position; 2 halves the size of the maps.",
@@ -25,6 +25,9 @@ const TIPS = {
   conv_dropout: "Dropout rate p: the fraction of this layer's outputs switched off at random in each training step. 0 = no dropout.",
   size: "Side of the square window: each output is the largest value in its window. 2 halves the height and width of the maps.",
   pool_stride: "Step in pixels between two windows. Equal to the size: windows side by side without overlap (the usual choice).",
+  maxout_units: "Number of maxout units in this layer: each sees every number of its input through k pieces of its own.",
+  pieces: "k, the affine pieces per unit (Goodfellow et al. 2013): unit i outputs h = max over j of (x·W_ij + b_ij). With k = 2 a unit can learn a ReLU (one piece at 0), |x| or a leaky ReLU; more pieces make finer convex curves. The layer has k times the weights of a dense layer of the same units. With k = 2, Xavier init keeps the scale of the outputs from layer to layer (He doubles their mean square per layer: see the activation-histograms lab).",
+  maxout_dropout: "Dropout rate p on the units' outputs (after the max), as in the maxout paper. 0 = no dropout.",
   "model.weight_init": "How the initial weights are drawn. He: std √(2/n), suits ReLU. Xavier: std 1/√n, suits sigmoid and tanh. std: a Gaussian with the fixed std below.",
   "model.weight_init_std": "Standard deviation of the Gaussian initial weights (the book compares 1 and 0.01).",
   "model.loss": "The function training minimises. Softmax + cross-entropy is the book's choice for classification.",
@@ -248,7 +251,7 @@ export class Builder {
   }
 
   _inputNote() {
-    return this.state.model.hidden_layers.some((l) => layerType(l) !== "dense")
+    return this.state.model.hidden_layers.some(isImageLayer)
       ? "Input: a 1×28×28 image (784 pixels)" : "Input: 784 pixels (a 28×28 image)";
   }
 
@@ -265,6 +268,8 @@ export class Builder {
       if (words) {
         words.textContent = !shape ? "— does not fit: see the marked setting"
           : shape.length === 3 ? `= ${shape[0]} map${shape[0] === 1 ? "" : "s"} of ${shape[1]}×${shape[2]}`
+          : layerType(this.state.model.hidden_layers[i]) === "maxout"
+            ? `number${shape[0] === 1 ? "" : "s"}, each the max of ${this.state.model.hidden_layers[i].pieces} pieces`
           : `number${shape[0] === 1 ? "" : "s"}, one per unit`;
       }
       const note = this.root.querySelector(`[data-flatten-for="${i}"]`);
@@ -374,8 +379,16 @@ export class Builder {
             this._checkbox(`${p}.batch_norm`, "batch norm", { tip: TIPS.batch_norm, labelFor: `${name} · batch norm` }),
             num("dropout", "dropout p", { int: false, step: 0.05, min: 0, tip: TIPS.dropout })),
         ];
+      case "maxout":
+        return [
+          h("div", { class: "row" },
+            num("units", "units", { min: 1, tip: TIPS.maxout_units }),
+            num("pieces", "pieces k", { min: 2, tip: TIPS.pieces })),
+          h("div", { class: "row" }, num("dropout", "dropout p", { int: false, step: 0.05, min: 0, tip: TIPS.maxout_dropout })),
+          h("p", { class: "layer-note" }, "A learned activation: each unit outputs the largest of its k affine pieces."),
+        ];
       default:
-        return [h("p", { class: "note" }, `Unknown layer type “${type}”: pick Dense, Conv or Max-pool.`)];
+        return [h("p", { class: "note" }, `Unknown layer type “${type}”: pick Dense, Conv, Max-pool or Maxout.`)];
     }
   }
 

@@ -1,20 +1,26 @@
-// Hidden layers of the experiment config (design.md §1, nnengine/config.py): dense, conv and pool.
+// Hidden layers of the experiment config (design.md §1, nnengine/config.py): dense, maxout, conv and pool.
 // A dense layer has no "type" key (the form configs had before conv layers existed); conv and pool
 // layers say their type. Pure functions: the builder, the run page and the run lists use them.
 
-export const LAYER_TYPES = ["dense", "conv", "pool"];
-export const TYPE_LABELS = { dense: "Dense", conv: "Conv", pool: "Max-pool" };
+export const LAYER_TYPES = ["dense", "conv", "pool", "maxout"];
+export const TYPE_LABELS = { dense: "Dense", conv: "Conv", pool: "Max-pool", maxout: "Maxout" };
+/** Layers that take a flat input (the maps are flattened before the first of them). */
+export const FLAT_TYPES = ["dense", "maxout"];
 
 export const LAYER_DEFAULTS = {
   dense: { units: 100, activation: "relu", batch_norm: false, dropout: 0.0 },
   conv: { type: "conv", filters: 8, kernel: 5, stride: 1, pad: 2, activation: "relu", batch_norm: false, dropout: 0.0 },
   pool: { type: "pool", size: 2, stride: 2 },
+  maxout: { type: "maxout", units: 100, pieces: 2, dropout: 0.0 },
 };
 
 /** The input image every conv layer starts from: channels, height, width. */
 export const INPUT_SHAPE = [1, 28, 28];
 
 export const layerType = (layer) => (layer && typeof layer === "object" && layer.type !== undefined ? layer.type : "dense");
+
+/** Whether a layer works on images (conv, pool): the network's input is then a 1×28×28 image. */
+export const isImageLayer = (layer) => ["conv", "pool"].includes(layerType(layer));
 
 /** A layer with its type's defaults filled in; an unknown type is kept as it is (the server names it). */
 export function normalizeLayer(layer) {
@@ -29,11 +35,11 @@ export function normalizeLayer(layer) {
 
 /**
  * The layer `layer` becomes when its type is switched to `type`: that type's defaults, keeping the
- * activation, batch norm and dropout it had when both types have them.
+ * units, activation, batch norm and dropout it had when both types have them.
  */
 export function changeType(layer, type) {
   const out = { ...LAYER_DEFAULTS[type] };
-  for (const key of ["activation", "batch_norm", "dropout"]) {
+  for (const key of ["units", "activation", "batch_norm", "dropout"]) {
     if (key in out && layer && key in layer) out[key] = layer[key];
   }
   return out;
@@ -44,18 +50,18 @@ const whole = (x) => Number.isInteger(x) && x > 0;
 
 /**
  * Output shape of every hidden layer, as the server computes it: [c, h, w] for conv and pool layers,
- * [units] for dense ones; null from the first layer whose numbers are missing or whose window does
- * not fit (the server's message says why). flatten: true on the first dense layer after an image.
+ * [units] for dense and maxout ones; null from the first layer whose numbers are missing or whose window
+ * does not fit (the server's message says why). flatten: true on the first flat layer after an image.
  */
 export function layerShapes(layers) {
   let shape = INPUT_SHAPE;
   return (layers || []).map((layer) => {
     const type = layerType(layer);
     if (shape === null) return { shape: null };
-    if (type === "dense") {
+    if (FLAT_TYPES.includes(type)) {
       const flatten = shape.length === 3;
       const input = shape;
-      shape = whole(layer.units) ? [layer.units] : null;
+      shape = whole(layer.units) && (type !== "maxout" || whole(layer.pieces)) ? [layer.units] : null;
       return { shape, flatten, input };
     }
     if (shape.length !== 3 || !(type in LAYER_DEFAULTS)) { shape = null; return { shape }; }
@@ -77,9 +83,10 @@ export const shapeText = (shape) => (shape ? shape.join("×") : "–");
 /** Number of values in a shape, e.g. 1568 for [8, 14, 14]. */
 export const shapeSize = (shape) => (shape ? shape.reduce((a, b) => a * b, 1) : 0);
 
-/** A short token for architecture strings: "100", "conv8(5×5)", "conv16(3×3/2)", "pool2". */
+/** A short token for architecture strings: "100", "conv8(5×5)", "conv16(3×3/2)", "pool2", "maxout100(k=2)". */
 export function layerToken(layer) {
   switch (layerType(layer)) {
+    case "maxout": return `maxout${layer.units}(k=${layer.pieces})`;
     case "conv": return `conv${layer.filters}(${layer.kernel}×${layer.kernel}${layer.stride > 1 ? "/" + layer.stride : ""})`;
     case "pool": return `pool${layer.size}${layer.stride !== layer.size ? "/" + layer.stride : ""}`;
     case "dense": return `${layer.units}`;
@@ -96,6 +103,8 @@ export function describeLayer(layer) {
         `padding ${layer.pad}`, layer.activation, ...extras(layer)].join(", ");
     case "pool":
       return `max-pool: ${layer.size}×${layer.size} windows, stride ${layer.stride}`;
+    case "maxout":
+      return [`maxout: ${layer.units} units, each the max of ${layer.pieces} affine pieces`, ...extras(layer)].join(", ");
     case "dense":
       return [`${layer.units} units`, layer.activation, ...extras(layer)].join(", ");
     default:

@@ -9,7 +9,7 @@ import { Live } from "./live.js";
 import { builderLink } from "./hash.js";
 import { h, describeConfig, pct, when, duration, optimizerLabel, lossLabel, fmtNum } from "./format.js";
 import { showNotice, watchConnection } from "./page.js";
-import { describeLayer, layerShapes, layerType, shapeText } from "./layers.js";
+import { describeLayer, isImageLayer, layerShapes, shapeText } from "./layers.js";
 
 const $ = (id) => document.getElementById(id);
 const ACTIVE = new Set(["queued", "running"]);
@@ -162,7 +162,7 @@ function renderConfig(config) {
   const layers = Array.isArray(m.hidden_layers) ? m.hidden_layers : [];
   const shapes = layerShapes(layers);
   const arch = h("ol", { class: "arch" },
-    h("li", {}, layers.some((l) => layerType(l) !== "dense") ? "input: a 1×28×28 image (784 pixels)" : "input: 784 pixels"),
+    h("li", {}, layers.some(isImageLayer) ? "input: a 1×28×28 image (784 pixels)" : "input: 784 pixels"),
     layers.map((l, i) => h("li", {},
       `hidden ${i + 1}: ${describeLayer(l)}`, shapes[i].shape ? ` → ${shapeText(shapes[i].shape)}` : "")),
     h("li", {}, `output: 10 scores (${lossLabel(m.loss)})`));

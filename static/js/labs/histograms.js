@@ -6,7 +6,7 @@ import { watchConnection } from "../page.js";
 import { getSchema } from "../api.js";
 
 const BOOK = { activation: "sigmoid", std_a: 1, std_b: 0.01, xavier: true, he: true, bins: 30, samples: 1000,
-  units: 100, layers: 5, seed: 0, cap: true };
+  units: 100, layers: 5, seed: 0, cap: true, pieces: 2 };
 const ROW_COLOURS = ["#d6402b", "#8a97a8", "#1f6fd1", "#1e9e5a", "#7b4fc9", "#e08a00"];
 const FIRST = ["sigmoid", "tanh", "relu"];
 // What to look for with the activation shown (the book's three; the rest get the general advice).
@@ -20,6 +20,16 @@ const LOOK = {
     + "0 in deeper layers; He keeps the same spread in every layer. With std 1 they grow about eightfold per layer, "
     + "far beyond the range drawn.",
 };
+// Maxout is not a function of one number: a layer of its own weights, k pieces per unit (nnengine/maxout.py).
+const MAXOUT = "maxout";
+const lookMaxout = (k) => (k === 2
+  ? "Maxout, 2 pieces: each unit is the larger of x·W₁ and x·W₂, so a quarter of the values are below 0 and the "
+    + "mean sits above 0. The mean square of max(z₁, z₂) is the variance of one piece, twice what ReLU keeps: so "
+    + "Xavier, not He, keeps the same spread in every layer (root mean square ≈ 1), He grows it by √2 per layer, "
+    + "With n = 100 units, std 0.01 shrinks it tenfold per layer and std 1 grows it tenfold."
+  : `Maxout, ${k} pieces: the max of ${k} pieces leans further to the right than the max of 2 (fewer values below 0), `
+    + "so even Xavier's spread grows layer after layer (k = 3: about ×1.13 per layer, k = 5: ×1.34), and He's "
+    + "grows faster; 2 pieces with Xavier keep it the same.");
 const LOOK_ANY = "Compare the rows: values piled up at the ends of the range are saturated (no gradient), values "
   + "squeezed into one bin have lost their expressiveness (every unit says the same).";
 
@@ -29,11 +39,14 @@ async function main() {
   watchConnection();
   let activations = FIRST;
   try { activations = (await getSchema()).activations; } catch (err) { /* the book's three still work */ }
-  const ordered = [...FIRST, ...activations.filter((a) => !FIRST.includes(a))];
+  const ordered = [...FIRST, ...activations.filter((a) => !FIRST.includes(a)), MAXOUT];
   const { settings, error } = readSettings(BOOK);
   if (error) showNotice(`The settings in this link could not be read (${error}); the book's settings are shown.`, "warning");
   const form = buildFields($("fields"), [
-    { key: "activation", label: "Activation", type: "select", options: ordered.map((a) => [a, a.replace(/_/g, " ")]) },
+    { key: "activation", label: "Activation", type: "select",
+      options: ordered.map((a) => [a, a === MAXOUT ? "maxout (k pieces)" : a.replace(/_/g, " ")]) },
+    { key: "pieces", label: "Maxout pieces k", min: 2, max: 10, step: 1, integer: true,
+      help: "Each unit is the largest of k products x·W, each with a W of its own drawn like the others (fan-in n)." },
     { key: "std_a", label: "Weight std, row 1", min: 1e-6, max: 100, help: "Gaussian weights with this standard deviation (the book: 1)." },
     { key: "std_b", label: "Weight std, row 2", min: 1e-6, max: 100, help: "The book: 0.01." },
     { key: "xavier", label: "Xavier: std 1/√n", type: "checkbox" },
@@ -46,8 +59,12 @@ async function main() {
     { key: "cap", label: "Cap the y axis", type: "checkbox",
       help: "A huge bar of exact zeros or saturated values then goes off the chart, as in the book." },
   ], settings, () => refresh());
+  const showPieces = () => { form.inputs.pieces.closest(".field").hidden = settings.activation !== MAXOUT; };
+  showPieces();
+  form.inputs.activation.addEventListener("change", showPieces);   // at once; a reset shows it in refresh()
 
   const refresh = debounce(async () => {
+    showPieces();
     writeSettings(settings);
     const inits = [{ init: "std", std: settings.std_a }, { init: "std", std: settings.std_b }];
     if (settings.xavier) inits.push({ init: "xavier", label: "Xavier" });
@@ -56,7 +73,8 @@ async function main() {
     let result;
     try {
       result = await api("/api/labs/histograms", { activation: settings.activation, inits, bins: settings.bins,
-        samples: settings.samples, units: settings.units, layers: settings.layers, seed: settings.seed });
+        samples: settings.samples, units: settings.units, layers: settings.layers, seed: settings.seed,
+        ...(settings.activation === MAXOUT ? { pieces: settings.pieces } : {}) });
     } catch (err) {
       if (mine === seq) showNotice(`These settings do not work: ${err.message}`);
       return;
@@ -82,7 +100,12 @@ function drawn(layer) {
 
 const pctOf = (n, total) => `${(100 * n / total).toFixed(n && n < total / 1000 ? 2 : 1)} %`;
 
+/** √(mean² + std²) of a layer's values, the scale that maxout's initialisation has to keep; null if unknown. */
+const rms = (layer) => (layer.mean == null || layer.std == null ? null : Math.hypot(layer.mean, layer.std));
+const fmtRms = (layer) => (rms(layer) == null ? "–" : fmtNum(Number(rms(layer).toPrecision(3))));
+
 function cellNote(layer, activation) {
+  if (activation === MAXOUT) return `root mean square ${fmtRms(layer)}`;
   if (activation === "relu" || layer.zeros > layer.total * 0.2) return `zeros ${pctOf(layer.zeros, layer.total)}`;
   return `saturated ${pctOf(layer.saturated, layer.total)}`;
 }
@@ -148,8 +171,9 @@ function draw(result, settings) {
   const div = $("grid");
   div.style.height = `${layout.height}px`;
   Plotly.react(div, traces, layout, PLOTLY_CONFIG);
-  $("grid-title").textContent = `${result.activation.replace(/_/g, " ")} activations per layer`;
-  $("grid-look").textContent = LOOK[result.activation] || LOOK_ANY;
+  $("grid-title").textContent = result.activation === MAXOUT ? `maxout (${result.pieces} pieces) activations per layer`
+    : `${result.activation.replace(/_/g, " ")} activations per layer`;
+  $("grid-look").textContent = result.activation === MAXOUT ? lookMaxout(result.pieces) : LOOK[result.activation] || LOOK_ANY;
   $("grid-meta").textContent = `${result.samples.toLocaleString()} inputs × ${result.units} units = ${(result.samples * result.units).toLocaleString()} values per histogram · range ${fmtNum(lo)} … ${fmtNum(hi)}`;
   drawTable(result);
 }
@@ -162,7 +186,8 @@ function drawTable(result) {
   const rows = [];
   for (const init of result.inits) {
     const measures = [["mean", (l) => fmtNum(l.mean)], ["std", (l) => fmtNum(l.std)],
-      [result.activation === "relu" ? "exact zeros" : "saturated", (l) => pctOf(result.activation === "relu" ? l.zeros : l.saturated, l.total)]];
+      result.activation === MAXOUT ? ["root mean square", fmtRms]
+        : [result.activation === "relu" ? "exact zeros" : "saturated", (l) => pctOf(result.activation === "relu" ? l.zeros : l.saturated, l.total)]];
     measures.forEach(([name, fn], i) => rows.push(h("tr", {},
       i === 0 ? h("th", { rowspan: measures.length, scope: "rowgroup" }, init.label) : null,
       h("td", { class: "muted" }, name), ...init.layers.map((l) => h("td", { class: "num" }, fn(l))))));
