@@ -13,6 +13,7 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
 from nnengine.config import ConfigError, parse_config
+from nnengine.labs import LABS
 from nnengine.schema import schema
 
 from .jobs import is_run_id
@@ -122,10 +123,23 @@ def register_error_handlers(app):
             return jsonify(error=message), exc.code
         if exc.code == 404:
             try:
-                return render_template("404.html", error=exc), 404
+                return _not_found_page(exc), 404
             except TemplateNotFound:
                 pass  # the frontend's page is optional; Werkzeug's plain one will do
         return exc
+
+    def _not_found_page(exc):
+        """The 404 page worded for what was asked for: a run (its page, or a look inside it), a lab,
+        or any other address. Routes that matched say so through their arguments."""
+        args = request.view_args or {}
+        if "run_id" in args:
+            kind = "run"
+        elif "slug" in args or request.path.startswith("/labs/"):
+            kind = "lab"
+        else:
+            kind = "page"
+        return render_template("404.html", error=exc, kind=kind, run_id=args.get("run_id"),
+                               slug=args.get("slug"), labs=LABS, path=request.path)
 
     @app.errorhandler(sqlite3.Error)
     def database_error(exc):

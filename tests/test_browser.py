@@ -139,6 +139,7 @@ def unb64url(text):
 
 def test_build_a_network_and_train(page, server):
     open_dashboard(page, server)
+    page.click('button[data-preset="quick"]')  # one hidden layer of 100
     assert page.locator(".layer").count() == 1
     page.click('[data-action="add-layer"]')
     assert page.locator(".layer").count() == 2
@@ -148,6 +149,7 @@ def test_build_a_network_and_train(page, server):
     assert field(page, "model.hidden_layers[0].units").input_value() == "50"
     assert field(page, "model.hidden_layers[1].units").input_value() == "100"
 
+    field(page, "optimizer.name").select_option("sgd")
     field(page, "optimizer.name").select_option("adam")
     # the hyperparameter fields follow the optimizer
     assert field(page, "optimizer.beta1").input_value() == "0.9"
@@ -308,7 +310,7 @@ def test_config_hash_round_trips_and_tampered_hash_shows_a_message(page, server,
         notice = fresh.locator("#hash-notice")
         assert notice.is_visible()
         assert "could not be read" in notice.inner_text() and "default" in notice.inner_text()
-        assert fresh.locator(".layer").count() == 1  # the default network
+        assert fresh.locator(".layer").count() == 6  # the default network: the book's 784-100x6-10
         assert field(fresh, "model.hidden_layers[0].units").input_value() == "100"
         assert fresh.is_enabled("#train")
         fresh.close()

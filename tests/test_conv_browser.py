@@ -46,6 +46,7 @@ def shapes(page):
 
 def test_build_a_conv_network_train_it_and_share_it(page, server):
     open_dashboard(page, server)
+    page.click('button[data-preset="quick"]')  # one hidden layer of 100
     assert shapes(page) == ["100"]
     # layer 1 becomes a conv layer: its fields follow the type, the output shape shows what it does
     field(page, "model.hidden_layers[0].type").select_option("conv")

@@ -11,7 +11,9 @@ One module per lab computation:
 - ``inside``      histograms and first-layer images of a finished run's weights
 - ``search_lab``  narrowing search ranges to the best trials
 
-``LABS`` lists the pages (slug, title, one-line description) in the book's order.
+``LABS`` lists the pages (slug, title, one-line description) in the book's order. A lab whose
+settings are not an experiment of the book (any network's gradient check, a look inside any run) says
+``"book_settings": False``: its page offers "Defaults", not "Book settings".
 """
 from __future__ import annotations
 
@@ -33,10 +35,10 @@ LABS = [
     {"slug": "search", "section": "6.5", "title": "Hyperparameter search",
      "summary": "Random log-uniform search of learning rate and weight decay on a validation split, "
                 "in parallel worker processes; narrow the ranges to the best and search again."},
-    {"slug": "gradcheck", "section": "5.7.3", "title": "Gradient check",
+    {"slug": "gradcheck", "section": "5.7.3", "title": "Gradient check", "book_settings": False,
      "summary": "Numerical vs backpropagated gradients of any network from the builder, in float64, "
                 "with a relative error per parameter."},
-    {"slug": "inside", "section": "", "title": "Look inside a run",
+    {"slug": "inside", "section": "", "title": "Look inside a run", "book_settings": False,
      "summary": "Per-layer histograms of a finished run's weights and activations, and what its first layer "
                 "learned, drawn as 28x28 images."},
 ]

@@ -142,13 +142,15 @@ export class Builder {
   /**
    * root: the <form> to render into; schema: GET /api/schema;
    * onChange(config, {commit}) is called on every edit (commit = a finished edit: change/click, not a keystroke).
+   * initial: the config shown first (default: schema.default_config). Keys a loaded config lacks always
+   * take schema.default_config's values, as the server does (parse_config), whatever `initial` is.
    */
-  constructor(root, schema, { onChange = () => {} } = {}) {
+  constructor(root, schema, { onChange = () => {}, initial } = {}) {
     this.root = root;
     this.schema = schema;
     this.onChange = onChange;
     this.defaults = clone(schema.default_config) || {};
-    this.state = clone(this.defaults);
+    this.state = initial ? this._normalize(initial) : clone(this.defaults);
     this.maxLayers = ((schema.limits || {}).hidden_layers || [0, 10])[1];
     root.setAttribute("novalidate", "");
     root.addEventListener("submit", (e) => e.preventDefault());
@@ -521,7 +523,7 @@ export class Builder {
       case "down": if (i < layers.length - 1) [layers[i + 1], layers[i]] = [layers[i], layers[i + 1]]; break;
       case "preset": {
         const preset = (this.schema.presets || {})[button.dataset.preset];
-        if (preset) { this.lastErrors = null; this.setConfig(preset.config); }
+        if (preset) this._loadPreset(button, preset.config);
         return;
       }
       default: return;
@@ -533,6 +535,26 @@ export class Builder {
       : this.root.querySelector(`button[data-action="${button.dataset.action}"][data-index="${button.dataset.action === "up" ? i - 1 : button.dataset.action === "down" ? i + 1 : i}"]`);
     if (focus && !focus.disabled) focus.focus();
     this.onChange(this.getConfig(), { commit: true });
+  }
+
+  /**
+   * A tapped preset stays under the finger. Re-rendering replaces every node of the form, the one the
+   * browser's scroll anchoring would hold still included, so whatever changes height above the preset
+   * in the same edit (the error summary going away, a status line getting shorter) would move it.
+   * The new button gets the focus back (without scrolling), for the keyboard.
+   */
+  _loadPreset(button, config) {
+    const name = button.dataset.preset;
+    const before = button.getBoundingClientRect().top;
+    this.setConfig(config);
+    const again = [...this.root.querySelectorAll("button[data-preset]")].find((b) => b.dataset.preset === name);
+    if (!again) return;
+    const shift = again.getBoundingClientRect().top - before;
+    if (Math.abs(shift) >= 1) {
+      const box = scrollParent(this.root);
+      if (box) box.scrollTop += shift; else window.scrollBy(0, shift);
+    }
+    again.focus({ preventScroll: true });
   }
 
   // ------------------------------------------------------------ errors

@@ -71,10 +71,23 @@ export function fmtNum(x) {
   return String(+x.toPrecision(4));
 }
 
-/** Fraction -> "72.3 %" ("–" when missing). */
+/**
+ * A fraction as a percentage number with `digits` decimals that never rounds "almost" to an end:
+ * 0.99996 -> "> 99.9", 0.00004 -> "< 0.1" (the network is not certain, nor is it 0), while 1 and 0
+ * stay "100.0" and "0.0". No unit: each caller writes its own ("%", "\u00a0%").
+ */
+export function percent(fraction, digits = 1) {
+  const text = (fraction * 100).toFixed(digits);
+  const step = 10 ** -digits;
+  if (fraction < 1 && Number(text) >= 100) return `>\u00a0${(100 - step).toFixed(digits)}`;
+  if (fraction > 0 && Number(text) <= 0) return `<\u00a0${step.toFixed(digits)}`;
+  return text;
+}
+
+/** Fraction -> "72.3 %", "> 99.9 %" ("–" when missing). */
 export function pct(fraction, digits = 1) {
   if (fraction === null || fraction === undefined || !isFinite(fraction)) return "–";
-  return (fraction * 100).toFixed(digits) + "\u00a0%"; // no line break between number and unit
+  return percent(fraction, digits) + "\u00a0%"; // no line break between number and unit
 }
 
 /** Seconds -> "0:07", "12:03", "1:02:03". */

@@ -12,10 +12,16 @@ import { installTooltips } from "./tooltip.js";
 
 const $ = (id) => document.getElementById(id);
 
+// A fresh dashboard shows the book's experiment (§6.4: 784-100x6-10 on 300 images), whose untouched
+// Train memorises the training images as the intro says. parse_config({}) and the schema's
+// default_config keep their one layer: the CLI and stored configs mean what they meant.
+const START_PRESET = "overfitting";
+
 async function main() {
   const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), gap: $("chart-gap") });
   const status = new StatusPanel(
-    { line: $("status"), bar: $("progress"), fill: $("progress-fill"), epoch: $("progress-epoch"), time: $("progress-time"), stop: $("stop") },
+    { line: $("status"), bar: $("progress"), fill: $("progress-fill"), epoch: $("progress-epoch"), time: $("progress-time"),
+      stop: [$("stop"), $("stop-end")] },
     { onStop: (id) => stopRun(id) });
   let live = null;
   const list = new RunList($("runs"), charts, {
@@ -24,6 +30,7 @@ async function main() {
   live.connect();
   watchConnection();
   installTooltips();
+  installJumps();
   $("log-loss").addEventListener("change", (e) => charts.setLogLoss(e.target.checked));
 
   let schema;
@@ -38,7 +45,9 @@ async function main() {
   // ---- builder + address + live validation
   let validateTimer = null;
   let validateSeq = 0;
+  const start = ((schema.presets || {})[START_PRESET] || {}).config || schema.default_config;
   const builder = new Builder($("builder"), schema, {
+    initial: start,
     onChange: (config, { commit }) => {
       writeConfigToHash(config);
       if (commit) {
@@ -53,8 +62,11 @@ async function main() {
     let result;
     try { result = await validate(config); } catch (err) { return; }
     if (seq !== validateSeq) return; // a newer edit is being checked
-    if (result.ok) builder.clearErrors();
-    else builder.showErrors(result.errors && result.errors.length ? result.errors : [{ field: "config", message: result.error }],
+    if (result.ok) {
+      builder.clearErrors();
+      // "Not started: ... marked in red" no longer describes the builder
+      if ($("status").dataset.status === "invalid") status.set("idle", "Ready. Press Train to start.");
+    } else builder.showErrors(result.errors && result.errors.length ? result.errors : [{ field: "config", message: result.error }],
       "Some settings are not valid yet:");
   }
 
@@ -63,8 +75,8 @@ async function main() {
     if ($("status").dataset.status === "invalid") status.set("idle", "Ready. Press Train to start.");
     const notice = $("hash-notice");
     if (fromHash.error) {
-      showNotice(notice, `The settings in this link could not be read: ${fromHash.error}. The default network is shown instead.`);
-      builder.setConfig(schema.default_config, { silent: true });
+      showNotice(notice, `The settings in this link could not be read: ${fromHash.error}. The default network (the book's overfitting experiment) is shown instead.`);
+      builder.setConfig(start, { silent: true });
       writeConfigToHash(builder.getConfig());
     } else if (fromHash.config) {
       notice.hidden = true;
@@ -86,24 +98,29 @@ async function main() {
     loadFromHash();
   });
 
-  // ---- train / stop
-  const train = $("train");
-  train.disabled = false;
-  train.addEventListener("click", async () => {
+  // ---- train / stop: one Train above the charts, one at the end of the builder (a phone shows the
+  // builder below the charts); they are one button: both wait for the server's answer together.
+  const trains = [$("train"), $("train-end")].filter(Boolean);
+  const setTrainDisabled = (disabled) => { for (const b of trains) b.disabled = disabled; };
+  setTrainDisabled(false);
+  for (const button of trains) button.addEventListener("click", () => train(button));
+
+  async function train(button) {
     clearTimeout(validateTimer);
     validateSeq++;
     const config = builder.getConfig();
-    train.disabled = true;
-    status.set("starting", "Sending the settings to the server…");
+    setTrainDisabled(true);
+    status.clear("starting", "Sending the settings to the server…");
     let ack;
     try {
       ack = await live.start(config, { name: config.name });
     } catch (err) {
       status.failed(null, err.message);
-      train.disabled = false;
+      setTrainDisabled(false);
+      showRunBar(button);
       return;
     }
-    train.disabled = false;
+    setTrainDisabled(false);
     if (ack.error) {
       const errors = ack.errors && ack.errors.length ? ack.errors : null;
       if (errors) {
@@ -112,11 +129,19 @@ async function main() {
         builder.focusField(errors[0].field);
       } else {
         status.set("error", `Not started: ${ack.error}`);
+        showRunBar(button);
       }
       return;
     }
     builder.clearErrors();
-  });
+    showRunBar(button);
+  }
+
+  /** Train pressed at the end of the builder, below the charts on a phone: show what it did there. */
+  function showRunBar(button) {
+    const bar = $("charts-top");
+    if (button.id === "train-end" && bar && !inView(bar)) bar.scrollIntoView({ block: "start" });
+  }
 
   function stopRun(id) {
     if (!id) return;
@@ -168,6 +193,30 @@ async function main() {
     timing: () => ({ ...live.timing }),
   };
   document.dispatchEvent(new CustomEvent("playground:ready"));
+}
+
+/** The element is wholly inside the window. */
+function inView(el) {
+  const r = el.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= window.innerHeight;
+}
+
+/**
+ * In-page links (a[data-jump], e.g. "Edit network ↓") scroll to their target and move the focus
+ * there, without touching the address: its #config= part is the builder's state, and a hash change
+ * would reload the builder from it.
+ */
+function installJumps() {
+  document.addEventListener("click", (e) => {
+    const link = e.target.closest("a[data-jump]");
+    if (!link) return;
+    const target = document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) return;
+    e.preventDefault();
+    target.scrollIntoView({ block: "start" });
+    if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
+  });
 }
 
 main().catch((err) => {

@@ -36,6 +36,10 @@
   let pending = false;
   let chartReady = false;
   const state = { last: null, requests: 0 };
+  // percent(): a probability that rounds to 100.0 % reads "> 99.9 %" (the network is never certain).
+  const formatting = import("./format.js");
+  let percent = (p) => (p * 100).toFixed(1);
+  formatting.then((format) => { percent = format.percent; }).catch(() => {});
 
   // ------------------------------------------------------------------ drawing
   function setupPen() {
@@ -287,7 +291,7 @@
   // recognise digits without being put on the charts first (a server with listing off answers 403).
   const STORED_OFFERED = 20;
   Promise.all([fetch(`/api/runs?limit=${STORED_OFFERED}`).then((r) => (r.ok ? r.json() : null)),
-               import("./format.js")])
+               formatting])
     .then(([body, format]) => {
       for (const r of (body && body.runs) || []) {
         if (r.status !== "done" || runOptions.has(r.run_id)) continue;
@@ -312,7 +316,9 @@
     const acc = info.accuracy.heldout_mnist;
     const opt = select.querySelector('option[value="default"]');
     if (opt && typeof acc === "number") {
-      opt.textContent = `default model (CNN, ${(acc * 100).toFixed(1)}% on held-out MNIST)`;
+      // short enough for a phone's select; the title says where the accuracy was measured
+      opt.textContent = `default model (CNN, ${(acc * 100).toFixed(1)}% right)`;
+      opt.title = `A small convolutional network: ${(acc * 100).toFixed(1)}% of held-out MNIST digits right`;
     }
   }).catch(() => {});
 
@@ -342,6 +348,7 @@
       const resp = await fetch("/api/predict", { method: "POST", body: form });
       let body = null;
       try { body = await resp.json(); } catch (_) { body = null; }
+      await formatting.catch(() => {});   // the answer is shown with its percentages formatted
       state.requests += 1;
       if (!resp.ok || !body || body.error) {
         const msg = (body && body.error) || `the server answered ${resp.status}`;
@@ -368,7 +375,7 @@
     digitOut.textContent = String(res.prediction);
     digitOut.classList.remove("predict-none");
     const p = res.probabilities[res.prediction];
-    confOut.textContent = `${(p * 100).toFixed(1)}% sure`;
+    confOut.textContent = `${percent(p)}% sure`;
     drawInput(res.input);
     drawChart(res.probabilities, res.prediction);
     const opt = runOptions.get(String(res.model));
@@ -412,7 +419,8 @@
       x: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
       y,
       marker: { color: y.map((_, i) => (i === best ? "#1f6fd1" : "#b8c7db")) },
-      hovertemplate: "%{x}: %{y:.1%}<extra></extra>",
+      customdata: y.map((p) => `${percent(p)}%`),
+      hovertemplate: "%{x}: %{customdata}<extra></extra>",
     }];
   }
   function drawChart(probs, best) {

@@ -1,14 +1,15 @@
-// The run bar: status line, progress bar (epoch i/N, elapsed, ETA), queue position, Stop button.
+// The run bar: status line, progress bar (epoch i/N, elapsed, ETA), queue position, Stop button(s).
 
 import { duration, pct } from "./format.js";
 
 export class StatusPanel {
-  /** el: {line, bar, fill, epoch, time, stop} */
+  /** el: {line, bar, fill, epoch, time, stop}; stop: a button, or several that act as one. */
   constructor(el, { onStop = () => {} } = {}) {
     this.el = el;
+    this.stops = [].concat(el.stop);
     this.run = null;
     this.timer = null;
-    el.stop.addEventListener("click", () => { if (this.run) onStop(this.run.id); });
+    for (const stop of this.stops) stop.addEventListener("click", () => { if (this.run) onStop(this.run.id); });
     this.set("idle", el.line.textContent || "Ready.");
   }
 
@@ -17,7 +18,7 @@ export class StatusPanel {
     this.el.line.dataset.status = kind;
     setText(this.el.line, text);
     const active = kind === "starting" || kind === "queued" || kind === "running";
-    this.el.stop.disabled = !(active && this.run && this.run.id);
+    for (const stop of this.stops) stop.disabled = !(active && this.run && this.run.id);
     this.el.bar.dataset.state = kind;
     if (!active) this._stopTimer();
   }
@@ -33,6 +34,19 @@ export class StatusPanel {
   }
 
   isFollowing(id) { return Boolean(this.run && this.run.id === id); }
+
+  /**
+   * Follow no run: an empty bar, no epoch, no clock. A new Train press starts here, so a Train the
+   * server refuses does not leave the previous run's "epoch 100 / 100 · took 2.5 s" next to its message.
+   */
+  clear(kind = "idle", text = this.el.line.textContent) {
+    this._stopTimer();
+    this.run = null;
+    this._progress(0);
+    setText(this.el.epoch, "epoch – / –");
+    setText(this.el.time, "");
+    this.set(kind, text);
+  }
 
   queued(id, position) {
     if (!this.isFollowing(id)) return;

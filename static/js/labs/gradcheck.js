@@ -48,7 +48,8 @@ async function main() {
 
   const preset = $("preset");
   preset.append(h("option", { value: "" }, "from the link, or edited below"),
-    ...Object.entries(schema.presets).map(([name, p]) => h("option", { value: name }, p.label)));
+    // "Book: overfitting", not its whole label: a select cannot wrap, and the check's summary names the network
+    ...Object.entries(schema.presets).map(([name, p]) => h("option", { value: name, title: p.label }, (p.label || name).split(" (")[0])));
   const BOOK_PRESET = schema.presets.overfitting ? "overfitting" : "";
   if (!part) preset.value = BOOK_PRESET;   // no network in the link: say which one is shown
   preset.addEventListener("change", () => {

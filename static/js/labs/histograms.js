@@ -4,6 +4,7 @@
 import { $, h, api, buildFields, debounce, linkTools, readSettings, writeSettings, showNotice, FONT, GRID, PLOTLY_CONFIG, fmtNum } from "./common.js";
 import { watchConnection } from "../page.js";
 import { getSchema } from "../api.js";
+import { percent } from "../format.js";
 
 const BOOK = { activation: "sigmoid", std_a: 1, std_b: 0.01, xavier: true, he: true, bins: 30, samples: 1000,
   units: 100, layers: 5, seed: 0, cap: true, pieces: 2 };
@@ -98,7 +99,8 @@ function drawn(layer) {
   return counts;
 }
 
-const pctOf = (n, total) => `${(100 * n / total).toFixed(n && n < total / 1000 ? 2 : 1)} %`;
+// A share that is not all (or none) of the values never reads "100.0 %" (or "0.0 %").
+const pctOf = (n, total) => `${percent(n / total, n && n < total / 1000 ? 2 : 1)} %`;
 
 /** √(mean² + std²) of a layer's values, the scale that maxout's initialisation has to keep; null if unknown. */
 const rms = (layer) => (layer.mean == null || layer.std == null ? null : Math.hypot(layer.mean, layer.std));
