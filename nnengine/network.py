@@ -338,7 +338,9 @@ def copy_state(source: Network, target: Network) -> None:
             np.copyto(dst.running_var, src.running_var)
 
 
-# Layers whose evaluation reads only their params and batch-norm statistics (what copy_state copies).
+# Layers whose evaluation reads only their params and batch-norm statistics (what copy_state copies),
+# besides constants fixed when they are built (batch norm's eps, dropout's test-time scale), which
+# the replicas' deepcopy carries.
 REPLICABLE = frozenset([Affine, BatchNorm, Dropout, Conv2D, MaxPool2D, SpatialBatchNorm, Reshape, Flatten,
                         *ACTIVATIONS.values()])
 
@@ -439,6 +441,7 @@ def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_
     activation, dropout follows the activation.  With conv or pool layers the rows x (n, 784) are
     reshaped to images (n, 1, 28, 28) first and the maps flattened before the first dense layer (or
     the output layer).  Weights are drawn from ``rng`` layer by layer (fan-in c*k*k for a kernel).
+    Dropout layers take the model's ``dropout_style`` and batch norms its ``batch_norm_eps``.
     """
     specs = [layer.spec() for layer in model.hidden_layers]
     chunk_rows = None
@@ -448,7 +451,8 @@ def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_
                  + [{"type": "flatten"}] + specs[first_dense:])
         chunk_rows = max(1, EVAL_UNFOLD // max(1, unfolded_per_sample(model, n_in, n_out)))
     layers = build_layers(specs, rng, n_in=n_in, n_out=n_out, weight_init=model.weight_init,
-                          weight_init_std=model.weight_init_std, dtype=dtype)
+                          weight_init_std=model.weight_init_std, dtype=dtype,
+                          dropout_style=model.dropout_style, batch_norm_eps=model.batch_norm_eps)
     return Network(layers, get_loss(model.loss), weight_decay=training.weight_decay, chunk_rows=chunk_rows)
 
 
