@@ -1,4 +1,4 @@
-"""A sequential network: a list of layers, a loss, and L2 weight decay on the weights."""
+"""A sequential network: a list of layers, a loss, and L2 weight decay on the weights (matrices and kernels)."""
 from __future__ import annotations
 
 import copy
@@ -29,7 +29,8 @@ class Network:
         self.chunk_rows = chunk_rows
         self.params = {f"{i}.{key}": value
                        for i, layer in enumerate(layers) for key, value in layer.params.items()}
-        # Only weight matrices are decayed (not biases, not batch-norm gamma/beta), as in the book.
+        # Every key ending in ".W" is decayed: the affine weight matrices, as in the book, and the conv
+        # kernels (not biases, not batch-norm gamma/beta).
         self.decayed = [key for key in self.params if key.endswith(".W")]
 
     @property

@@ -213,9 +213,9 @@ def test_preset_fills_the_builder(page, server):
     # the book's presets use the book's dropout and batch-norm epsilon, and the builder says so
     assert field(page, "model.dropout_style").input_value() == "book"
     assert field(page, "model.batch_norm_eps").input_value() == "0.000001"
-    assert page.inner_text("#dropout-note").startswith("The book's dropout: kept units pass unscaled while training")
+    assert page.inner_text("#dropout-note").startswith("The book's dropout: kept units pass unscaled in training")
     field(page, "model.dropout_style").select_option("inverted")
-    assert page.inner_text("#dropout-note").startswith("Inverted dropout: kept units are scaled by 1/(1 − p)")
+    assert page.inner_text("#dropout-note").startswith("Inverted dropout: kept units ×1/(1 − p) in training")
     assert page.evaluate("window.playground.config().model.dropout_style") == "inverted"
     page.click('button[data-preset="quick"]')             # not a book preset: today's defaults
     assert field(page, "model.dropout_style").input_value() == "inverted"

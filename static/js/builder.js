@@ -33,7 +33,7 @@ const TIPS = {
   "optimizer.name": "How each gradient is turned into a weight update (section 6.1 of the book).",
   "training.epochs": "One epoch is one pass over all training images. Accuracy is measured after each epoch.",
   "training.batch_size": "Images per gradient step (mini-batch size).",
-  "training.weight_decay": "λ of the L2 penalty ½·λ·‖W‖² added to the loss. It pulls the weights towards 0 and fights overfitting; the book uses 0.1.",
+  "training.weight_decay": "λ of the L2 penalty ½·λ·‖W‖² added to the loss, over every weight matrix and conv kernel (not the biases or batch norm's γ and β). It pulls the weights towards 0 and fights overfitting; the book uses 0.1.",
 };
 
 const HYPER_TIPS = {
@@ -71,7 +71,7 @@ const HYPER_LABELS = {
 };
 
 const WEIGHT_INIT_LABELS = { he: "He (std √(2/n))", xavier: "Xavier (std 1/√n)", std: "Gaussian (std)" };
-const DROPOUT_STYLE_LABELS = { inverted: "inverted: ×1/(1−p) in training", book: "the book's: ×(1−p) at test time" };
+const DROPOUT_STYLE_LABELS = { inverted: "inverted", book: "the book's" };
 // What a model without these keys means: a stored run or share link from before they existed. The
 // server says so in its schema (absent_means); these are the same values for an older server.
 const ABSENT_MEANS = { "model.dropout_style": "inverted", "model.batch_norm_eps": 1e-5 };
@@ -258,8 +258,8 @@ export class Builder {
   /** One sentence on what the chosen dropout style does. */
   _dropoutNote() {
     return this.state.model.dropout_style === "book"
-      ? "The book's dropout: kept units pass unscaled while training, and every unit is scaled by 1 − p at test time. Each dropout layer shrinks the training signal by 1 − p, so deep networks learn more slowly."
-      : "Inverted dropout: kept units are scaled by 1/(1 − p) while training, and the network is used as it is at test time. The same expected output as the book's, at full training speed.";
+      ? "The book's dropout: kept units pass unscaled in training, every unit ×(1 − p) at test time. Deep networks learn more slowly."
+      : "Inverted dropout: kept units ×1/(1 − p) in training, the network unchanged at test time.";
   }
 
   _dataNoteElement() {

@@ -65,7 +65,7 @@ async function main() {
     { key: "lr", label: "Learning rate (SGD)", min: 1e-9, max: 10 },
     { key: "layers", label: "Hidden layers", min: 1, max: 10, step: 1, integer: true },
     { key: "units", label: "Units per layer", min: 1, max: 2048, step: 1, integer: true },
-    { key: "batch_norm_eps", label: "Batch-norm ε", min: 1e-8, max: 1, help: "Added to the batch variance (the book: 10⁻⁶; 10⁻⁵ is the dashboard's default). With 10⁻⁵ the smallest scales stay at chance." },
+    { key: "batch_norm_eps", label: "Batch-norm ε", min: 1e-8, max: 1, help: "Added to the batch variance (the book: 10⁻⁶; a config without it, like PyTorch: 10⁻⁵). With 10⁻⁵ the smallest scale stays at chance." },
     { key: "seed", label: "Seed", min: 0, step: 1, integer: true },
   ], settings, () => changed());
   chart = new LiveLines($("grid"), {});

@@ -22,7 +22,7 @@ async function main() {
     { key: "train_size", label: "Training images", min: 1, max: 4999, step: 1, integer: true, help: "The rest of the 5,000-image pool is the test set." },
     { key: "weight_decay", label: "Weight decay λ", min: 0, max: 10, help: "Adds ½λ‖W‖² to the loss (the book: 0.1)." },
     { key: "dropout", label: "Dropout rate", min: 0, max: 0.9, help: "Share of units dropped while training (the book: 0.2)." },
-    { key: "dropout_style", label: "Dropout style", type: "select", options: STYLES, help: "The book's is the book's Fig. 6-23; “both” trains an inverted-dropout run beside it, on the same data, weights and masks." },
+    { key: "dropout_style", label: "Dropout style", type: "select", options: STYLES, help: "The book's style reproduces its Fig. 6-23; “both” adds an inverted-dropout run on the same data, weights and masks." },
     { key: "layers", label: "Hidden layers", min: 1, max: 10, step: 1, integer: true },
     { key: "units", label: "Units per layer", min: 1, max: 2048, step: 1, integer: true },
     { key: "lr", label: "Learning rate (SGD)", min: 1e-9, max: 10 },
