@@ -15,9 +15,10 @@ from nnengine.network import StackedEvaluation, build_network
 from nnengine.presets import PRESETS
 
 
-def make(activation="relu", batch_norm=False, dropout=0.0, loss="cross_entropy", dtype=np.float32, seed=0):
+def make(activation="relu", batch_norm=False, dropout=0.0, loss="cross_entropy", dtype=np.float32, seed=0,
+         dropout_style="inverted"):
     cfg = copy.deepcopy(PRESETS["overfitting"]["config"])
-    cfg["model"]["loss"] = loss
+    cfg["model"].update(loss=loss, dropout_style=dropout_style)
     for layer in cfg["model"]["hidden_layers"][:3]:
         layer.update(activation=activation, batch_norm=batch_norm, dropout=dropout)
     cfg["model"]["hidden_layers"] = cfg["model"]["hidden_layers"][:3]
@@ -39,8 +40,9 @@ def reference(net, x, t):
     return net.loss_fn.forward(scores, t), float(np.mean(scores.argmax(axis=1) == t))
 
 
-CASES = [dict(), dict(batch_norm=True), dict(dropout=0.3), dict(activation="tanh"),
-         dict(activation="elu", batch_norm=True, dropout=0.2), dict(loss="mean_squared_error"),
+CASES = [dict(), dict(batch_norm=True), dict(dropout=0.3), dict(dropout=0.3, dropout_style="book"),
+         dict(activation="tanh"), dict(activation="elu", batch_norm=True, dropout=0.2),
+         dict(activation="elu", batch_norm=True, dropout=0.2, dropout_style="book"), dict(loss="mean_squared_error"),
          dict(loss="binary_cross_entropy", activation="sigmoid"), dict(dtype=np.float64)]
 
 
@@ -126,7 +128,10 @@ def _overfit(**training):
 
 PIPELINE_CASES = {
     "plain": _overfit(epochs=6),
-    "dropout+bn": {**_overfit(epochs=4), "model": {**_overfit()["model"], "hidden_layers": [
+    "dropout+bn": {**_overfit(epochs=4), "model": {**_overfit()["model"], "dropout_style": "inverted",
+                                                   "hidden_layers": [{"units": 50, "activation": "tanh",
+                                                                      "batch_norm": True, "dropout": 0.2}] * 3}},
+    "book dropout+bn": {**_overfit(epochs=4), "model": {**_overfit()["model"], "hidden_layers": [
         {"units": 50, "activation": "tanh", "batch_norm": True, "dropout": 0.2}] * 3}},
     "diverges": {**_overfit(epochs=30), "optimizer": {"name": "sgd", "lr": 3.0},
                  "model": {**_overfit()["model"], "weight_init": "std", "weight_init_std": 1.0}},

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from .activations import ACTIVATIONS
 from .initializers import INITIALIZERS
+from .layers import DROPOUT_STYLES
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS, hyperparameter_rule
 
@@ -28,6 +29,11 @@ LIMITS = {
     "maxout_width": 4096,
     "dropout": (0.0, 0.9),
     "weight_init_std": (1e-6, 10.0),
+    # Added to the batch variance. Above 0 so 1/sqrt(var + eps) stays finite for a unit whose batch
+    # variance is 0; from 1e-8 its gradient gain 1/sqrt(eps) is at most 1e4 (smaller values only let a
+    # near-constant unit blow its gradient up); at most 1, where eps already outweighs the variance of
+    # typical pre-activations and batch norm stops normalising, so larger values show nothing new.
+    "batch_norm_eps": (1e-8, 1.0),
     "epochs": (1, 1000),
     "batch_size": (1, POOL_SIZE),
     "weight_decay": (0.0, 10.0),
@@ -57,6 +63,9 @@ LAYER_TYPES = ("dense", "conv", "pool", "maxout")
 FLAT_TYPES = ("dense", "maxout")
 
 DTYPES = ("float32", "float64")
+# What a model without these keys means (every stored config and share link from before they existed).
+DEFAULT_DROPOUT_STYLE = "inverted"
+DEFAULT_BATCH_NORM_EPS = 1e-5
 TOP_LEVEL_KEYS = ("seed", "data", "model", "optimizer", "training", "name")
 
 
@@ -146,10 +155,16 @@ HiddenLayer = LayerConfig | ConvLayerConfig | PoolLayerConfig | MaxoutLayerConfi
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """``dropout_style``: ``"inverted"`` (scale kept units by 1/(1-p) while training) or ``"book"``
+    (the book's Dropout: mask while training, scale by 1-p at test time), for every dropout layer;
+    ``batch_norm_eps``: added to the batch variance by every batch norm (the book: 10e-7 = 1e-6)."""
+
     hidden_layers: tuple[HiddenLayer, ...] = (LayerConfig(),)
     weight_init: str = "he"
     weight_init_std: float = 0.01
     loss: str = "cross_entropy"
+    dropout_style: str = DEFAULT_DROPOUT_STYLE
+    batch_norm_eps: float = DEFAULT_BATCH_NORM_EPS
 
 
 @dataclass(frozen=True)
@@ -309,7 +324,8 @@ def _parse_data(check: _Checker, obj: Any) -> DataConfig:
 
 
 def _parse_model(check: _Checker, obj: Any) -> ModelConfig:
-    obj = check.section(obj, "model", ("hidden_layers", "weight_init", "weight_init_std", "loss"))
+    obj = check.section(obj, "model", ("hidden_layers", "weight_init", "weight_init_std", "loss",
+                                       "dropout_style", "batch_norm_eps"))
     layers_obj = obj.get("hidden_layers", [LayerConfig().to_dict()])
     lo, hi = LIMITS["hidden_layers"]
     layers: list[HiddenLayer] = []
@@ -329,6 +345,10 @@ def _parse_model(check: _Checker, obj: Any) -> ModelConfig:
         weight_init_std=check.number(obj, "weight_init_std", "model.weight_init_std", 0.01,
                                      *LIMITS["weight_init_std"]),
         loss=check.choice(obj, "loss", "model.loss", "cross_entropy", tuple(LOSSES)),
+        dropout_style=check.choice(obj, "dropout_style", "model.dropout_style", DEFAULT_DROPOUT_STYLE,
+                                   DROPOUT_STYLES),
+        batch_norm_eps=check.number(obj, "batch_norm_eps", "model.batch_norm_eps", DEFAULT_BATCH_NORM_EPS,
+                                    *LIMITS["batch_norm_eps"]),
     )
 
 

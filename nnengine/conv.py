@@ -286,7 +286,8 @@ def output_shape(specs: list[dict], input_shape=(784,)) -> tuple[int, ...]:
 
 
 def build_layers(specs: list[dict], rng: np.random.Generator, *, n_in: int = 784, n_out: int = 10,
-                 weight_init: str = "he", weight_init_std: float = 0.01, dtype=np.float32) -> list[Layer]:
+                 weight_init: str = "he", weight_init_std: float = 0.01, dtype=np.float32,
+                 dropout_style: str = "inverted", batch_norm_eps: float = 1e-5) -> list[Layer]:
     """Layers for ``specs`` (see the module docstring) followed by an output Affine to ``n_out``.
 
     Weights: ``INITIALIZERS[weight_init](fan_in, fan_out, rng, std, dtype)``; a conv kernel's fan-in is
@@ -294,7 +295,9 @@ def build_layers(specs: list[dict], rng: np.random.Generator, *, n_in: int = 784
     A conv or dense spec is: the map -> [batch norm (per channel for conv) if ``batch_norm``] ->
     activation -> [Dropout if ``dropout`` > 0]; a maxout spec is ``Maxout`` (its own max is the
     activation; fan-in d_in for its pieces * units columns) -> [Dropout]; the rng is drawn from for the
-    weights only, layer by layer in order (dropout layers keep it for their masks).
+    weights only, layer by layer in order (dropout layers keep it for their masks).  Every dropout layer has ``dropout_style``
+    (``layers.Dropout``) and every batch norm adds ``batch_norm_eps`` to the variance; the defaults are
+    what networks were built with before these settings existed.
     """
     init = INITIALIZERS[weight_init]
     layers: list[Layer] = []
@@ -335,14 +338,14 @@ def build_layers(specs: list[dict], rng: np.random.Generator, *, n_in: int = 784
             if spec.get("batch_norm"):
                 width = new_shape[0]
                 norm = SpatialBatchNorm if kind == "conv" else BatchNorm
-                layers.append(norm(np.ones(width, dtype=dtype), np.zeros(width, dtype=dtype)))
+                layers.append(norm(np.ones(width, dtype=dtype), np.zeros(width, dtype=dtype), eps=batch_norm_eps))
             act = spec.get("activation", "relu")
             if act:
                 # ReLU may overwrite its input: the fresh output of the map or batch norm just before it
                 layers.append(get_activation(act, **({"inplace": True} if act == "relu" else {})))
         if kind in ("conv", "dense", "maxout"):
             if float(spec.get("dropout", 0.0)) > 0:
-                layers.append(Dropout(float(spec["dropout"]), rng))
+                layers.append(Dropout(float(spec["dropout"]), rng, style=dropout_style))
         shape = new_shape
     if len(shape) != 1:
         layers.append(Flatten())

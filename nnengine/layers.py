@@ -1,4 +1,5 @@
-"""Layers with parameters (or state): the base ``Layer``, ``Affine``, ``BatchNorm`` and ``Dropout``.
+"""Layers with parameters (or state): the base ``Layer``, ``Affine``, ``BatchNorm`` and ``Dropout``
+(inverted or the book's style).
 
 Protocol (see docs/internals.md):
 
@@ -103,6 +104,9 @@ class BatchNorm(Layer):
     """Batch normalization (Ioffe & Szegedy 2015): out = gamma * (x - mu) / sqrt(var + eps) + beta.
 
     gamma, beta : ndarray of shape (d,).  x : ndarray of shape (n, d) -> out of the same shape.
+    eps : float added to the variance in training and evaluation (1e-5 by default; the book's
+    ``BatchNormalization`` uses 10e-7 = 1e-6, which lets a network whose pre-activations have a tiny
+    variance, e.g. weights of std 1e-4, still be normalised to unit scale).
 
     Training uses the batch mean / (biased) variance and updates the running estimates
     ``running = momentum * running + (1 - momentum) * batch`` (the book's convention); evaluation uses the
@@ -189,37 +193,60 @@ class BatchNorm(Layer):
         return dout * (self.params["gamma"] * inv_std)                                  # dout*gamma/std
 
 
+DROPOUT_STYLES = ("inverted", "book")
+
+
 class Dropout(Layer):
-    """Inverted dropout (Srivastava et al. 2014): while training, zero each unit with probability p and
-    scale the kept ones by 1 / (1 - p), so evaluation is the identity.
+    """Dropout (Srivastava et al. 2014): while training, zero each unit with probability p.
+
+    ``style`` says where the 1 - p that the kept units add up to is accounted for:
+
+    - ``"inverted"``: while training the kept units are scaled by 1 / (1 - p), so evaluation is the
+      identity;
+    - ``"book"``: the book's ``Dropout`` (common/layers.py): while training the kept units pass
+      unscaled (out = x * mask) and evaluation multiplies by 1 - p.  Both give the same expected
+      output, but in the book's style every dropout layer shrinks its training signal by 1 - p, so a
+      deep network learns more slowly.
 
     p : float in [0, 1); rng : numpy.random.Generator (one draw of x.shape uniforms per training forward,
-    so the same rng state gives the same mask).  x : ndarray of any shape -> out of the same shape.
+    so the same rng state gives the same mask in either style).  x : ndarray of any shape -> out of the
+    same shape.
     """
 
-    def __init__(self, p, rng):
+    def __init__(self, p, rng, style="inverted"):
         super().__init__()
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout p must be in [0, 1), got {p!r}")
+        if style not in DROPOUT_STYLES:
+            raise ValueError(f"dropout style must be one of {', '.join(DROPOUT_STYLES)}, got {style!r}")
         self.p = float(p)
         self.rng = rng
-        self.mask = None  # kept-unit mask already scaled by 1 / (1 - p), in x's dtype
+        self.style = style
+        # what evaluation multiplies by (and so what the layer's eval-mode gradient is)
+        self.test_scale = 1.0 - self.p if style == "book" else 1.0
+        self.mask = None  # kept-unit mask in x's dtype (inverted: already scaled by 1 / (1 - p))
 
     def forward(self, x, train=True):
         if not train:
             self.mask = None
-            return x
+            return x if self.style == "inverted" else x * self.test_scale   # book: out = x * (1 - p)
         dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
         keep = self.rng.random(x.shape, dtype=dtype) >= self.p
         self.mask = keep.astype(dtype)
-        self.mask *= 1.0 / (1.0 - self.p)
+        if self.style == "inverted":
+            self.mask *= 1.0 / (1.0 - self.p)
         return x * self.mask
 
     def infer(self, x, owned=False, out=None):
-        """Identity at test time."""
-        return x, owned
+        """Identity at test time (inverted), or x * (1 - p), in place when x is a scratch array (book)."""
+        if self.style == "inverted":
+            return x, owned
+        if owned:
+            x *= self.test_scale
+            return x, True
+        return x * self.test_scale, True
 
     def backward(self, dout):
-        if self.mask is None:  # the last forward was in evaluation mode: identity
-            return dout.copy()
-        return dout * self.mask                       # dx = dout * keep / (1 - p)
+        if self.mask is None:  # the last forward was in evaluation mode: dx = dout * test_scale
+            return dout.copy() if self.style == "inverted" else dout * self.test_scale
+        return dout * self.mask                       # dx = dout * mask (inverted: keep / (1 - p))

@@ -1,4 +1,4 @@
-"""A sequential network: a list of layers, a loss, and L2 weight decay on the weights."""
+"""A sequential network: a list of layers, a loss, and L2 weight decay on the weights (matrices and kernels)."""
 from __future__ import annotations
 
 import copy
@@ -30,7 +30,8 @@ class Network:
         self.chunk_rows = chunk_rows
         self.params = {f"{i}.{key}": value
                        for i, layer in enumerate(layers) for key, value in layer.params.items()}
-        # Only weight matrices are decayed (not biases, not batch-norm gamma/beta), as in the book.
+        # Every key ending in ".W" is decayed: the affine weight matrices, as in the book, and the conv
+        # kernels (not biases, not batch-norm gamma/beta).
         self.decayed = [key for key in self.params if key.endswith(".W")]
 
     @property
@@ -339,7 +340,9 @@ def copy_state(source: Network, target: Network) -> None:
             np.copyto(dst.running_var, src.running_var)
 
 
-# Layers whose evaluation reads only their params and batch-norm statistics (what copy_state copies).
+# Layers whose evaluation reads only their params and batch-norm statistics (what copy_state copies),
+# besides constants fixed when they are built (batch norm's eps, dropout's test-time scale), which
+# the replicas' deepcopy carries.
 REPLICABLE = frozenset([Affine, BatchNorm, Dropout, Conv2D, MaxPool2D, SpatialBatchNorm, Reshape, Flatten,
                         Maxout, *ACTIVATIONS.values()])
 
@@ -441,6 +444,7 @@ def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_
     reshaped to images (n, 1, 28, 28) first and the maps flattened before the first dense layer (or
     the output layer).  Weights are drawn from ``rng`` layer by layer (fan-in c*k*k for a kernel).
     A maxout layer is Maxout -> [Dropout], flat like a dense one (``FLAT_TYPES``).
+    Dropout layers take the model's ``dropout_style`` and batch norms its ``batch_norm_eps``.
     """
     specs = [layer.spec() for layer in model.hidden_layers]
     chunk_rows = None
@@ -450,7 +454,8 @@ def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_
                  + [{"type": "flatten"}] + specs[first_dense:])
         chunk_rows = max(1, EVAL_UNFOLD // max(1, unfolded_per_sample(model, n_in, n_out)))
     layers = build_layers(specs, rng, n_in=n_in, n_out=n_out, weight_init=model.weight_init,
-                          weight_init_std=model.weight_init_std, dtype=dtype)
+                          weight_init_std=model.weight_init_std, dtype=dtype,
+                          dropout_style=model.dropout_style, batch_norm_eps=model.batch_norm_eps)
     return Network(layers, get_loss(model.loss), weight_decay=training.weight_decay, chunk_rows=chunk_rows)
 
 

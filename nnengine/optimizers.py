@@ -207,11 +207,16 @@ class Momentum(Optimizer):
 class Nesterov(Optimizer):
     """Nesterov (1983), "A method for unconstrained convex minimization problem with the rate of convergence O(1/k^2)".
 
-    The book's form (common/optimizer.py), i.e. the reparametrisation of Bengio,
-    Boulanger-Lewandowski & Pascanu (2013):
+    Exactly the book's update (common/optimizer.py), whose second line uses the *updated* v:
 
         v <- momentum * v - lr * g
         W <- W + momentum^2 * v - (1 + momentum) * lr * g
+
+    This is not the reparametrisation of Bengio, Boulanger-Lewandowski & Pascanu (2013) that
+    torch.optim.SGD(nesterov=True) follows, which uses the previous v (W <- W + momentum^2 * v_prev -
+    (1 + momentum) * lr * g): the book's step adds momentum^2 * lr * g more.  From W = 0 with lr 0.1,
+    momentum 0.9 and gradient 1, one step here gives W = -0.81 * 0.1 - 1.9 * 0.1 = -0.271; torch's gives
+    -0.19.
     """
 
     name = "nesterov"

@@ -212,12 +212,50 @@ def test_preset_fills_the_builder(page, server):
     assert not page.locator('[data-field-wrap="model.weight_init_std"]').is_visible()
     field(page, "model.weight_init").select_option("std")
     assert page.locator('[data-field-wrap="model.weight_init_std"]').is_visible()
-    assert ("inverted dropout: kept units are scaled by 1/(1-p) while training; the book scales at test time "
-            "instead — same expected output") in page.inner_text("#builder")
+    # the book's presets use the book's dropout and batch-norm epsilon, and the builder says so
+    assert field(page, "model.dropout_style").input_value() == "book"
+    assert field(page, "model.batch_norm_eps").input_value() == "0.000001"
+    assert page.inner_text("#dropout-note").startswith("The book's dropout: kept units pass unscaled in training")
+    field(page, "model.dropout_style").select_option("inverted")
+    assert page.inner_text("#dropout-note").startswith("Inverted dropout: kept units ×1/(1 − p) in training")
+    assert page.evaluate("window.playground.config().model.dropout_style") == "inverted"
+    page.click('button[data-preset="quick"]')             # not a book preset: today's defaults
+    assert field(page, "model.dropout_style").input_value() == "inverted"
+    assert field(page, "model.batch_norm_eps").input_value() == "0.00001"
 
 
-@pytest.mark.parametrize("path,value", [("model.hidden_layers[0].units", "0"), ("training.epochs", "100000")])
-def test_invalid_value_is_marked_at_the_field(page, server, path, value):
+def test_an_old_link_keeps_inverted_dropout_and_eps_1e_5(page, server):
+    """A share link from before dropout_style / batch_norm_eps existed must not pick up the book's
+    values the builder may be showing: a missing key means what it meant then."""
+    old = json.loads(json.dumps(SMALL))
+    old["model"]["hidden_layers"][0].update(dropout=0.2, batch_norm=True)
+    assert "dropout_style" not in old["model"] and "batch_norm_eps" not in old["model"]
+    open_dashboard(page, server)
+    page.click('button[data-preset="overfitting_dropout"]')    # the builder now shows book / 1e-6
+    assert field(page, "model.dropout_style").input_value() == "book"
+    page.evaluate(f"location.hash = 'config={b64url(old)}'")    # the old link pasted into the address
+    page.wait_for_function("window.playground.config().model.hidden_layers.length === 1")
+    config = page.evaluate("window.playground.config()")
+    assert (config["model"]["dropout_style"], config["model"]["batch_norm_eps"]) == ("inverted", 1e-5)
+    assert field(page, "model.dropout_style").input_value() == "inverted"
+    assert field(page, "model.batch_norm_eps").input_value() == "0.00001"
+    # the address is re-written with the link's meaning spelled out, never the book's values
+    written = unb64url(page.url.split("#config=", 1)[1])
+    assert (written["model"]["dropout_style"], written["model"]["batch_norm_eps"]) == ("inverted", 1e-5)
+    assert api(server, "/api/validate", written)["config"] == api(server, "/api/validate", old)["config"]
+
+    fresh = page.context.new_page()
+    fresh.goto(f"{server}/#config={b64url(old)}")
+    fresh.wait_for_function("window.playground && window.playground.builder")
+    assert fresh.evaluate("window.playground.config().model.dropout_style") == "inverted"
+    assert fresh.evaluate("window.playground.config().model.batch_norm_eps") == 1e-5
+    fresh.close()
+
+
+@pytest.mark.parametrize("path,value,fixed", [("model.hidden_layers[0].units", "0", "3"),
+                                              ("training.epochs", "100000", "3"),
+                                              ("model.batch_norm_eps", "0", "0.000001")])
+def test_invalid_value_is_marked_at_the_field(page, server, path, value, fixed):
     open_dashboard(page, server)
     field(page, path).fill(value)
     config = page.evaluate("window.playground.config()")
@@ -234,7 +272,7 @@ def test_invalid_value_is_marked_at_the_field(page, server, path, value):
     assert page.locator("#status").get_attribute("data-status") == "invalid"
     assert page.locator(".run-item").count() == 0
     # fixing the value clears the mark
-    field(page, path).fill("3")
+    field(page, path).fill(fixed)
     field(page, path).dispatch_event("change")
     page.wait_for_function(f"!document.querySelector('.field-error[data-error-for=\"{path}\"]')")
 
@@ -253,6 +291,8 @@ def test_permalink_draws_stored_metrics_and_rerun_is_identical(page, server, fin
     assert traces[1]["y"] == [m["test_loss"] for m in metrics]
     assert "784-30-10 relu, sgd lr 0.1" in page.inner_text("#run-description")
     assert "Training images" in page.inner_text("#config-view")
+    assert ("Dropout style\tinverted: kept units ×1/(1 − p) while training, unchanged at test time (no layer has "
+            "dropout)") in page.inner_text("#config-view")
     assert json.loads(page.text_content("#config-json")) == finished_run["config"]
     assert page.get_attribute("#download", "href") == f"/api/runs/{run_id}/weights.npz"
     weights = page.request.get(f"{server}/api/runs/{run_id}/weights.npz")
@@ -470,8 +510,17 @@ def test_run_descriptions_name_what_differs_from_the_defaults(page, server):
             variant((c) => { c.training.epochs = 20; }),
             variant((c) => { c.seed = 3; }),
             variant((c) => { c.model.weight_init = "std"; }),
-            variant((c) => { c.model.weight_init = "xavier"; })];
+            variant((c) => { c.model.weight_init = "xavier"; }),
+            variant((c) => { c.model.hidden_layers[0].dropout = 0.2; }),
+            variant((c) => { c.model.hidden_layers[0].dropout = 0.2; c.model.dropout_style = "book"; }),
+            variant((c) => { c.model.hidden_layers[0].batch_norm = true; }),
+            variant((c) => { c.model.hidden_layers[0].batch_norm = true; c.model.batch_norm_eps = 1e-6; })];
     }""")
+    # a run stored without dropout_style used inverted dropout, and says so
+    assert described[-4:] == ["784-100-10 relu, sgd lr 0.01, dropout 0.2 inverted",
+                              "784-100-10 relu, sgd lr 0.01, dropout 0.2 book-style",
+                              "784-100-10 relu, sgd lr 0.01, batch norm",
+                              "784-100-10 relu, sgd lr 0.01, batch norm ε 1e-6"]
     assert described[0] == "784-100-10 relu, sgd lr 0.01"
     assert len(set(described)) == len(described), described
     assert "MSE loss" in described[1] and "5000 train" in described[3] and "seed 3" in described[9]

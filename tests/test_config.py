@@ -25,6 +25,26 @@ def test_empty_config_gets_the_design_defaults():
     assert doc["training"]["epochs"] == 200 and doc["training"]["batch_size"] == 100
 
 
+def test_a_model_without_dropout_style_or_batch_norm_eps_means_inverted_and_1e_5():
+    model = parse_config({}).to_dict()["model"]
+    assert (model["dropout_style"], model["batch_norm_eps"]) == ("inverted", 1e-5)
+    doc = parse_config({"model": {"dropout_style": "book", "batch_norm_eps": 1e-6}}).to_dict()
+    assert (doc["model"]["dropout_style"], doc["model"]["batch_norm_eps"]) == ("book", 1e-6)
+    assert parse_config(doc).model.dropout_style == "book"
+
+
+def test_the_book_presets_use_the_books_dropout_and_batch_norm_eps():
+    book = {name: entry for name, entry in PRESETS.items() if entry["label"].startswith("Book:")}
+    assert set(book) == {"overfitting", "overfitting_weight_decay", "overfitting_dropout"}
+    for entry in book.values():
+        model = parse_config(entry["config"]).model
+        assert (model.dropout_style, model.batch_norm_eps) == ("book", 1e-6)
+    dropout = parse_config(PRESETS["overfitting_dropout"]["config"])
+    assert dropout.training.epochs == 301          # the book's ch06/overfit_dropout.py
+    assert {layer.dropout for layer in dropout.model.hidden_layers} == {0.2}
+    assert parse_config(PRESETS["overfitting"]["config"]).training.epochs == 200
+
+
 def test_canonical_form_round_trips_through_json():
     for entry in PRESETS.values():
         config = parse_config(entry["config"])
@@ -53,6 +73,11 @@ def test_optimizer_hyperparameters_are_flat_keys_with_defaults_filled():
     ({"model": {"hidden_layers": "100"}}, "model.hidden_layers", "list"),
     ({"model": {"weight_init": "glorot"}}, "model.weight_init", "xavier"),
     ({"model": {"loss": "hinge"}}, "model.loss", "cross_entropy"),
+    ({"model": {"dropout_style": "Book"}}, "model.dropout_style", 'unknown value "Book"; allowed: inverted, book'),
+    ({"model": {"dropout_style": None}}, "model.dropout_style", "unknown value nothing; allowed: inverted, book"),
+    ({"model": {"batch_norm_eps": 0}}, "model.batch_norm_eps", "must be at least 1e-08 and at most 1.0, got 0"),
+    ({"model": {"batch_norm_eps": 2}}, "model.batch_norm_eps", "at most 1.0, got 2"),
+    ({"model": {"batch_norm_eps": "1e-6"}}, "model.batch_norm_eps", 'must be a number from 1e-08 to 1.0, got "1e-6"'),
     ({"optimizer": {"name": "adamw"}}, "optimizer.name", "adam"),
     ({"optimizer": {"name": "sgd", "momentum": 0.9}}, "optimizer.momentum", "allowed: lr"),
     ({"optimizer": {"name": "sgd", "lr": "fast"}}, "optimizer.lr", "finite number"),

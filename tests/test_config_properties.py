@@ -48,7 +48,10 @@ valid_config = st.fixed_dictionaries({
                                     "weight_init": st.sampled_from(["he", "xavier", "std"]),
                                     "weight_init_std": st.floats(1e-4, 1.0),
                                     "loss": st.sampled_from(["cross_entropy", "mean_squared_error",
-                                                             "binary_cross_entropy"])}),
+                                                             "binary_cross_entropy"])},
+                                   # absent in every config stored before these keys existed
+                                   optional={"dropout_style": st.sampled_from(["inverted", "book"]),
+                                             "batch_norm_eps": st.floats(1e-8, 1.0)}),
     "optimizer": st.sampled_from(sorted(OPTIMIZERS)).map(lambda name: {"name": name}),
     "training": st.fixed_dictionaries({"epochs": st.integers(1, 20), "batch_size": st.integers(1, 500),
                                        "weight_decay": st.floats(0.0, 10.0)}),
@@ -97,6 +100,9 @@ def test_valid_configs_round_trip_through_json(obj):
         return
     doc = config.to_dict()
     assert parse_config(json.loads(json.dumps(doc))) == config
+    # a missing key means what configs meant before it existed
+    assert doc["model"]["dropout_style"] == obj["model"].get("dropout_style", "inverted")
+    assert doc["model"]["batch_norm_eps"] == obj["model"].get("batch_norm_eps", 1e-5)
     for given, canonical in zip(obj["model"]["hidden_layers"], doc["model"]["hidden_layers"]):
         assert canonical.get("type", "dense") == given.get("type", "dense")
         assert ("type" in canonical) == (given.get("type", "dense") != "dense")   # dense layers: the old form
@@ -127,7 +133,8 @@ def test_a_tampered_conv_or_pool_field_is_named(obj, key, junk):
 
 @settings(max_examples=200, deadline=None)
 @given(valid_config, st.sampled_from([("training", "epochs"), ("training", "batch_size"), ("data", "train_size"),
-                                      ("seed", None), ("model", "weight_init"), ("training", "weight_decay")]),
+                                      ("seed", None), ("model", "weight_init"), ("training", "weight_decay"),
+                                      ("model", "dropout_style"), ("model", "batch_norm_eps")]),
        st.one_of(st.text(max_size=5), st.floats(allow_nan=True), st.integers(-10**9, -1), st.none(),
                  st.lists(st.integers(), max_size=2)))
 def test_a_tampered_field_is_named(obj, where, junk):

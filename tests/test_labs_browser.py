@@ -189,6 +189,53 @@ def test_gradcheck_follows_a_new_config_in_its_address(server, page):
     watch.assert_clean()
 
 
+def test_overfitting_lab_trains_the_books_dropout_and_can_add_an_inverted_run(server, page):
+    watch = PageWatch(page, server)
+    page.goto(server + "/labs/overfitting")
+    page.wait_for_selector("#variants .main-svg", state="attached")
+    assert page.locator("#f-dropout_style").input_value() == "book"
+    assert page.locator("#f-epochs").input_value() == "301"
+    assert page.locator("#plan").inner_text().startswith("4 runs of 301 epochs")
+    assert "Dropout 0.2, book style" in page.locator("#variants").inner_text()
+    page.select_option("#f-dropout_style", "compare")
+    page.wait_for_function("document.querySelectorAll('#variants .chart-cell').length === 5")
+    titles = page.locator("#variants h3").all_inner_texts()
+    assert titles[2:4] == ["Dropout 0.2, book style", "Dropout 0.2, inverted"]
+    assert page.locator("#plan").inner_text().startswith("5 runs of 301 epochs")
+    # a link from before the style setting existed trained inverted dropout, and keeps doing so
+    page.goto(server + "/labs/overfitting" + settings_hash({"epochs": 200, "train_size": 300, "weight_decay": 0.1,
+                                                             "dropout": 0.2, "layers": 6, "units": 100, "lr": 0.01,
+                                                             "seed": 0}))
+    page.reload()
+    page.wait_for_selector("#variants .main-svg", state="attached")
+    assert page.locator("#f-dropout_style").input_value() == "inverted"
+    assert page.locator("#f-epochs").input_value() == "200"
+    watch.assert_clean()
+
+
+def test_batchnorm_lab_calls_a_diverged_run_part_of_the_lesson(server, page):
+    """Weights of std 1 without batch norm overflow at once: the bar names that as the lesson, not a failure."""
+    watch = PageWatch(page, server)
+    page.goto(server + "/labs/batchnorm")
+    page.wait_for_selector("#grid .main-svg", state="attached")
+    assert page.locator("#f-batch_norm_eps").input_value() == "0.000001"     # the book's 10e-7
+    small = {"scales": 2, "epochs": 2, "train_size": 100, "layers": 5}
+    for settings, eps in ((small, "0.00001"),                                # a link from before the setting
+                          ({**small, "batch_norm_eps": 1e-6}, "0.000001")):
+        page.goto(server + "/labs/batchnorm" + settings_hash(settings))
+        page.reload()
+        page.wait_for_selector("#grid .main-svg", state="attached")
+        assert page.locator("#f-batch_norm_eps").input_value() == eps
+    page.click("#run")
+    page.wait_for_function("document.querySelector('.lab-progress .progress').dataset.state === 'done'", timeout=60000)
+    text = page.locator(".lab-progress-text").inner_text()
+    assert text.startswith("4 of 4 finished")
+    assert ("1 diverged (no batch norm, w = 1): weights that large blow the signal up, which is part of the lesson"
+            in text), text
+    assert "failed" not in text
+    watch.assert_clean()
+
+
 @pytest.mark.parametrize("name", [n for n in PAGES if "-" not in n])
 def test_lab_page_fits_a_phone(server, browser, name):
     """At 390 px wide every lab page fits: no horizontal scrolling."""

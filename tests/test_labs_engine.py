@@ -232,12 +232,51 @@ def test_overfitting_lab_uses_the_presets():
     assert list(runs) == ["baseline", "weight_decay", "dropout", "both"]
     for key, name in (("baseline", "overfitting"), ("weight_decay", "overfitting_weight_decay"),
                       ("dropout", "overfitting_dropout")):
-        expected = parse_config(preset(name)).to_dict()
+        expected = preset(name)
+        expected["training"]["epochs"] = 301              # every variant runs the book's dropout epochs
+        expected = parse_config(expected).to_dict()
         got = dict(runs[key]); got.pop("name")
         assert got == expected
+    assert runs["dropout"]["training"]["epochs"] == preset("overfitting_dropout")["training"]["epochs"] == 301
     both = runs["both"]
     assert both["training"]["weight_decay"] == 0.1
     assert {layer["dropout"] for layer in both["model"]["hidden_layers"]} == {0.2}
+    assert {c["model"]["dropout_style"] for c in runs.values()} == {"book"}
+
+
+def test_overfitting_lab_shows_either_dropout_style_or_both_side_by_side():
+    inverted = experiments.overfitting_runs({"dropout_style": "inverted"})["runs"]
+    assert [r["key"] for r in inverted] == ["baseline", "weight_decay", "dropout", "both"]
+    assert {r["config"]["model"]["dropout_style"] for r in inverted} == {"inverted"}
+    assert inverted[2]["label"] == "Dropout 0.2, inverted"
+
+    plan = experiments.overfitting_runs({"dropout_style": "compare", "epochs": 5})
+    runs = {r["key"]: r for r in plan["runs"]}
+    assert list(runs) == ["baseline", "weight_decay", "dropout", "dropout_inverted", "both"]
+    book, other = runs["dropout"]["config"], runs["dropout_inverted"]["config"]
+    assert runs["dropout"]["label"] == "Dropout 0.2, book style"
+    assert (book["model"]["dropout_style"], other["model"]["dropout_style"]) == ("book", "inverted")
+    assert runs["dropout_inverted"]["dropout_style"] == "inverted"
+    # the same run but for the style: same data, weights and masks
+    book["model"].pop("dropout_style"); other["model"].pop("dropout_style")
+    book.pop("name"); other.pop("name")
+    assert book == other
+    assert runs["both"]["config"]["model"]["dropout_style"] == "book"
+
+    with pytest.raises(experiments.SettingsError) as info:
+        experiments.overfitting_runs({"dropout_style": "both"})
+    assert info.value.errors[0]["field"] == "dropout_style"
+    assert "book, inverted, compare" in info.value.errors[0]["message"]
+
+
+def test_batchnorm_lab_uses_the_books_eps():
+    runs = experiments.batchnorm_runs({"scales": 2})["runs"]
+    assert {r["config"]["model"]["batch_norm_eps"] for r in runs} == {1e-6}
+    runs = experiments.batchnorm_runs({"scales": 2, "batch_norm_eps": 1e-5})["runs"]
+    assert {r["config"]["model"]["batch_norm_eps"] for r in runs} == {1e-5}
+    with pytest.raises(experiments.SettingsError) as info:
+        experiments.batchnorm_runs({"batch_norm_eps": 0})
+    assert info.value.errors[0]["field"] == "batch_norm_eps"
 
 
 def test_search_setup_is_the_books_split():

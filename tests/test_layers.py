@@ -123,15 +123,42 @@ def test_batchnorm_running_statistics_and_eval_mode():
     np.testing.assert_allclose(layer.running_mean, running_mean, rtol=1e-12)
 
 
+@pytest.mark.parametrize("eps", [1e-5, 1e-6])
+def test_batchnorm_adds_its_eps_to_the_variance_in_training_and_evaluation(eps):
+    # pre-activations of weights with std 1e-4: a batch variance near 1e-6, where eps decides the scale
+    rng = np.random.default_rng(21)
+    x = 1e-3 * rng.standard_normal((100, 4))
+    layer = BatchNorm(np.ones(4), np.zeros(4), eps=eps)
+    out = layer.forward(x, True)
+    np.testing.assert_allclose(out, (x - x.mean(0)) / np.sqrt(x.var(0) + eps), rtol=1e-12)
+    expected_std = np.sqrt(x.var(0) / (x.var(0) + eps))
+    np.testing.assert_allclose(out.std(0), expected_std, rtol=1e-10)
+    assert (expected_std > 0.6).all() if eps == 1e-6 else (expected_std < 0.35).all()  # ~0.71 vs ~0.30
+    x_eval = rng.standard_normal((3, 4))
+    want = (x_eval - layer.running_mean) / np.sqrt(layer.running_var + eps)
+    np.testing.assert_allclose(layer.forward(x_eval, False), want, rtol=1e-12)
+    np.testing.assert_allclose(layer.infer(x_eval.copy(), owned=True)[0], want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm_gradients_with_the_books_eps(train):
+    rng = np.random.default_rng(22)
+    layer = make_batchnorm(rng, eps=1e-6)
+    layer.running_var[:] = rng.uniform(0.5, 2.0, 5)
+    errors = check_layer(layer, 2.0 + 3.0 * rng.standard_normal((8, 5)), rng, train=train)
+    assert max(errors.values()) < TOL
+
+
 def test_batchnorm_fresh_eval_is_affine_in_x():
     layer = BatchNorm(np.array([2.0]), np.array([1.0]), eps=0.0)
     np.testing.assert_allclose(layer.forward(np.array([[3.0]]), False), [[7.0]])
 
 
 # ----------------------------------------------------------------------------- Dropout
-def test_dropout_gradient_with_fixed_mask():
+@pytest.mark.parametrize("style", ["inverted", "book"])
+def test_dropout_gradient_with_fixed_mask(style):
     rng = np.random.default_rng(6)
-    layer = Dropout(0.3, np.random.default_rng(42))
+    layer = Dropout(0.3, np.random.default_rng(42), style=style)
 
     def reseed():
         layer.rng = np.random.default_rng(42)
@@ -140,6 +167,66 @@ def test_dropout_gradient_with_fixed_mask():
     errors = check_layer(layer, x, rng, before_forward=reseed)
     assert errors["x"] < TOL
     assert 0 < np.count_nonzero(layer.mask == 0) < layer.mask.size
+
+
+@pytest.mark.parametrize("style", ["inverted", "book"])
+def test_dropout_gradient_in_evaluation_mode(style):
+    rng = np.random.default_rng(23)
+    errors = check_layer(Dropout(0.3, np.random.default_rng(0), style=style), rng.standard_normal((4, 5)), rng,
+                         train=False)
+    assert errors["x"] < TOL
+
+
+def test_book_dropout_masks_while_training_and_scales_by_1_minus_p_at_test_time():
+    """The book's Dropout (common/layers.py): x * mask while training, x * (1 - p) at test time."""
+    p = 0.3
+    x = np.random.default_rng(24).uniform(0.5, 1.5, size=(400, 500))
+    layer = Dropout(p, np.random.default_rng(9), style="book")
+    out = layer.forward(x, True)
+    kept = out != 0
+    assert kept.mean() == pytest.approx(1 - p, abs=5e-3)
+    np.testing.assert_array_equal(out[kept], x[kept])                  # kept units pass unscaled
+    assert out.mean() == pytest.approx((1 - p) * x.mean(), rel=5e-3)   # the training signal shrinks by 1 - p
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), kept.astype(float))  # dx = dout * mask
+    test_out = layer.forward(x, False)
+    np.testing.assert_array_equal(test_out, x * (1 - p))               # test time matches the expectation
+    dout = np.random.default_rng(25).standard_normal(x.shape)
+    np.testing.assert_array_equal(layer.backward(dout), dout * (1 - p))
+
+
+def test_both_dropout_styles_draw_the_same_mask_and_agree_in_expectation():
+    x = np.random.default_rng(26).uniform(0.5, 1.5, size=(300, 400))
+    p = 0.2
+    inverted = Dropout(p, np.random.default_rng(3)).forward(x, True)
+    book = Dropout(p, np.random.default_rng(3), style="book").forward(x, True)
+    np.testing.assert_array_equal(inverted != 0, book != 0)
+    np.testing.assert_allclose(inverted, book / (1 - p), rtol=1e-15)
+    # each style's test-time output is its own training output's expectation
+    assert inverted.mean() == pytest.approx(Dropout(p, None).forward(x, False).mean(), rel=5e-3)
+    assert book.mean() == pytest.approx(Dropout(p, None, style="book").forward(x, False).mean(), rel=5e-3)
+
+
+@pytest.mark.parametrize("style", ["inverted", "book"])
+@pytest.mark.parametrize("owned", [False, True])
+def test_dropout_infer_is_its_evaluation_forward(style, owned):
+    x = np.random.default_rng(27).standard_normal((6, 5)).astype(np.float32)
+    layer = Dropout(0.4, np.random.default_rng(0), style=style)
+    want = layer.forward(x, False).copy()
+    given = x.copy()
+    y, y_owned = layer.infer(given, owned=owned)
+    np.testing.assert_array_equal(y, want)
+    assert y.dtype == np.float32
+    if style == "book":
+        assert y_owned and (y is given) == owned          # scaled in place only in a scratch array
+        if not owned:
+            np.testing.assert_array_equal(given, x)
+    else:
+        assert y is given and y_owned == owned
+
+
+def test_dropout_rejects_an_unknown_style():
+    with pytest.raises(ValueError, match="inverted, book.*'Book'"):
+        Dropout(0.5, np.random.default_rng(), style="Book")
 
 
 def test_dropout_same_rng_state_same_mask():
@@ -188,11 +275,12 @@ def all_layers(rng, dtype):
         "affine_first": make_affine(rng, dtype=dtype, need_dx=False),
         "batchnorm": make_batchnorm(rng, dtype=dtype),
         "dropout": Dropout(0.4, np.random.default_rng(0)),
+        "dropout_book": Dropout(0.4, np.random.default_rng(0), style="book"),
     }
 
 
 @pytest.mark.parametrize("train", [True, False])
-@pytest.mark.parametrize("name", ["affine", "affine_first", "batchnorm", "dropout"])
+@pytest.mark.parametrize("name", ["affine", "affine_first", "batchnorm", "dropout", "dropout_book"])
 def test_backward_does_not_write_into_dout_or_x(name, train):
     rng = np.random.default_rng(11)
     layer = all_layers(rng, np.float64)[name]
@@ -208,7 +296,7 @@ def test_backward_does_not_write_into_dout_or_x(name, train):
 
 
 @pytest.mark.parametrize("train", [True, False])
-@pytest.mark.parametrize("name", ["affine", "affine_first", "batchnorm", "dropout"])
+@pytest.mark.parametrize("name", ["affine", "affine_first", "batchnorm", "dropout", "dropout_book"])
 def test_float32_stays_float32(name, train):
     rng = np.random.default_rng(12)
     layer = all_layers(rng, np.float32)[name]

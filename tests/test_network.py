@@ -4,13 +4,14 @@ import pytest
 
 from nnengine.config import parse_config
 from nnengine.gradcheck import eval_numerical_gradient
-from nnengine.layers import Dropout
-from nnengine.network import build_network
+from nnengine.conv import SpatialBatchNorm
+from nnengine.layers import Affine, BatchNorm, Dropout
+from nnengine.network import StackedEvaluation, build_network
 from nnengine.optimizers import get_optimizer
 
 
-def small_network(hidden, loss="cross_entropy", weight_decay=0.0, init="xavier", seed=0):
-    config = parse_config({"model": {"hidden_layers": hidden, "weight_init": init, "loss": loss},
+def small_network(hidden, loss="cross_entropy", weight_decay=0.0, init="xavier", seed=0, **model):
+    config = parse_config({"model": {"hidden_layers": hidden, "weight_init": init, "loss": loss, **model},
                            "training": {"weight_decay": weight_decay, "dtype": "float64"}})
     rng = np.random.default_rng(seed)
     net = build_network(config.model, config.training, rng, n_in=6, n_out=4, dtype=np.float64)
@@ -33,9 +34,11 @@ def check_whole_network(net, x, t):
         numeric = eval_numerical_gradient(loss_of, param)
         # Norm-wise: an element whose gradient is ~1e-6 carries ~1e-11 of finite-difference
         # round-off, which an element-wise ratio would magnify past any threshold. The floor keeps
-        # a bias feeding batch norm (true gradient exactly 0) from dividing noise by noise.
+        # a bias feeding batch norm (true gradient exactly 0) from dividing noise by noise: one
+        # rounding step of the loss (2.2e-16 / 2h = 1.1e-11) is 1.1e-8 of it, while a wrong gradient
+        # of any size above 1e-10 still shows as an error above 1e-7.
         worst[key] = float(np.linalg.norm(numeric - analytic[key])
-                           / max(1e-6, np.linalg.norm(numeric) + np.linalg.norm(analytic[key])))
+                           / max(1e-3, np.linalg.norm(numeric) + np.linalg.norm(analytic[key])))
     return worst
 
 
@@ -51,14 +54,71 @@ def test_gradient_of_whole_network_with_batch_norm_and_weight_decay(loss):
     assert max(worst.values()) < 1e-7, worst
 
 
-def test_gradient_of_whole_network_with_dropout_fixed_masks():
+@pytest.mark.parametrize("style", ["inverted", "book"])
+def test_gradient_of_whole_network_with_dropout_fixed_masks(style):
     hidden = [{"units": 6, "activation": "softplus", "dropout": 0.3},
               {"units": 6, "activation": "swish", "batch_norm": True, "dropout": 0.2}]
-    net, rng = small_network(hidden, weight_decay=0.05)
+    net, rng = small_network(hidden, weight_decay=0.05, dropout_style=style)
+    assert {layer.style for layer in net.layers if isinstance(layer, Dropout)} == {style}
     x = rng.standard_normal((10, 6))
     t = rng.integers(0, 4, size=10)
     worst = check_whole_network(net, x, t)
     assert max(worst.values()) < 1e-7, worst
+
+
+def test_model_settings_reach_every_dropout_and_batch_norm_layer():
+    layers = [{"type": "conv", "filters": 2, "kernel": 3, "batch_norm": True, "dropout": 0.1},
+              {"type": "pool", "size": 2},
+              {"units": 5, "batch_norm": True, "dropout": 0.3}]
+    for model, style, eps in (({}, "inverted", 1e-5),            # a model without the keys: today's layers
+                              ({"dropout_style": "book", "batch_norm_eps": 1e-6}, "book", 1e-6)):
+        config = parse_config({"model": {"hidden_layers": layers, **model}})
+        net = build_network(config.model, config.training, np.random.default_rng(0))
+        dropouts = [layer for layer in net.layers if isinstance(layer, Dropout)]
+        norms = [layer for layer in net.layers if isinstance(layer, BatchNorm)]
+        assert [type(layer) for layer in norms] == [SpatialBatchNorm, BatchNorm]
+        assert len(dropouts) == 2 and {layer.style for layer in dropouts} == {style}
+        assert {layer.eps for layer in norms} == {eps}
+
+
+def book_scores(net, x):
+    """Evaluation-mode scores of an Affine -> ReLU -> Dropout(p) stack written out by hand: the book's
+    Dropout multiplies by 1 - p at test time."""
+    h = x
+    for layer in net.layers:
+        if isinstance(layer, Affine):
+            h = h @ layer.params["W"] + layer.params["b"]
+        elif isinstance(layer, Dropout):
+            h = h * (1 - layer.p)
+        else:
+            h = np.maximum(h, 0)
+    return h
+
+
+def test_every_evaluation_path_scales_the_books_dropout_at_test_time(monkeypatch):
+    hidden = [{"units": 30, "activation": "relu", "dropout": 0.5}, {"units": 20, "activation": "relu", "dropout": 0.2}]
+    book, rng = small_network(hidden, init="he", dropout_style="book")
+    inverted, _ = small_network(hidden, init="he")           # the same weights (same seed)
+    x = rng.standard_normal((2400, 6))
+    t = rng.integers(0, 4, size=2400)
+    want = book_scores(book, x)
+    np.testing.assert_allclose(book.forward(x, train=False), want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(book.infer(x), want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(book.predict(x), book.loss_fn.predict(want), rtol=1e-12, atol=1e-15)
+    ref_loss = book.loss_fn.forward(want, t)
+    ref_acc = float(np.mean(want.argmax(axis=1) == t))
+    assert book.evaluate(x, t) == pytest.approx((ref_loss, ref_acc), rel=1e-12)
+    monkeypatch.setattr(StackedEvaluation, "min_rows_per_worker", 100)
+    for workers in (1, 2):                                    # 2: replicas of the network in threads
+        with StackedEvaluation(book, [(x[:400], t[:400]), (x[400:], t[400:])], workers=workers) as evaluate:
+            assert evaluate.workers == workers
+            (train_loss, train_acc), (test_loss, test_acc) = evaluate()
+        assert train_loss == pytest.approx(book.loss_fn.forward(want[:400], t[:400]), rel=1e-12)
+        assert test_loss == pytest.approx(book.loss_fn.forward(want[400:], t[400:]), rel=1e-12)
+        assert test_acc == float(np.mean(want[400:].argmax(axis=1) == t[400:]))
+    # inverted dropout is the identity at test time: other scores from the same weights
+    assert not np.allclose(inverted.infer(x), want)
+    np.testing.assert_allclose(inverted.infer(x), book_scores(inverted, x) / (0.5 * 0.8), rtol=1e-12, atol=1e-15)
 
 
 def test_relu_network_gradient():

@@ -450,6 +450,17 @@ def test_santa_default_rng_is_seeded():
     np.testing.assert_array_equal(a["w"], b["w"])
 
 
+def test_nesterov_is_the_books_update_with_the_updated_v():
+    """lr 0.1, momentum 0.9, gradient 1 from 0: v = -0.1, W = 0.81 * v - 1.9 * 0.1 = -0.271 (the book);
+    the form with the previous v (torch's nesterov=True) would give -0.19."""
+    params = {"w": np.zeros(1)}
+    nesterov = get_optimizer("nesterov", lr=0.1, momentum=0.9)
+    nesterov.update(params, {"w": np.ones(1)})
+    assert params["w"][0] == pytest.approx(-0.271, abs=1e-15)
+    nesterov.update(params, {"w": np.ones(1)})       # v = -0.19: W = -0.271 + 0.81 * -0.19 - 0.19
+    assert params["w"][0] == pytest.approx(-0.271 - 0.1539 - 0.19, abs=1e-15)
+
+
 def test_eve_with_loss_differs_from_adam_after_step_2():
     with_loss, without = make_params(), make_params()
     eve, adam_like = get_optimizer("eve"), get_optimizer("eve")

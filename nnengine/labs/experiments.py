@@ -13,10 +13,10 @@ import math
 
 import numpy as np
 
-from ..config import ConfigError, parse_config
+from ..config import LIMITS, ConfigError, parse_config
 from ..initializers import INITIALIZERS
 from ..optimizers import OPTIMIZERS
-from ..presets import preset
+from ..presets import BOOK_DROPOUT_EPOCHS, preset
 
 POOL = 5000
 
@@ -216,7 +216,7 @@ def init_runs(settings: dict | None = None) -> dict:
 
 BATCHNORM_DEFAULTS = {"scales": 16, "scale_from": 0.0, "scale_to": -4.0, "epochs": 20, "train_size": 1000,
                       "batch_size": 100, "units": 100, "layers": 5, "activation": "relu",
-                      "optimizer": "sgd", "lr": 0.01, "seed": 0}
+                      "optimizer": "sgd", "lr": 0.01, "batch_norm_eps": 1e-6, "seed": 0}
 
 
 def weight_scales(n: int = 16, start: float = 0.0, stop: float = -4.0) -> list[float]:
@@ -225,7 +225,8 @@ def weight_scales(n: int = 16, start: float = 0.0, stop: float = -4.0) -> list[f
 
 
 def batchnorm_runs(settings: dict | None = None) -> dict:
-    """§6.3.2: training accuracy with and without batch norm for each weight scale (``weight_init: std``).
+    """§6.3.2: training accuracy with and without batch norm for each weight scale (``weight_init: std``),
+    batch norm adding the book's 10e-7 = 1e-6 to the variance by default (``batch_norm_eps``).
 
     Runs come in scale order, the batch-norm run of each scale first (``group`` is ``"bn"`` or
     ``"plain"``; ``scale`` and ``cell`` say where a run goes on the grid).
@@ -242,6 +243,7 @@ def batchnorm_runs(settings: dict | None = None) -> dict:
     activation = r.raw("activation")
     name = r.choice("optimizer", tuple(OPTIMIZERS))
     lr = r.num("lr", 0.0, 10.0, lo_open=True)
+    eps = r.num("batch_norm_eps", *LIMITS["batch_norm_eps"])
     seed = r.int("seed", 0, 2**32 - 1)
     out = r.done()
     runs = []
@@ -253,7 +255,8 @@ def batchnorm_runs(settings: dict | None = None) -> dict:
                 # Training accuracy is what the book plots: no test set to evaluate every epoch.
                 "data": {"train_size": train, "validation_size": 0, "test_size": 0},
                 "model": {"hidden_layers": hidden, "weight_init": "std",
-                          "weight_init_std": float(min(max(scale, 1e-6), 10.0)), "loss": "cross_entropy"},
+                          "weight_init_std": float(min(max(scale, 1e-6), 10.0)), "loss": "cross_entropy",
+                          "batch_norm_eps": eps},
                 "optimizer": {"name": name, "lr": lr},
                 "training": {"epochs": epochs, "batch_size": batch, "weight_decay": 0.0},
             }
@@ -265,34 +268,49 @@ def batchnorm_runs(settings: dict | None = None) -> dict:
 
 # ---------------------------------------------------------------- overfitting (§6.4)
 
-OVERFITTING_DEFAULTS = {"epochs": 200, "train_size": 300, "weight_decay": 0.1, "dropout": 0.2,
-                        "layers": 6, "units": 100, "lr": 0.01, "seed": 0}
+OVERFITTING_DEFAULTS = {"epochs": BOOK_DROPOUT_EPOCHS, "train_size": 300, "weight_decay": 0.1, "dropout": 0.2,
+                        "dropout_style": "book", "layers": 6, "units": 100, "lr": 0.01, "seed": 0}
+# "compare": the book's dropout run and an inverted one beside it, on the same seed.
+OVERFITTING_STYLES = ("book", "inverted", "compare")
+STYLE_LABELS = {"book": "book style", "inverted": "inverted"}
 
 
 def overfitting_runs(settings: dict | None = None) -> dict:
-    """§6.4: the book's overfitting preset, then with weight decay, dropout, and both."""
+    """§6.4: the book's overfitting preset, then with weight decay, dropout, and both.
+
+    ``dropout_style`` ``"book"`` (the book's Dropout and its 301 epochs, Fig. 6-23) or ``"inverted"`` is the
+    style of every dropout run; ``"compare"`` trains the book's and adds an inverted-dropout run beside it
+    (key ``dropout_inverted``), so the two styles can be compared on the same data, weights and masks.
+    """
     r = _Reader(settings, OVERFITTING_DEFAULTS)
     epochs = r.int("epochs", 1, 1000)
     train = r.int("train_size", 1, POOL - 1)
     wd = r.num("weight_decay", 0.0, 10.0)
     dropout = r.num("dropout", 0.0, 0.9)
+    styles = r.choice("dropout_style", OVERFITTING_STYLES)
     layers = r.int("layers", 1, 10)
     units = r.int("units", 1, 2048)
     lr = r.num("lr", 0.0, 10.0, lo_open=True)
     seed = r.int("seed", 0, 2**32 - 1)
     out = r.done()
-    variants = [("baseline", "Baseline", 0.0, 0.0), ("weight_decay", f"Weight decay {wd:g}", wd, 0.0),
-                ("dropout", f"Dropout {dropout:g}", 0.0, dropout),
-                ("both", f"Weight decay {wd:g} + dropout {dropout:g}", wd, dropout)]
+    style = "book" if styles == "compare" else styles
+    drop = f"dropout {dropout:g}, {STYLE_LABELS[style]}"
+    variants = [("baseline", "Baseline", 0.0, 0.0, style), ("weight_decay", f"Weight decay {wd:g}", wd, 0.0, style),
+                ("dropout", drop[0].upper() + drop[1:], 0.0, dropout, style)]
+    if styles == "compare":
+        variants.append(("dropout_inverted", f"Dropout {dropout:g}, inverted", 0.0, dropout, "inverted"))
+    variants.append(("both", f"Weight decay {wd:g} + {drop}", wd, dropout, style))
     runs = []
-    for key, label, v_wd, v_drop in variants:
+    for key, label, v_wd, v_drop, v_style in variants:
         config = preset("overfitting")
         config.update(seed=seed, name=f"Lab 6.4: {label}")
         config["data"]["train_size"] = train
         config["model"]["hidden_layers"] = _network(units, layers, "relu", dropout=v_drop)
+        config["model"]["dropout_style"] = v_style
         config["optimizer"] = {"name": "sgd", "lr": lr}
         config["training"].update(epochs=epochs, weight_decay=v_wd)
-        runs.append({"key": key, "label": label, "group": key, "config": _checked(config, "settings")})
+        runs.append({"key": key, "label": label, "group": key, "dropout_style": v_style,
+                     "config": _checked(config, "settings")})
     return {"settings": out, "runs": runs, "meta": {"epochs": epochs, "test_size": POOL - train}}
 
 

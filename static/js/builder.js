@@ -13,7 +13,7 @@ const TIPS = {
   "training.dtype": "Floating-point precision of the computation: float32 is faster, float64 more exact.",
   name: "Optional name shown in the run lists.",
   units: "Number of neurons in this hidden layer.",
-  activation: "Non-linear function applied to the layer's output (after batch norm, if on). ReLU is the book's default.",
+  activation: "Non-linear function applied to the layer's output (after batch norm, if on). ReLU is the book's default. Hard sigmoid is relu6(x + 3) / 6: 0 below −3, 1 above 3, a straight line in between.",
   batch_norm: "Batch normalisation: normalise each unit over the mini-batch, then scale and shift it with learned γ and β. Sits between the affine map and the activation.",
   dropout: "Dropout rate p: the fraction of this layer's units switched off at random in each training step. 0 = no dropout.",
   type: "Dense: every unit sees every number of its input. Conv: small filters slide over the image and each one learns to detect a local pattern (an edge, a stroke), making one feature map. Max-pool: keeps the largest value of each small window, so the maps shrink and small shifts of the digit matter less. Maxout: like dense, but each unit has k sets of weights (pieces) and outputs the largest of its k results, so it learns its own activation. Conv and max-pool layers come first, while the input is still an image; the first dense or maxout layer flattens the maps into one list of numbers.",
@@ -31,10 +31,12 @@ const TIPS = {
   "model.weight_init": "How the initial weights are drawn. He: std √(2/n), suits ReLU. Xavier: std 1/√n, suits sigmoid and tanh. std: a Gaussian with the fixed std below.",
   "model.weight_init_std": "Standard deviation of the Gaussian initial weights (the book compares 1 and 0.01).",
   "model.loss": "The function training minimises. Softmax + cross-entropy is the book's choice for classification.",
+  "model.dropout_style": "Where dropout's 1 − p is accounted for, in every layer with dropout. Inverted: kept units are scaled by 1/(1 − p) while training and the trained network is used as it is. The book's: kept units pass unscaled while training and every unit is scaled by 1 − p at test time. Both give the same expected output, but the book's shrinks each layer's training signal by 1 − p, so a deep network learns more slowly (the book's Fig. 6-23 uses it).",
+  "model.batch_norm_eps": "ε added to the batch variance before dividing by its square root, in every batch-norm layer. The book uses 10⁻⁶; 10⁻⁵ is the default here and in PyTorch. It matters when the variance is tiny (initial weights of std 10⁻⁴): a larger ε then keeps batch norm from scaling the signal up.",
   "optimizer.name": "How each gradient is turned into a weight update (section 6.1 of the book).",
   "training.epochs": "One epoch is one pass over all training images. Accuracy is measured after each epoch.",
   "training.batch_size": "Images per gradient step (mini-batch size).",
-  "training.weight_decay": "λ of the L2 penalty ½·λ·‖W‖² added to the loss. It pulls the weights towards 0 and fights overfitting; the book uses 0.1.",
+  "training.weight_decay": "λ of the L2 penalty ½·λ·‖W‖² added to the loss, over every weight matrix and conv kernel (not the biases or batch norm's γ and β). It pulls the weights towards 0 and fights overfitting; the book uses 0.1.",
 };
 
 const HYPER_TIPS = {
@@ -72,6 +74,10 @@ const HYPER_LABELS = {
 };
 
 const WEIGHT_INIT_LABELS = { he: "He (std √(2/n))", xavier: "Xavier (std 1/√n)", std: "Gaussian (std)" };
+const DROPOUT_STYLE_LABELS = { inverted: "inverted", book: "the book's" };
+// What a model without these keys means: a stored run or share link from before they existed. The
+// server says so in its schema (absent_means); these are the same values for an older server.
+const ABSENT_MEANS = { "model.dropout_style": "inverted", "model.batch_norm_eps": 1e-5 };
 const LOSS_LABELS = {
   cross_entropy: "softmax + cross-entropy",
   mean_squared_error: "mean squared error",
@@ -177,6 +183,11 @@ export class Builder {
     for (const section of ["data", "model", "training"]) {
       out[section] = isObj(c[section]) ? { ...d[section], ...c[section] } : d[section];
     }
+    // A key the config does not have means what it meant before the key existed, not the builder's
+    // starting value: an old link keeps its numbers.
+    for (const [path, value] of Object.entries(this.schema.absent_means || ABSENT_MEANS)) {
+      if (getPath(c, path) === undefined) setPath(out, path, value);
+    }
     const layers = out.model.hidden_layers;
     out.model.hidden_layers = Array.isArray(layers) ? layers.map(normalizeLayer) : clone(d.model.hidden_layers);
     if (isObj(c.optimizer)) {
@@ -211,8 +222,10 @@ export class Builder {
           title: `Add a hidden layer (at most ${this.maxLayers})`,
         }, "+ Add hidden layer"),
         h("p", { class: "io-note", id: "output-note" }, "Output: 10 scores, one per digit 0–9"),
-        h("p", { class: "note dropout-note" },
-          "Dropout note — inverted dropout: kept units are scaled by 1/(1-p) while training; the book scales at test time instead — same expected output."),
+        h("div", { class: "row" },
+          this._select("model.dropout_style", "dropout style", this.schema.dropout_styles || ["inverted", "book"], { labels: DROPOUT_STYLE_LABELS }),
+          this._number("model.batch_norm_eps", "batch-norm ε", { step: "any", min: ((this.schema.limits || {}).batch_norm_eps || [])[0] })),
+        h("p", { class: "note dropout-note", id: "dropout-note" }, this._dropoutNote()),
         h("div", { class: "row" },
           this._select("model.weight_init", "weight init", this.schema.weight_inits || [], { labels: WEIGHT_INIT_LABELS }),
           this._number("model.weight_init_std", "std", { step: "any", hidden: this.state.model.weight_init !== "std" })),
@@ -245,6 +258,13 @@ export class Builder {
     }
     const of = test === null || test === undefined ? `the rest of the ${pool.toLocaleString("en")}` : `of the ${rest.toLocaleString("en")} left`;
     return `Tested on ${tested.toLocaleString("en")} other image${tested === 1 ? "" : "s"} (${of}).`;
+  }
+
+  /** One sentence on what the chosen dropout style does. */
+  _dropoutNote() {
+    return this.state.model.dropout_style === "book"
+      ? "The book's dropout: kept units pass unscaled in training, every unit ×(1 − p) at test time. Deep networks learn more slowly."
+      : "Inverted dropout: kept units ×1/(1 − p) in training, the network unchanged at test time.";
   }
 
   _dataNoteElement() {
@@ -486,6 +506,10 @@ export class Builder {
       setPath(this.state, path, value);
       const std = this.root.querySelector('[data-field-wrap="model.weight_init_std"]');
       if (std) std.hidden = value !== "std";
+    } else if (path === "model.dropout_style") {
+      setPath(this.state, path, value);
+      const note = this.root.querySelector("#dropout-note");
+      if (note) note.textContent = this._dropoutNote();
     } else if (path === "name" && value === "") {
       delete this.state.name;
     } else if (/^model\.hidden_layers\[\d+\]\.type$/.test(path)) {

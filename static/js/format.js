@@ -24,11 +24,23 @@ export function lossLabel(name) {
 }
 
 const SHORT_LOSS = { mean_squared_error: "MSE loss", binary_cross_entropy: "binary CE loss" };
+
+// A model without the key (a run stored before it existed) used inverted dropout and ε = 1e-5.
+export const dropoutStyle = (model) => ((model && model.dropout_style) || "inverted");
+export const batchNormEps = (model) => (model && model.batch_norm_eps != null ? model.batch_norm_eps : 1e-5);
+const STYLE_WORDS = { inverted: "inverted", book: "book-style" };
+
+/** "the book's: kept units unscaled while training, ×(1 − p) at test time" */
+export function dropoutStyleLabel(style) {
+  return style === "book" ? "the book's: kept units unscaled while training, all units ×(1 − p) at test time"
+    : style === "inverted" ? "inverted: kept units ×1/(1 − p) while training, unchanged at test time" : String(style);
+}
 const SHORT_INIT = { xavier: "Xavier init" };
 
 /** "784-100x6-10 relu, sgd lr 0.01" or "784-conv8(5×5)-pool2-100-10 relu, adam lr 0.001", then
- * whatever differs from the defaults (design §1): weight decay, dropout, batch norm, init, loss,
- * data sizes, batch size, epochs, seed, dtype; so two runs that differ read differently. */
+ * whatever differs from the defaults (design §1): weight decay, dropout (always with its style),
+ * batch norm (with its ε unless 1e-5), init, loss, data sizes, batch size, epochs, seed, dtype; so two
+ * runs that differ read differently. */
 export function describeConfig(config) {
   if (!config || typeof config !== "object") return "";
   const model = config.model || {};
@@ -48,8 +60,10 @@ export function describeConfig(config) {
   const wd = config.training && config.training.weight_decay;
   if (wd) parts.push(`weight decay ${fmtNum(wd)}`);
   const drops = [...new Set(layers.map((l) => (l && l.dropout) || 0).filter((p) => p > 0))];
-  if (drops.length) parts.push(`dropout ${drops.map(fmtNum).join("/")}`);
-  if (layers.some((l) => l && l.batch_norm)) parts.push("batch norm");
+  const style = dropoutStyle(model);
+  if (drops.length) parts.push(`dropout ${drops.map(fmtNum).join("/")} ${STYLE_WORDS[style] || style}`);
+  const eps = batchNormEps(model);
+  if (layers.some((l) => l && l.batch_norm)) parts.push(eps === 1e-5 ? "batch norm" : `batch norm ε ${fmtSmall(eps)}`);
   const init = model.weight_init;
   if (init === "std") parts.push(`init N(0, ${fmtNum(model.weight_init_std ?? 0.01)}²)`);
   else if (init && init !== "he") parts.push(SHORT_INIT[init] || `${init} init`);
@@ -64,6 +78,11 @@ export function describeConfig(config) {
   if (config.seed) parts.push(`seed ${config.seed}`);
   if (training.dtype && training.dtype !== "float32") parts.push(training.dtype);
   return parts.join(", ");
+}
+
+/** A small constant as it is usually written: 1e-6 -> "1e-6", 0.01 -> "0.01". */
+export function fmtSmall(x) {
+  return typeof x === "number" && x > 0 && x < 1e-3 ? x.toExponential() : fmtNum(x);
 }
 
 export function fmtNum(x) {

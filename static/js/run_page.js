@@ -7,7 +7,7 @@ import { RunList } from "./runs.js";
 import { StatusPanel } from "./status.js";
 import { Live } from "./live.js";
 import { builderLink } from "./hash.js";
-import { h, describeConfig, pct, when, duration, optimizerLabel, lossLabel, fmtNum } from "./format.js";
+import { h, describeConfig, pct, when, duration, optimizerLabel, lossLabel, fmtNum, fmtSmall, dropoutStyle, dropoutStyleLabel, batchNormEps } from "./format.js";
 import { showNotice, watchConnection } from "./page.js";
 import { describeLayer, isImageLayer, layerShapes, shapeText } from "./layers.js";
 
@@ -173,6 +173,8 @@ function renderConfig(config) {
     ["Weight init", m.weight_init === "std" ? `Gaussian, std ${fmtNum(m.weight_init_std)}` : m.weight_init],
     ["Optimizer", `${optimizerLabel(o.name)}${hyper ? " — " + hyper : ""}`],
     ["Epochs", t.epochs], ["Batch size", t.batch_size], ["Weight decay λ", fmtNum(t.weight_decay ?? 0)],
+    ["Dropout style", dropoutStyleLabel(dropoutStyle(m)) + (layers.some((l) => l && l.dropout > 0) ? "" : " (no layer has dropout)")],
+    ["Batch-norm ε", fmtSmall(batchNormEps(m)) + (layers.some((l) => l && l.batch_norm) ? "" : " (no layer has batch norm)")],
   ];
   if (t.dtype) rows.push(["Precision", t.dtype]);
   $("config-view").replaceChildren(

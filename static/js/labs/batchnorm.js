@@ -6,7 +6,7 @@ import { $, api, buildFields, linkTools, readSettings, writeSettings, showNotice
 import { watchConnection } from "../page.js";
 
 const BOOK = { scales: 16, scale_from: 0, scale_to: -4, epochs: 20, train_size: 1000, batch_size: 100,
-  units: 100, layers: 5, activation: "relu", optimizer: "sgd", lr: 0.01, seed: 0 };
+  units: 100, layers: 5, activation: "relu", optimizer: "sgd", lr: 0.01, batch_norm_eps: 1e-6, seed: 0 };
 const BN = "#1f6fd1";
 const PLAIN = "#e08a00";
 
@@ -35,9 +35,25 @@ function gridLayout(n, epochs, scales) {
   return { layout, rows };
 }
 
+/** "32 of 32 finished · 2 diverged (…)": a run that diverges at a large weight scale is one of the
+ * things this lab shows, so it is named as such and not counted with runs that failed to run. */
+function describeGrid(counts, items) {
+  const diverged = items.filter((it) => it.status === "diverged");
+  const failed = counts.failed - diverged.length;
+  const parts = [describeCounts({ ...counts, failed: 0 })];
+  if (diverged.length) {
+    const plain = diverged.every((it) => it.group === "plain");
+    const scales = [...new Set(diverged.map((it) => it.scale))].sort((a, b) => b - a).map((w) => fmtNum(Number(w.toPrecision(3))));
+    parts.push(`${diverged.length} diverged (${plain ? "no batch norm, " : ""}w = ${scales.join(", ")}): weights that large blow the signal up, which is part of the lesson`);
+  }
+  if (failed > 0) parts.push(`${failed} failed to run`);
+  return parts.join(" · ");
+}
+
 async function main() {
   watchConnection();
-  const { settings, error } = readSettings(BOOK);
+  // a link from before the ε setting normalised with 1e-5: it keeps doing so
+  const { settings, error } = readSettings(BOOK, location.hash, { absent: { batch_norm_eps: 1e-5 } });
   if (error) showNotice(`The settings in this link could not be read (${error}); the book's settings are shown.`, "warning");
   const form = buildFields($("fields"), [
     { key: "scales", label: "Weight scales", min: 1, max: 16, step: 1, integer: true, help: "How many, spaced evenly in log scale (the book: 16)." },
@@ -49,6 +65,7 @@ async function main() {
     { key: "lr", label: "Learning rate (SGD)", min: 1e-9, max: 10 },
     { key: "layers", label: "Hidden layers", min: 1, max: 10, step: 1, integer: true },
     { key: "units", label: "Units per layer", min: 1, max: 2048, step: 1, integer: true },
+    { key: "batch_norm_eps", label: "Batch-norm ε", min: 1e-8, max: 1, help: "Added to the batch variance (the book: 10⁻⁶; a config without it, like PyTorch: 10⁻⁵). With 10⁻⁵ the smallest scale stays at chance." },
     { key: "seed", label: "Seed", min: 0, step: 1, integer: true },
   ], settings, () => changed());
   chart = new LiveLines($("grid"), {});
@@ -111,7 +128,7 @@ async function main() {
       onEpoch: (item, record) => { item.record = record; chart.push(item.key, record.epoch, record.train_acc); },
       onState: (item, counts) => {
         const done = batch.items.reduce((s, it) => s + (isFinal(it.status) ? epochs : Math.max(0, it.epoch)), 0);
-        bar.set(done / (epochs * counts.total), describeCounts(counts), counts.finished === counts.total ? "done" : "running");
+        bar.set(done / (epochs * counts.total), describeGrid(counts, batch.items), counts.finished === counts.total ? "done" : "running");
         if (isFinal(item.status) && !notesTimer) notesTimer = setTimeout(() => { notesTimer = null; cellNotes(batch.items); }, 300);
       },
       onAllDone: () => { setRunning(false); cellNotes(batch.items); },

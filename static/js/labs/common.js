@@ -37,14 +37,15 @@ export function axis(title, extra = {}) {
 
 const PART = "s=";
 
-/** The settings object of the address (#s=...), merged over `defaults`; {settings, error}. */
-export function readSettings(defaults, hash = location.hash) {
+/** The settings object of the address (#s=...), merged over `defaults`; {settings, error}.
+ * `absent`: what a key missing from a link means (a setting added later: the link keeps its numbers). */
+export function readSettings(defaults, hash = location.hash, { absent = {} } = {}) {
   const text = (hash.startsWith("#") ? hash.slice(1) : hash).split("&").find((p) => p.startsWith(PART));
   const base = structuredClone(defaults);
   if (!text) return { settings: base };
   try {
     const value = decodeConfig(decodeURIComponent(text.slice(PART.length)));
-    const settings = { ...base };
+    const settings = { ...base, ...absent };
     for (const key of Object.keys(base)) if (key in value) settings[key] = value[key];
     return { settings };
   } catch (err) {

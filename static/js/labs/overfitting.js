@@ -1,23 +1,28 @@
-// Lab §6.4: overfitting, weight decay, dropout and both, side by side (4 runs via run:start).
+// Lab §6.4: overfitting, weight decay, dropout and both, side by side (4 runs via run:start; 5 with an
+// inverted-dropout run beside the book's).
 
 import { $, h, api, axis, baseLayout, buildFields, linkTools, readSettings, writeSettings, showNotice, PALETTE,
   RunBatch, LiveLines, describeCounts, progress, badge, runLinks, isFinal } from "./common.js";
 import { pct } from "../format.js";
 import { watchConnection } from "../page.js";
 
-const BOOK = { epochs: 200, train_size: 300, weight_decay: 0.1, dropout: 0.2, layers: 6, units: 100, lr: 0.01, seed: 0 };
+const BOOK = { epochs: 301, train_size: 300, weight_decay: 0.1, dropout: 0.2, dropout_style: "book", layers: 6, units: 100, lr: 0.01, seed: 0 };
+const STYLES = [["book", "the book's (×(1 − p) at test time)"], ["inverted", "inverted (×1/(1 − p) while training)"],
+  ["compare", "both: add an inverted run"]];
 const TRAIN = "#1f6fd1";
 const TEST = "#d6402b";
 
 async function main() {
   watchConnection();
-  const { settings, error } = readSettings(BOOK);
+  // a link from before the style setting trained inverted dropout: it keeps doing so
+  const { settings, error } = readSettings(BOOK, location.hash, { absent: { dropout_style: "inverted" } });
   if (error) showNotice(`The settings in this link could not be read (${error}); the book's settings are shown.`, "warning");
   const form = buildFields($("fields"), [
     { key: "epochs", label: "Epochs", min: 1, max: 1000, step: 1, integer: true },
     { key: "train_size", label: "Training images", min: 1, max: 4999, step: 1, integer: true, help: "The rest of the 5,000-image pool is the test set." },
     { key: "weight_decay", label: "Weight decay λ", min: 0, max: 10, help: "Adds ½λ‖W‖² to the loss (the book: 0.1)." },
     { key: "dropout", label: "Dropout rate", min: 0, max: 0.9, help: "Share of units dropped while training (the book: 0.2)." },
+    { key: "dropout_style", label: "Dropout style", type: "select", options: STYLES, help: "The book's style reproduces its Fig. 6-23; “both” adds an inverted-dropout run on the same data, weights and masks." },
     { key: "layers", label: "Hidden layers", min: 1, max: 10, step: 1, integer: true },
     { key: "units", label: "Units per layer", min: 1, max: 2048, step: 1, integer: true },
     { key: "lr", label: "Learning rate (SGD)", min: 1e-9, max: 10 },
@@ -42,7 +47,7 @@ async function main() {
     }
     showNotice(null);
     if (!batch || !batch.active) { $("run").disabled = false; drawEmpty(); }
-    $("plan").textContent = `4 runs of ${plan.meta.epochs} epochs · ${settings.train_size} training images, ${plan.meta.test_size.toLocaleString()} test images`;
+    $("plan").textContent = `${plan.runs.length} runs of ${plan.meta.epochs} epochs · ${settings.train_size} training images, ${plan.meta.test_size.toLocaleString()} test images`;
   }
 
   function drawEmpty() {
