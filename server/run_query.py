@@ -68,7 +68,7 @@ def _origin_words(origin):
 
 def parse_terms(q):
     """'adam "Batch norm"' -> ['adam', 'batch norm']."""
-    terms = [(quoted if quoted is not None else bare).strip().lower() for quoted, bare in _TERM.findall(q)]
+    terms = [(quoted or bare).strip().lower() for quoted, bare in _TERM.findall(q)]
     return [t for t in terms if t]
 
 
