@@ -56,11 +56,12 @@ TABLES = (
 )""",
     "CREATE TABLE IF NOT EXISTS weights (run_id TEXT PRIMARY KEY, npz BLOB NOT NULL)",
 )
-# Each list filter walks an index in created_at order (rowid breaks ties, and is in every index).
+# A page of a filter is read off an index in created_at order where one fits (rowid, which breaks
+# ties, is in every index); runs_origin also counts an origin's runs of a status without the table.
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS runs_created_at ON runs (created_at)",
     "CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created_at)",
-    "CREATE INDEX IF NOT EXISTS runs_origin ON runs (origin_kind, origin_lab, created_at)",
+    "CREATE INDEX IF NOT EXISTS runs_origin ON runs (origin_kind, origin_lab, status, created_at)",
     "CREATE INDEX IF NOT EXISTS runs_batch ON runs (origin_batch, created_at) WHERE origin_batch IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS runs_source ON runs (origin_source, created_at) WHERE origin_source IS NOT NULL",
 )
@@ -380,14 +381,18 @@ def _where(origins=(), statuses=(), terms=(), batch=None, source=None):
     clauses, params = [], []
     if origins:
         either = []
+        # "origin_lab IS NULL" is always true of these, and lets runs_origin give the runs of a
+        # kind (of a status) in created_at order.
         for origin in origins:
             if origin == "untagged":
-                either.append("origin_kind IS NULL")
+                either.append("(origin_kind IS NULL AND origin_lab IS NULL)")
+            elif origin == "lab":
+                either.append("origin_kind = 'lab'")
             elif origin.startswith("lab:"):
                 either.append("(origin_kind = 'lab' AND origin_lab = ?)")
                 params.append(origin[len("lab:"):])
             else:
-                either.append("origin_kind = ?")
+                either.append("(origin_kind = ? AND origin_lab IS NULL)")
                 params.append(origin)
         clauses.append("(" + " OR ".join(either) + ")")
     if statuses:
