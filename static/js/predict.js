@@ -8,7 +8,9 @@
  * - Model: "default" or a run with stored weights: a run's page offers its run (chosen when it is done);
  *   every page offers the runs of its run list (window.playground.list) that finished with weights, added
  *   when they finish (the playground:run-finished event) and named as in that list ("run #1 — ..."), and
- *   the newest finished runs the server lists ("stored run abc123… — ...").
+ *   the newest finished runs the server lists ("stored run abc123… — ..."). The runs of the page come first
+ *   ("On this page"), then the stored ones grouped by where they came from (<optgroup>s: the dashboard's,
+ *   re-runs, earlier runs, then one per lab, so that a lab's 32-run batch does not bury them).
  * - A result belongs to one input: while a new input is being recognised the old result is marked stale
  *   (.predict-stale, dimmed), and a refusal clears the 28x28 view, the digit and the bars.
  * - window.predictPanel exposes {predict, clear, last} for tests.
@@ -183,7 +185,9 @@
   const runOptions = new Map();    // run id -> its <option>
   const weightChecks = new Map();  // run id -> Promise<boolean>: the server has its weights
   const summaries = new Map();     // run id -> summary from playground:run-finished
-  const storedRuns = new Map();    // run id -> {description}: finished runs the server lists
+  const storedRuns = new Map();    // run id -> {description, label, group}: finished runs the server lists
+  const groups = new Map();        // group key -> its <optgroup>
+  const PAGE_GROUP = { key: "page", label: "On this page", order: -1 };
   const runPage = document.getElementById("run-page");
 
   function pageRun() {
@@ -209,7 +213,7 @@
     const parts = [short];
     if (e && e.name) parts.push(e.name);
     if (e && e.description) parts.push(e.description);
-    else if (older && older.description) parts.push(older.description);
+    else if (older) parts.push(...[older.label, older.description].filter(Boolean));
     const summary = summaries.get(id);
     const acc = pct(summary && summary.final && summary.final.test_acc);
     const fromMeta = !acc && e && typeof e.meta === "string" && /test ([\d.]+%)/.exec(e.meta);
@@ -229,13 +233,41 @@
     return weightChecks.get(id);
   }
 
+  /** The <optgroup> of a group {key, label, order}, made on first use and kept in order. */
+  function optgroup(group) {
+    let el = groups.get(group.key);
+    if (el) return el;
+    el = document.createElement("optgroup");
+    el.label = group.label;
+    el.dataset.group = group.key;
+    el.dataset.order = String(group.order);
+    const after = [...select.querySelectorAll("optgroup")].find((other) =>
+      Number(other.dataset.order) > group.order
+      || (Number(other.dataset.order) === group.order && other.label.localeCompare(group.label) > 0));
+    select.insertBefore(el, after || null);
+    groups.set(group.key, el);
+    return el;
+  }
+
+  /** Runs of this page (its run list, or the run of a run's page) first; stored ones by their origin. */
+  function groupOf(id) {
+    const own = pageRun();
+    if ((own && own.id === id) || listEntry(id) || !storedRuns.has(id)) return PAGE_GROUP;
+    return storedRuns.get(id).group || PAGE_GROUP;
+  }
+
   function upsertOption(id) {
     let opt = runOptions.get(id);
     if (!opt) {
       opt = document.createElement("option");
       opt.value = id;
-      select.appendChild(opt);
       runOptions.set(id, opt);
+    }
+    const group = optgroup(groupOf(id));
+    if (opt.parentNode !== group) {
+      const selected = select.value;
+      group.appendChild(opt);
+      select.value = selected;          // moving an option must not change the choice
     }
     const names = runNames(id);
     if (opt.textContent !== names.full) opt.textContent = names.full;
@@ -285,13 +317,16 @@
   });
   // Runs trained earlier, where the server lists them: the newest that finished, so a stored run can
   // recognise digits without being put on the charts first (a server with listing off answers 403).
-  const STORED_OFFERED = 20;
-  Promise.all([fetch(`/api/runs?limit=${STORED_OFFERED}`).then((r) => (r.ok ? r.json() : null)),
-               import("./format.js")])
-    .then(([body, format]) => {
-      for (const r of (body && body.runs) || []) {
+  // The dashboard's runs (and re-runs, and runs from before origins) and the labs' are asked for apart, so
+  // that a lab batch of 32 runs does not push the dashboard's out of the list.
+  const listed = (query) => fetch(`/api/runs?status=done&${query}`).then((r) => (r.ok ? r.json() : null));
+  Promise.all([listed("origin=dashboard,rerun,untagged&limit=20"), listed("origin=lab&limit=40"),
+               import("./format.js"), import("./origin.js")])
+    .then(([own, labs, format, origins]) => {
+      for (const r of [...((own && own.runs) || []), ...((labs && labs.runs) || [])]) {
         if (r.status !== "done" || runOptions.has(r.run_id)) continue;
-        storedRuns.set(r.run_id, { description: format.describeConfig(r.config) });
+        storedRuns.set(r.run_id, { description: format.describeConfig(r.config), group: origins.originGroup(r.origin),
+          label: r.origin && r.origin.label });
         if (r.summary) summaries.set(r.run_id, r.summary);
         offerRun(r.run_id, r.status, { quiet: true });
       }

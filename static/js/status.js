@@ -3,13 +3,17 @@
 import { duration, pct } from "./format.js";
 
 export class StatusPanel {
-  /** el: {line, bar, fill, epoch, time, stop} */
-  constructor(el, { onStop = () => {} } = {}) {
+  /** el: {line, bar, fill, epoch, time, stop}. hideStop: Stop shows only while the followed run is
+   * starting, queued or running (a run's page: a finished run has nothing to stop). */
+  constructor(el, { onStop = () => {}, hideStop = false } = {}) {
     this.el = el;
+    this.hideStop = hideStop;
     this.run = null;
     this.timer = null;
     el.stop.addEventListener("click", () => { if (this.run) onStop(this.run.id); });
+    const shown = !el.stop.hidden;  // as the page was rendered, until a run is followed
     this.set("idle", el.line.textContent || "Ready.");
+    if (hideStop) el.stop.hidden = !shown;
   }
 
   /** kind: idle starting queued running done stopped diverged error invalid */
@@ -18,6 +22,7 @@ export class StatusPanel {
     setText(this.el.line, text);
     const active = kind === "starting" || kind === "queued" || kind === "running";
     this.el.stop.disabled = !(active && this.run && this.run.id);
+    if (this.hideStop) this.el.stop.hidden = !active;
     this.el.bar.dataset.state = kind;
     if (!active) this._stopTimer();
   }
