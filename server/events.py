@@ -59,7 +59,7 @@ def on_start(*args):
         log.exception("parse_config failed on %r", raw)
         return {"error": "the config could not be validated"}
     try:
-        origin = parse_origin(data.get("origin"), run_exists=current_app.extensions["store"].run_exists)
+        origin = parse_origin(data.get("origin"), run_config=current_app.extensions["store"].get_config)
     except OriginError as exc:
         return {"error": str(exc), "errors": exc.errors}
     except sqlite3.Error as exc:

@@ -6,7 +6,8 @@ An origin is one of:
 - ``{"kind": "lab", "lab": SLUG, "batch": ID, "key"?: TEXT, "label"?: TEXT}``: one run of a lab's batch
   (``SLUG`` a lab that trains runs, ``ID`` the batch the lab page started, ``key``/``label`` the lab's
   own name of the run, e.g. ``"3-bn"`` / ``"Batch norm"``);
-- ``{"kind": "rerun", "source": RUN_ID}``: the same config trained again from a stored run's page.
+- ``{"kind": "rerun", "source": RUN_ID}``: the same config trained again from a stored run's page
+  (stored with the source's name, if its config has one, so that it still reads once the source is deleted).
 
 A run started without one (a script, or any run stored before origins existed) has no origin.
 parse_origin returns the canonical dict that is stored, or raises OriginError naming the field.
@@ -46,11 +47,11 @@ class OriginError(ValueError):
         return [{"field": self.field, "message": self.message}]
 
 
-def parse_origin(value, *, run_exists):
+def parse_origin(value, *, run_config):
     """The canonical origin of `value` (None for none), or OriginError.
 
-    `run_exists(run_id) -> bool` answers whether a re-run's source is stored (it may raise
-    sqlite3.Error, which is the caller's to report).
+    `run_config(run_id) -> dict | None` gives a stored run's config, None if there is no such run
+    (it may raise sqlite3.Error, which is the caller's to report).
     """
     if value is None:
         return None
@@ -74,9 +75,14 @@ def parse_origin(value, *, run_exists):
     source = value.get("source")
     if not isinstance(source, str) or not _ID.match(source):
         raise OriginError("origin.source", f"must be the id of a stored run, got {source!r}")
-    if not run_exists(source):
+    config = run_config(source)
+    if config is None:
         raise OriginError("origin.source", f"names no stored run ({source!r}); was it deleted?")
-    return {"kind": "rerun", "source": source}
+    origin = {"kind": "rerun", "source": source}
+    name = config.get("name") if isinstance(config, dict) else None
+    if isinstance(name, str) and name.strip():
+        origin["source_name"] = name.strip()
+    return origin
 
 
 def _lab_origin(value):

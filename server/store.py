@@ -290,9 +290,11 @@ class Store:
         run["metrics"] = [json.loads(r["record"]) for r in records]
         return run
 
-    def run_exists(self, run_id):
+    def get_config(self, run_id):
+        """A stored run's config, or None if there is no such run."""
         with self._connect() as conn:
-            return conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
+            row = conn.execute("SELECT config FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else _loads(row["config"])
 
     def list_runs(self, limit=200, offset=0, **filters):
         """One page of runs, newest first, as dicts (no metrics; `last_epoch` is the newest stored).
@@ -357,13 +359,16 @@ def _run(row):
 
 
 def _describe_source(origin, source_config):
-    """A re-run's origin also says whether its source is still stored, and the source's name."""
+    """A re-run's origin also says whether its source is still stored, and the source's name (as
+    stored with the re-run, which outlives the source)."""
     origin["source_exists"] = source_config is not None
     try:
         name = json.loads(source_config).get("name") if source_config else None
     except (ValueError, AttributeError):
         name = None
-    origin["source_name"] = name if isinstance(name, str) and name else None
+    if isinstance(name, str) and name.strip():
+        origin["source_name"] = name.strip()
+    origin.setdefault("source_name", None)
 
 
 def _like(term):

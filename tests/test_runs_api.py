@@ -60,6 +60,21 @@ def test_a_rerun_names_its_source(user, client):
     assert [r["run_id"] for r in client.get(f"/api/runs?source={source}").get_json()["runs"]] == [rerun]
 
 
+def test_a_rerun_keeps_its_sources_name_once_the_source_is_deleted(user, client):
+    config = dict(tiny_config(), name="baseline")
+    ack = user.emit("run:start", {"config": config, "origin": "dashboard"})
+    user.wait_finished(ack["run_id"])
+    source = ack["run_id"]
+    rerun = user.emit("run:start", {"config": config, "origin": {"kind": "rerun", "source": source}})["run_id"]
+    user.wait_finished(rerun)
+    assert client.get(f"/api/runs/{rerun}").get_json()["origin"] == {
+        "kind": "rerun", "source": source, "source_name": "baseline", "source_exists": True}
+    assert client.delete(f"/api/runs/{source}").status_code == 204
+    assert client.get(f"/api/runs/{rerun}").get_json()["origin"] == {
+        "kind": "rerun", "source": source, "source_name": "baseline", "source_exists": False}
+    assert client.get("/api/runs").get_json()["runs"][0]["origin"]["source_name"] == "baseline"
+
+
 @pytest.mark.parametrize("origin, field, says", [
     ("lab", "origin", "as text can only be 'dashboard'"),
     (["dashboard"], "origin", "must be an object"),
@@ -77,6 +92,7 @@ def test_a_rerun_names_its_source(user, client):
     ({"kind": "lab", "lab": "init", "batch": "b", "label": "  "}, "origin.label", "plain text"),
     ({"kind": "lab", "lab": "init", "batch": "b", "source": "x"}, "origin.source", "not a field of a lab origin"),
     ({"kind": "rerun"}, "origin.source", "must be the id of a stored run"),
+    ({"kind": "rerun", "source": "x", "source_name": "forged"}, "origin.source_name", "is not a field of a rerun origin"),
     ({"kind": "rerun", "source": "no such run"}, "origin.source", "must be the id of a stored run"),
     ({"kind": "rerun", "source": "unknownrun123"}, "origin.source", "names no stored run"),
 ])

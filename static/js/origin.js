@@ -2,7 +2,7 @@
 // run pickers, and the words and links that say it on /runs and on a run's page.
 
 import { h } from "./format.js";
-import { permalink } from "./api.js";
+import { listRuns, permalink } from "./api.js";
 
 /** The runs page filtered: /runs?origin=lab:batchnorm&batch=... */
 export const runsLink = (params) => `/runs?${new URLSearchParams(params).toString()}`;
@@ -53,4 +53,16 @@ export function originNodes(origin, { links = true } = {}) {
 /** Plain text of originNodes (for option labels and titles). */
 export function originText(origin) {
   return originNodes(origin, { links: false }).textContent;
+}
+
+/**
+ * Stored runs for a run picker: the newest `own` of the dashboard's (with re-runs and untagged runs),
+ * then the newest `perLab` of each lab that has runs, so that no lab's batches bury the others.
+ * Throws as listRuns does (a server that does not list runs answers 403).
+ */
+export async function pickerRuns({ status = "", own = 20, perLab = 10 } = {}) {
+  const first = await listRuns({ origin: "dashboard,rerun,untagged", status, limit: own, facets: 1 });
+  const labs = ((first.facets || {}).origins || []).filter((f) => f.origin.startsWith("lab:"));
+  const more = await Promise.all(labs.map((f) => listRuns({ origin: f.origin, status, limit: perLab })));
+  return [...(first.runs || []), ...more.flatMap((body) => body.runs || [])];
 }

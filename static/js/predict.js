@@ -265,8 +265,12 @@
     }
     const group = optgroup(groupOf(id));
     if (opt.parentNode !== group) {
+      // In a group, in the order the server listed them (newest first); the page's runs as they came.
+      const rank = storedRuns.has(id) && group !== groups.get(PAGE_GROUP.key) ? storedRuns.get(id).rank : Infinity;
+      opt.dataset.rank = String(rank);
+      const before = [...group.children].find((other) => Number(other.dataset.rank) > rank);
       const selected = select.value;
-      group.appendChild(opt);
+      group.insertBefore(opt, before || null);
       select.value = selected;          // moving an option must not change the choice
     }
     const names = runNames(id);
@@ -317,16 +321,15 @@
   });
   // Runs trained earlier, where the server lists them: the newest that finished, so a stored run can
   // recognise digits without being put on the charts first (a server with listing off answers 403).
-  // The dashboard's runs (and re-runs, and runs from before origins) and the labs' are asked for apart, so
-  // that a lab batch of 32 runs does not push the dashboard's out of the list.
-  const listed = (query) => fetch(`/api/runs?status=done&${query}`).then((r) => (r.ok ? r.json() : null));
-  Promise.all([listed("origin=dashboard,rerun,untagged&limit=20"), listed("origin=lab&limit=40"),
-               import("./format.js"), import("./origin.js")])
-    .then(([own, labs, format, origins]) => {
-      for (const r of [...((own && own.runs) || []), ...((labs && labs.runs) || [])]) {
+  // The dashboard's runs (and re-runs, and runs from before origins) and each lab's are asked for apart
+  // (origin.js pickerRuns), so that a lab batch of 32 runs does not push the others out of the list.
+  Promise.all([import("./format.js"), import("./origin.js")])
+    .then(async ([format, origins]) => {
+      const runs = await origins.pickerRuns({ status: "done", own: 20, perLab: 10 });
+      for (const [rank, r] of runs.entries()) {
         if (r.status !== "done" || runOptions.has(r.run_id)) continue;
         storedRuns.set(r.run_id, { description: format.describeConfig(r.config), group: origins.originGroup(r.origin),
-          label: r.origin && r.origin.label });
+          label: r.origin && r.origin.label, rank });
         if (r.summary) summaries.set(r.run_id, r.summary);
         offerRun(r.run_id, r.status, { quiet: true });
       }

@@ -3,10 +3,11 @@
 
 import { h, describeConfig, pct, when } from "./format.js";
 import { PALETTE } from "./charts.js";
-import { listRuns, permalink } from "./api.js";
-import { originGroup } from "./origin.js";
+import { permalink } from "./api.js";
+import { originGroup, pickerRuns } from "./origin.js";
 
-const STORED_OFFERED = 100; // of the dashboard's runs, and as many of the labs'
+const STORED_OFFERED = 100; // of the dashboard's runs (and re-runs, and runs from before origins)
+const STORED_PER_LAB = 50;  // of each lab's
 
 const STATUS_TEXT = { queued: "queued", running: "running", done: "done", stopped: "stopped", diverged: "diverged", error: "error", starting: "starting" };
 
@@ -107,21 +108,15 @@ export class RunList {
   }
 
   /** The stored runs, the dashboard's first, then re-runs and older untagged runs, then one group per
-   * lab (a lab batch can hold 32 runs, which would bury the dashboard's own). */
+   * lab (a lab batch can hold 32 runs, which would bury the dashboard's own; see pickerRuns). */
   async refreshStored() {
     if (!this.select) return;
-    let own, labs;
-    try {
-      [own, labs] = await Promise.all([
-        listRuns({ origin: "dashboard,rerun,untagged", limit: STORED_OFFERED }),
-        listRuns({ origin: "lab", limit: STORED_OFFERED }),
-      ]);
-    } catch (err) {
+    let runs;
+    try { runs = await pickerRuns({ own: STORED_OFFERED, perLab: STORED_PER_LAB }); } catch (err) {
       const text = err.status === 403 ? "Listing runs is turned off on this server" : "Could not load stored runs";
       this.select.replaceChildren(h("option", { value: "" }, text));
       return;
     }
-    const runs = [...(own.runs || []), ...(labs.runs || [])];
     const current = this.select.value;
     const groups = new Map();
     for (const r of runs) {
