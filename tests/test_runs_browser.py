@@ -375,3 +375,30 @@ def test_the_model_list_and_add_a_stored_run_offer_the_dashboards_runs_first(pag
     select.select_option("dash03")
     page.click(".stored-picker button:has-text('Add')")
     page.locator('.run-item[data-run-id="dash03"]').wait_for()
+
+
+# ------------------------------------------------------------------------------- lab runs are tagged
+
+def test_a_labs_runs_are_stored_with_the_lab_and_one_batch(page, server):
+    import base64
+
+    settings = {"epochs": 2, "train_size": 100, "layers": 1, "units": 10}
+    page.goto(server + "/labs/overfitting#s=" + base64.urlsafe_b64encode(json.dumps(settings).encode()).decode().rstrip("="))
+    page.wait_for_function("!document.getElementById('run').disabled")
+    page.click("#run")
+    page.wait_for_function("document.querySelector('.lab-progress-text').textContent.startsWith('4 of 4 finished')",
+                           timeout=120000)
+    status, body = api(server, "/api/runs?origin=lab:overfitting&limit=4")
+    runs = body["runs"]
+    batches = {r["origin"]["batch"] for r in runs}
+    assert len(batches) == 1 and batches != {"ofbatch1"}  # one new batch for the four
+    origins = sorted((r["origin"]["key"], r["origin"]["label"]) for r in runs)
+    assert len(origins) == 4 and all(r["origin"]["lab"] == "overfitting" for r in runs)
+    assert all(r["origin"]["lab_title"] == "Overfitting, weight decay and dropout" for r in runs)
+    page.goto(server + "/runs?origin=lab%3Aoverfitting&batch=" + batches.pop())
+    wait_rows(page, "1–4 of 4 matching runs")
+    page.click("#pick-page")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#delete-ticked")   # the whole batch, in two clicks
+    page.wait_for_function("document.querySelector('#runs-body .empty')")
+    assert api(server, "/api/runs?origin=lab:overfitting")[1]["total"] == 4  # the fixture's batch
