@@ -161,7 +161,8 @@ def test_runs_page_pages_and_filters_by_origin_status_text_and_batch(page, serve
 
     # From: the choices carry how many runs each origin has
     options = page.eval_on_selector_all("#origin-filter option", "os => os.map(o => [o.value, o.textContent.trim()])")
-    assert ["lab:batchnorm", "Batch normalisation lab (41)"] in options
+    assert ["lab:batchnorm", "Batch normalisation (41)"] in options
+    assert page.eval_on_selector("#origin-filter option[value='lab:batchnorm']", "o => o.parentNode.label") == "one lab"
     assert ["dashboard", "the dashboard (12)"] in options and ["untagged", "no origin (older runs) (2)"] in options
     page.select_option("#origin-filter", "lab:overfitting")
     wait_rows(page, "1–4 of 4 matching runs")

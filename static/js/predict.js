@@ -185,7 +185,7 @@
   const runOptions = new Map();    // run id -> its <option>
   const weightChecks = new Map();  // run id -> Promise<boolean>: the server has its weights
   const summaries = new Map();     // run id -> summary from playground:run-finished
-  const storedRuns = new Map();    // run id -> {description, label, group}: finished runs the server lists
+  const storedRuns = new Map();    // run id -> {description, name, label, group, rank}: finished runs the server lists
   const groups = new Map();        // group key -> its <optgroup>
   const PAGE_GROUP = { key: "page", label: "On this page", order: -1 };
   const runPage = document.getElementById("run-page");
@@ -213,7 +213,7 @@
     const parts = [short];
     if (e && e.name) parts.push(e.name);
     if (e && e.description) parts.push(e.description);
-    else if (older) parts.push(...[older.label, older.description].filter(Boolean));
+    else if (older) parts.push(...[older.name, older.label, older.description].filter(Boolean));
     const summary = summaries.get(id);
     const acc = pct(summary && summary.final && summary.final.test_acc);
     const fromMeta = !acc && e && typeof e.meta === "string" && /test ([\d.]+%)/.exec(e.meta);
@@ -329,7 +329,7 @@
       for (const [rank, r] of runs.entries()) {
         if (r.status !== "done" || runOptions.has(r.run_id)) continue;
         storedRuns.set(r.run_id, { description: format.describeConfig(r.config), group: origins.originGroup(r.origin),
-          label: r.origin && r.origin.label, rank });
+          label: r.origin && r.origin.label, name: r.config && typeof r.config.name === "string" ? r.config.name : "", rank });
         if (r.summary) summaries.set(r.run_id, r.summary);
         offerRun(r.run_id, r.status, { quiet: true });
       }

@@ -125,9 +125,10 @@ export class RunList {
       const s = r.summary || {};
       const final = s.final || {};
       const acc = final.test_acc !== undefined && final.test_acc !== null ? `, test ${pct(final.test_acc)}` : "";
+      const name = r.config && typeof r.config.name === "string" && r.config.name ? `${r.config.name} — ` : "";
       const label = r.origin && r.origin.label ? `${r.origin.label} · ` : "";
       groups.get(group.key).options.push(h("option", { value: r.run_id },
-        `${when(r.created_at)} · ${r.status}${acc} · ${label}${describeConfig(r.config)}`));
+        `${when(r.created_at)} · ${r.status}${acc} · ${name}${label}${describeConfig(r.config)}`));
     }
     const ordered = [...groups.values()].sort((a, b) => a.order - b.order || a.label.localeCompare(b.label));
     this.select.replaceChildren(h("option", { value: "" }, runs.length ? "Add a stored run…" : "No stored runs yet"),

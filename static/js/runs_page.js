@@ -97,11 +97,12 @@ function fillOriginChoices(facets) {
   const fixed = [["", "everywhere", all], ["dashboard", "the dashboard", (counts.get("dashboard") || {}).count || 0],
     ["rerun", "re-runs", (counts.get("rerun") || {}).count || 0], ["lab", "any lab", anyLab]];
   const options = fixed.map(([value, text, n]) => h("option", { value }, label(text, n)));
-  for (const f of labs) options.push(h("option", { value: f.origin, class: "lab-choice" }, label(`  ${f.title} lab`, f.count)));
-  if (state.origin.startsWith("lab:") && !counts.has(state.origin)) {
-    options.push(h("option", { value: state.origin, class: "lab-choice" }, label(`  ${state.origin.slice(4)} lab`, 0)));
-  }
   options.push(h("option", { value: "untagged" }, label("no origin (older runs)", (counts.get("untagged") || {}).count || 0)));
+  const labOptions = labs.map((f) => h("option", { value: f.origin }, label(f.title, f.count)));
+  if (state.origin.startsWith("lab:") && !counts.has(state.origin)) {
+    labOptions.push(h("option", { value: state.origin }, label(state.origin.slice(4), 0)));
+  }
+  if (labOptions.length) options.push(h("optgroup", { label: "one lab" }, labOptions));
   select.replaceChildren(...options);
   select.value = state.origin;
 }
