@@ -177,7 +177,7 @@ function row(r) {
     h("td", { class: "c-run" }, h("a", { href: permalink(r.run_id), class: "run-link", title: `run ${r.run_id}` }, h("code", {}, shortId(r.run_id)))),
     h("td", { class: "c-status" }, h("span", { class: `badge badge-${r.status}`, title: r.message || s.message || "" }, r.status)),
     h("td", { class: "nowrap c-created" }, when(r.created_at)),
-    h("td", { class: "c-origin" }, originNodes(r.origin)),
+    h("td", { class: r.origin ? "c-origin" : "c-origin no-origin" }, originNodes(r.origin)),
     h("td", { class: "desc" }, name ? h("strong", {}, name + " — ") : "", describeConfig(r.config)),
     h("td", { class: "num", "data-label": "epochs" }, `${final.epoch ?? r.last_epoch ?? "–"}/${epochs ?? "?"}`),
     h("td", { class: "num", "data-label": "train" }, pct(final.train_acc)),
