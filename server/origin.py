@@ -58,7 +58,8 @@ def parse_origin(value, *, run_config):
     if isinstance(value, str):
         if value == "dashboard":
             return {"kind": "dashboard"}
-        raise OriginError("origin", f"as text can only be 'dashboard' (other origins are objects {{kind, ...}}), got {value!r}")
+        raise OriginError("origin", "as text can only be 'dashboard' (other origins are objects {kind, ...}),"
+                                    f" got {value!r}")
     if not isinstance(value, dict):
         raise OriginError("origin", f"must be an object {{kind, ...}} or 'dashboard', got {type(value).__name__}")
     kind = value.get("kind")
@@ -88,10 +89,12 @@ def parse_origin(value, *, run_config):
 def _lab_origin(value):
     lab = value.get("lab")
     if lab not in RUN_LABS:
-        raise OriginError("origin.lab", f"must be one of {', '.join(RUN_LABS)} (the labs that train runs), got {lab!r}")
+        raise OriginError("origin.lab",
+                          f"must be one of {', '.join(RUN_LABS)} (the labs that train runs), got {lab!r}")
     batch = value.get("batch")
     if not isinstance(batch, str) or not _ID.match(batch):
-        raise OriginError("origin.batch", f"must be 1 to 64 letters, digits, '-' or '_' (the id of the lab's batch), got {batch!r}")
+        raise OriginError("origin.batch", "must be 1 to 64 letters, digits, '-' or '_' (the id of the lab's batch),"
+                                          f" got {batch!r}")
     origin = {"kind": "lab", "lab": lab, "batch": batch}
     for field, longest in (("key", MAX_KEY), ("label", MAX_LABEL)):
         text = value.get(field)

@@ -25,7 +25,6 @@ pages_bp = Blueprint("pages", __name__)
 api_bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-
 def _store():
     return current_app.extensions["store"]
 

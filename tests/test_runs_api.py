@@ -35,7 +35,8 @@ def count(client):
     ({"kind": "dashboard"}, {"kind": "dashboard"}),
     (LAB, {**LAB, "lab_title": "Batch normalisation"}),
     ({"kind": "lab", "lab": "overfitting", "batch": "b_2", "label": "  Dropout  "},
-     {"kind": "lab", "lab": "overfitting", "batch": "b_2", "label": "Dropout", "lab_title": "Overfitting, weight decay and dropout"}),
+     {"kind": "lab", "lab": "overfitting", "batch": "b_2", "label": "Dropout",
+      "lab_title": "Overfitting, weight decay and dropout"}),
 ])
 def test_the_origin_of_a_run_is_stored_and_returned(user, client, origin, stored):
     run_id = trained(user, origin)
