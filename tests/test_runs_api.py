@@ -318,3 +318,23 @@ def test_a_cross_site_delete_is_refused(app, client, user):
     assert client.get(f"/api/runs/{run_id}").status_code == 200  # still there
     assert client.delete(f"/api/runs/{run_id}", headers={"Host": "evil.com"}).status_code == 400
     assert client.delete(f"/api/runs/{run_id}", headers={"Origin": "http://127.0.0.1:5000"}).status_code == 204
+
+
+# -- a database of the first schema ---------------------------------------------------
+
+def test_the_app_opens_a_database_of_the_first_schema_with_its_runs(make_app, tmp_path):
+    from tests.test_store import NAMED, first_schema_database
+
+    path = tmp_path / "first.sqlite"
+    first_schema_database(path)
+    client = make_app(DATABASE=str(path)).test_client()
+    body = client.get("/api/runs?facets=1").get_json()
+    assert [r["run_id"] for r in body["runs"]] == ["old3", "old2", "old1"]
+    assert [r["status"] for r in body["runs"]] == ["interrupted", "stopped", "done"]  # old3 was left queued
+    assert body["facets"]["origins"] == [{"origin": "untagged", "count": 3}]
+    assert client.get("/api/runs/old1").get_json()["config"] == NAMED
+    assert client.get("/api/runs/old1/weights.npz").data == b"PK-old1-weights"
+    page = client.get("/runs/old1")
+    assert page.status_code == 200 and b"<title>Baseline net" in page.data
+    assert client.get("/api/runs?q=baseline").get_json()["total"] == 1
+    assert client.delete("/api/runs/old2").status_code == 204
