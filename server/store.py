@@ -423,8 +423,15 @@ def _upgrade_from_v1(conn, columns):
     conn.execute(RUNS_TABLE.format(name="runs_upgrade"))
     conn.execute(TABLES[2])
     if "weights" in columns:
-        conn.execute("INSERT OR REPLACE INTO weights (run_id, npz)"
-                     " SELECT run_id, weights FROM runs WHERE weights IS NOT NULL")
+        # A few runs at a time, each old copy freed at once: the freed pages take the next runs'
+        # weights, so the file grows by a few runs' weights, not by all of them.
+        ids = [row[0] for row in conn.execute("SELECT run_id FROM runs WHERE weights IS NOT NULL")]
+        for start in range(0, len(ids), 20):
+            chunk = ids[start:start + 20]
+            marks = ", ".join("?" * len(chunk))
+            conn.execute(f"INSERT OR REPLACE INTO weights (run_id, npz) SELECT run_id, weights FROM runs"
+                         f" WHERE run_id IN ({marks})", chunk)
+            conn.execute(f"UPDATE runs SET weights = NULL WHERE run_id IN ({marks})", chunk)
     conn.execute(f"INSERT INTO runs_upgrade ({kept}) SELECT {kept} FROM runs")
     conn.execute("DROP TABLE runs")  # and its index
     conn.execute("ALTER TABLE runs_upgrade RENAME TO runs")
