@@ -1,10 +1,10 @@
 """Socket.IO handlers (default namespace): run:start, run:stop, run:watch.
 
 Every handler answers through its ack and never raises: a bad payload gets
-`{error}` back instead of a silent disconnect. run:start is checked in order:
-shape and size, the config (every field, the compute budget), the start rate
-(per connection and per address, see security.StartRateLimiter), then the
-per-client queue limit and the database.
+`{error}` back instead of a silent disconnect. run:start {config, origin?} is
+checked in order: shape and size, the config (every field, the compute budget),
+the origin (server/origin.py), the start rate (per connection and per address,
+see security.StartRateLimiter), then the per-client queue limit and the database.
 """
 
 import json
@@ -18,6 +18,7 @@ from nnengine.config import ConfigError, parse_config
 
 from . import socketio
 from .jobs import ClientLimitError, is_run_id, new_run_id
+from .origin import OriginError, parse_origin
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,13 @@ def on_start(*args):
     except Exception:  # a validator bug must not reach the client as a dropped ack
         log.exception("parse_config failed on %r", raw)
         return {"error": "the config could not be validated"}
+    try:
+        origin = parse_origin(data.get("origin"), run_config=current_app.extensions["store"].get_config)
+    except OriginError as exc:
+        return {"error": str(exc), "errors": exc.errors}
+    except sqlite3.Error as exc:
+        log.error("could not look up the source of a re-run: %s", exc)
+        return {"error": f"the run could not be recorded (database unavailable: {exc})"}
 
     refusal = current_app.extensions["start_limiter"].acquire(request.sid, request.remote_addr)
     if refusal is not None:
@@ -67,7 +75,7 @@ def on_start(*args):
     # Join before the run exists, so not even its first event can be missed.
     join_room(run_id)
     try:
-        manager.submit(config, request.sid, run_id=run_id)
+        manager.submit(config, request.sid, run_id=run_id, origin=origin)
     except (ClientLimitError, RuntimeError) as exc:
         leave_room(run_id)
         return {"error": str(exc)}

@@ -400,11 +400,12 @@ class RunManager:
 
     # -- public API ------------------------------------------------------------
 
-    def submit(self, config, client_sid, *, run_id=None):
+    def submit(self, config, client_sid, *, run_id=None, origin=None):
         """Queue a run of a validated Config; returns its run_id.
 
         `run_id` may be chosen by the caller (see new_run_id) so that the client
-        can join the run's room before the first event is emitted.
+        can join the run's room before the first event is emitted. `origin` is
+        stored with it (a canonical origin of server/origin.py, or None).
         Raises ClientLimitError, or sqlite3.Error when the run cannot be recorded.
         """
         run_id = run_id or new_run_id()
@@ -419,7 +420,7 @@ class RunManager:
                 )
             # Recorded before it is queued: a run that cannot be stored is refused
             # rather than trained into a permalink that would not exist.
-            self.store.create_run(run_id, config.to_dict())
+            self.store.create_run(run_id, config.to_dict(), origin=origin)
             self._queue.append(run)
             if not self._dispatch_locked():
                 # Nobody moved: only the newcomer has a position to learn.
@@ -459,6 +460,19 @@ class RunManager:
             self._report_positions_locked(start=behind)
         self._finish_unstarted(queued, "stopped before it started")
         return True
+
+    def delete(self, run_id):
+        """Delete a stored run unless it is queued or running: "deleted", "active" or "unknown".
+
+        Under the lock that submit() records runs under, so a run cannot become active between
+        the check and the delete; the store also refuses a run whose stored status is active
+        (a queued run being stopped has left the queue before its outcome is written).
+        Raises sqlite3.Error.
+        """
+        with self._lock:
+            if run_id in self._running or any(run.run_id == run_id for run in self._queue):
+                return "active"
+            return self.store.delete_run(run_id)
 
     def shutdown(self, wait=True):
         """Stop everything: queued runs end as 'stopped', running ones stop within a batch."""

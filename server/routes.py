@@ -17,13 +17,13 @@ from nnengine.labs import LABS
 from nnengine.schema import schema
 
 from .jobs import is_run_id
+from .origin import LAB_TITLES
+from .run_query import QueryError, parse_list_args
 
 log = logging.getLogger(__name__)
 
 pages_bp = Blueprint("pages", __name__)
 api_bp = Blueprint("api", __name__, url_prefix="/api")
-
-MAX_LIST_LIMIT = 1000
 
 
 def _store():
@@ -54,7 +54,9 @@ def runs_page():
 @pages_bp.get("/runs/<run_id>")
 def run_page(run_id):
     run = _known_run(run_id)
-    return render_template("run.html", run_id=run_id, status=run["status"])
+    name = run["config"].get("name") if isinstance(run["config"], dict) else None
+    return render_template("run.html", run_id=run_id, status=run["status"],
+                           name=name if isinstance(name, str) and name.strip() else None)
 
 
 # -- API -------------------------------------------------------------------------
@@ -81,16 +83,55 @@ def list_runs():
     if not current_app.config.get("LIST_RUNS", True):
         # A deployment where run ids are the only key to a run (docs/security.md).
         abort(403, description="listing runs is turned off on this server; open a run by its link")
-    limit = request.args.get("limit", 200, type=int)
-    limit = min(max(limit, 1), MAX_LIST_LIMIT)
-    return jsonify(runs=_store().list_runs(limit=limit))
+    try:
+        query = parse_list_args(request.args)
+    except QueryError as exc:
+        return jsonify(error=str(exc)), 400
+    limit, offset, facets = query.pop("limit"), query.pop("offset"), query.pop("facets")
+    store = _store()
+    runs = [_with_lab_title(run) for run in store.list_runs(limit=limit, offset=offset, **query)]
+    body = {"runs": runs, "total": store.count_runs(**query), "limit": limit, "offset": offset}
+    if facets:
+        body["facets"] = _facets(store)
+    return jsonify(body)
+
+
+def _with_lab_title(run):
+    origin = run.get("origin")
+    if origin and origin.get("kind") == "lab":
+        origin["lab_title"] = LAB_TITLES.get(origin.get("lab"), origin.get("lab"))
+    return run
+
+
+def _facets(store):
+    """How many runs each origin and each status has (for the filters of /runs)."""
+    origins = []
+    for kind, lab, count in store.origin_counts():
+        if kind is None:
+            origins.append({"origin": "untagged", "count": count})
+        elif kind == "lab":
+            origins.append({"origin": f"lab:{lab}", "lab": lab, "title": LAB_TITLES.get(lab, lab), "count": count})
+        else:
+            origins.append({"origin": kind, "count": count})
+    return {"origins": origins, "statuses": store.status_counts()}
 
 
 @api_bp.get("/runs/<run_id>")
 def get_run(run_id):
-    run = _known_run(run_id)
+    run = _with_lab_title(_known_run(run_id))
     run["queue_position"] = current_app.extensions["runs"].position(run_id)
     return jsonify(run)
+
+
+@api_bp.delete("/runs/<run_id>")
+def delete_run(run_id):
+    """204 once the run, its metrics and its weights are gone; 404 unknown; 409 queued or running."""
+    outcome = current_app.extensions["runs"].delete(run_id) if is_run_id(run_id) else "unknown"
+    if outcome == "unknown":
+        return jsonify(error=f"unknown run {run_id}"), 404
+    if outcome == "active":
+        return jsonify(error=f"run {run_id} is queued or running; stop it first, then delete it"), 409
+    return "", 204
 
 
 @api_bp.get("/runs/<run_id>/weights.npz")

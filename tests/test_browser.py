@@ -289,7 +289,7 @@ def test_permalink_draws_stored_metrics_and_rerun_is_identical(page, server, fin
     assert traces[0]["x"] == [m["epoch"] for m in metrics] == [0, 1, 2, 3, 4]
     assert traces[0]["y"] == [m["train_loss"] for m in metrics]
     assert traces[1]["y"] == [m["test_loss"] for m in metrics]
-    assert "784-30-10 relu, sgd lr 0.1" in page.inner_text("#run-description")
+    assert "784-30-10 relu, sgd lr 0.1" in page.inner_text("#run-title")  # unnamed: titled by its description
     assert "Training images" in page.inner_text("#config-view")
     assert ("Dropout style\tinverted: kept units ×1/(1 − p) while training, unchanged at test time (no layer has "
             "dropout)") in page.inner_text("#config-view")

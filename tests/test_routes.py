@@ -78,7 +78,8 @@ def test_runs_list_and_one_run(app, client, user):
     assert {"run_id", "config", "status", "metrics", "summary", "created_at", "started_at",
             "finished_at", "numpy_version", "message"} <= set(run)
     assert len(run["metrics"]) == 4
-    assert client.get("/api/runs?limit=0").status_code == 200
+    refused = client.get("/api/runs?limit=0")  # out of range: said, not silently clamped
+    assert refused.status_code == 400 and "limit" in refused.get_json()["error"]
 
 
 def test_weights_download_loads_with_numpy(app, client, user):

@@ -159,3 +159,211 @@ def test_a_failed_write_in_a_session_rolls_back_and_the_session_goes_on(store):
             session.append_metrics("r1", [record(1), record(99)])
         session.append_metrics("r1", [record(2)])
     assert [m["epoch"] for m in store.get_run("r1")["metrics"]] == [0, 2]  # epoch 1 went with 99
+
+
+# -- origins, filters, pages, deletes, and databases of the first schema -------------------------
+
+# The schema every database had before origins (server/store.py until then), as it was written.
+FIRST_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id        TEXT PRIMARY KEY,
+    config        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    created_at    REAL NOT NULL,
+    started_at    REAL,
+    finished_at   REAL,
+    numpy_version TEXT,
+    summary       TEXT,
+    message       TEXT,
+    weights       BLOB
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL,
+    epoch  INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE INDEX IF NOT EXISTS runs_created_at ON runs (created_at);
+"""
+NAMED = {"seed": 0, "name": "Baseline net", "model": {"hidden_layers": [{"units": 5, "activation": "tanh"}]},
+         "optimizer": {"name": "adam", "lr": 0.001}, "training": {"epochs": 2}}
+
+
+def first_schema_database(path):
+    """A database as the first schema's store wrote it: two finished runs (weights, metrics), one queued."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(FIRST_SCHEMA)
+        for i, (run_id, config, status, weights) in enumerate([
+                ("old1", NAMED, "done", b"PK-old1-weights"),
+                ("old2", CONFIG, "stopped", None),
+                ("old3", CONFIG, "queued", None)]):
+            conn.execute("INSERT INTO runs (run_id, config, status, created_at, started_at, finished_at,"
+                         " numpy_version, summary, message, weights) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (run_id, json.dumps(config), status, 1000.0 + i, 1000.5 + i, 1001.0 + i, "1.26.4",
+                          json.dumps({"status": status}), None, weights))
+            conn.executemany("INSERT INTO metrics (run_id, epoch, record) VALUES (?, ?, ?)",
+                             [(run_id, e, json.dumps(record(e))) for e in range(3)])
+    conn.close()
+
+
+def test_a_database_of_the_first_schema_opens_with_all_its_runs(tmp_path):
+    path = tmp_path / "first.sqlite"
+    first_schema_database(path)
+    store = Store(path)
+    store.init_schema()
+    assert store.schema_version() == 2
+
+    old = store.get_run("old1")
+    assert old["config"] == NAMED and old["status"] == "done" and old["numpy_version"] == "1.26.4"
+    assert old["summary"] == {"status": "done"} and old["finished_at"] == 1001.0
+    assert old["metrics"] == [record(e) for e in range(3)]
+    assert old["origin"] is None  # stored before origins: untagged
+    assert store.get_weights("old1") == b"PK-old1-weights"
+    assert store.get_weights("old2") is None
+    assert [r["run_id"] for r in store.list_runs()] == ["old3", "old2", "old1"]
+    assert [r["last_epoch"] for r in store.list_runs()] == [2, 2, 2]
+    assert [r["run_id"] for r in store.list_runs(origins=("untagged",))] == ["old3", "old2", "old1"]
+    # the old runs' words were computed during the upgrade
+    assert [r["run_id"] for r in store.list_runs(terms=("baseline", "adam"))] == ["old1"]
+    assert store.mark_interrupted() == 1  # the old queued run, as at any start
+
+    with sqlite3.connect(path) as conn:  # weights left the runs table for their own
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        assert "weights" not in columns and {"origin", "origin_kind", "search_text"} <= columns
+    conn.close()
+    store.init_schema()  # a second start changes nothing
+    assert len(store.list_runs()) == 3 and store.get_weights("old1") == b"PK-old1-weights"
+    store.create_run("new", CONFIG, origin={"kind": "dashboard"})
+    assert store.get_run("new")["origin"] == {"kind": "dashboard"}
+
+
+def test_an_upgrade_that_fails_leaves_the_first_schema_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "first.sqlite"
+    first_schema_database(path)
+    import server.store as store_module
+
+    def broken(run_id, config, origin):
+        raise RuntimeError("disk trouble")
+
+    monkeypatch.setattr(store_module, "search_text", broken)
+    with pytest.raises(RuntimeError, match="disk trouble"):
+        Store(path).init_schema()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert conn.execute("SELECT weights FROM runs WHERE run_id = 'old1'").fetchone()[0] == b"PK-old1-weights"
+    conn.close()
+    monkeypatch.undo()
+    store = Store(path)
+    store.init_schema()
+    assert store.get_weights("old1") == b"PK-old1-weights"
+
+
+def tagged_runs(store):
+    """Seven runs of every origin, oldest first."""
+    runs = [
+        ("d1", {"kind": "dashboard"}, NAMED, "done"),
+        ("b1", {"kind": "lab", "lab": "batchnorm", "batch": "B1", "key": "0-bn", "label": "Batch norm"}, CONFIG, "done"),
+        ("b2", {"kind": "lab", "lab": "batchnorm", "batch": "B1", "key": "0-plain", "label": "Normal"}, CONFIG, "diverged"),
+        ("o1", {"kind": "lab", "lab": "overfitting", "batch": "B2", "key": "dropout"}, CONFIG, "running"),
+        ("u1", None, CONFIG, "stopped"),
+        ("x1", {"kind": "rerun", "source": "d1"}, NAMED, "done"),
+        ("d2", {"kind": "dashboard"}, {**CONFIG, "name": "100% sure_thing"}, "queued"),
+    ]
+    for run_id, origin, config, status in runs:
+        store.create_run(run_id, config, origin=origin)
+        store.set_status(run_id, status)
+    return [r[0] for r in reversed(runs)]
+
+
+def ids(runs):
+    return [r["run_id"] for r in runs]
+
+
+@pytest.mark.parametrize("filters, expected", [
+    ({}, ["d2", "x1", "u1", "o1", "b2", "b1", "d1"]),
+    ({"origins": ("dashboard",)}, ["d2", "d1"]),
+    ({"origins": ("lab",)}, ["o1", "b2", "b1"]),
+    ({"origins": ("lab:batchnorm",)}, ["b2", "b1"]),
+    ({"origins": ("rerun",)}, ["x1"]),
+    ({"origins": ("untagged",)}, ["u1"]),
+    ({"origins": ("dashboard", "rerun", "untagged")}, ["d2", "x1", "u1", "d1"]),
+    ({"statuses": ("queued", "running")}, ["d2", "o1"]),
+    ({"statuses": ("done",), "origins": ("lab",)}, ["b1"]),
+    ({"batch": "B1"}, ["b2", "b1"]),
+    ({"source": "d1"}, ["x1"]),
+    ({"terms": ("adam",)}, ["x1", "d1"]),                 # the optimizer
+    ({"terms": ("baseline", "tanh")}, ["x1", "d1"]),      # name and activation, both must match
+    ({"terms": ("baseline", "relu")}, []),
+    ({"terms": ("batch normalisation",)}, ["b2", "b1"]),  # the lab's title
+    ({"terms": ("normal",)}, ["b2", "b1"]),               # a lab label (and the title)
+    ({"terms": ("re-run",)}, ["x1"]),
+    ({"terms": ("100%",)}, ["d2"]),                       # % and _ are matched as themselves
+    ({"terms": ("e_t",)}, ["d2"]),
+    ({"terms": ("1%",)}, []),                             # not a wildcard: '1' then anything
+    ({"terms": ("s_r",)}, []),                            # nor is _ ("sur" is there, "s_r" is not)
+    ({"terms": ("B1",)}, ["b2", "b1"]),                   # the batch id, case-insensitively
+])
+def test_runs_are_filtered_in_sql(store, filters, expected):
+    tagged_runs(store)
+    assert ids(store.list_runs(**filters)) == expected
+    assert store.count_runs(**filters) == len(expected)
+
+
+def test_pages_split_the_newest_first_order_without_gaps_even_when_times_tie(store, monkeypatch):
+    monkeypatch.setattr("server.store.time.time", lambda: 1234.5)  # every run created at once
+    for i in range(25):
+        store.create_run(f"r{i:02d}", CONFIG)
+        store.append_metrics(f"r{i:02d}", [record(e) for e in range(i % 4)])
+    pages = [store.list_runs(limit=10, offset=offset) for offset in (0, 10, 20, 30)]
+    assert [len(p) for p in pages] == [10, 10, 5, 0]
+    assert sum((ids(p) for p in pages), []) == [f"r{i:02d}" for i in reversed(range(25))]
+    assert [r["last_epoch"] for r in pages[2]] == [None if i % 4 == 0 else i % 4 - 1 for i in reversed(range(5))]
+    assert store.count_runs() == 25
+
+
+def test_the_origin_and_its_counts_are_returned(store):
+    tagged_runs(store)
+    assert store.get_run("b1")["origin"] == {"kind": "lab", "lab": "batchnorm", "batch": "B1", "key": "0-bn",
+                                             "label": "Batch norm"}
+    listed = {r["run_id"]: r["origin"] for r in store.list_runs()}
+    assert listed["u1"] is None and listed["d1"] == {"kind": "dashboard"}
+    # a re-run says what it re-ran: its source's id and name, and whether it is still stored
+    assert listed["x1"] == {"kind": "rerun", "source": "d1", "source_exists": True, "source_name": "Baseline net"}
+    assert store.get_run("x1")["origin"] == listed["x1"]
+    assert sorted(store.origin_counts(), key=str) == sorted(
+        [("dashboard", None, 2), ("lab", "batchnorm", 2), ("lab", "overfitting", 1), (None, None, 1),
+         ("rerun", None, 1)], key=str)
+    assert store.status_counts() == {"done": 3, "diverged": 1, "running": 1, "stopped": 1, "queued": 1}
+
+
+def test_a_deleted_run_takes_its_metrics_and_weights_with_it(store):
+    tagged_runs(store)
+    store.append_metrics("d1", [record(0), record(1)])
+    store.finish_run("d1", "done", {"status": "done"}, b"npz")
+    assert store.delete_run("d1") == "deleted"
+    assert store.get_run("d1") is None and store.get_weights("d1") is None
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM metrics WHERE run_id = 'd1'").fetchone()[0] == 0
+        assert conn.execute("SELECT COUNT(*) FROM weights WHERE run_id = 'd1'").fetchone()[0] == 0
+    conn.close()
+    assert store.delete_run("d1") == "unknown"
+    # its re-run stays, and says that its source is gone
+    assert store.get_run("x1")["origin"] == {"kind": "rerun", "source": "d1", "source_exists": False,
+                                             "source_name": None}
+
+
+def test_a_queued_or_running_run_is_never_deleted(store):
+    tagged_runs(store)
+    assert store.delete_run("d2") == "active"   # queued
+    assert store.delete_run("o1") == "active"   # running
+    assert store.get_run("d2") and store.get_run("o1")
+
+
+def test_finish_run_without_weights_removes_stored_ones(store):
+    store.create_run("r", CONFIG)
+    store.finish_run("r", "done", {"status": "done"}, b"npz")
+    store.finish_run("r", "done", {"status": "done"}, None)  # e.g. recorded again after a full disk
+    assert store.get_weights("r") is None
+    store.finish_run("missing", "done", {"status": "done"}, b"npz")  # no run: no orphan weights
+    assert store.get_weights("missing") is None

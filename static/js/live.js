@@ -49,11 +49,11 @@ export class Live {
 
   /**
    * Ask the server to train `config`. Resolves to the ack: {run_id, queue_position} or {error, errors}.
-   * On success the run is on the charts and followed by the status panel.
+   * On success the run is on the charts and followed by the status panel. origin: see socket.js.
    */
-  async start(config, { short, name } = {}) {
+  async start(config, { short, name, origin = null } = {}) {
     this.timing = { clickAt: performance.now() };
-    const ack = await this.socket.start(config);
+    const ack = await this.socket.start(config, origin);
     this.timing.ackAt = performance.now();
     if (!ack || ack.error || !ack.run_id) return ack || { error: "no answer" };
     const runId = ack.run_id;

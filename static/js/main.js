@@ -113,7 +113,7 @@ async function main() {
     status.clear("starting", "Sending the settings to the server…");
     let ack;
     try {
-      ack = await live.start(config, { name: config.name });
+      ack = await live.start(config, { name: config.name, origin: { kind: "dashboard" } });
     } catch (err) {
       status.failed(null, err.message);
       setTrainDisabled(false);

@@ -8,7 +8,9 @@
  * - Model: "default" or a run with stored weights: a run's page offers its run (chosen when it is done);
  *   every page offers the runs of its run list (window.playground.list) that finished with weights, added
  *   when they finish (the playground:run-finished event) and named as in that list ("run #1 — ..."), and
- *   the newest finished runs the server lists ("stored run abc123… — ...").
+ *   the newest finished runs the server lists ("stored run abc123… — ..."). The runs of the page come first
+ *   ("On this page"), then the stored ones grouped by where they came from (<optgroup>s: the dashboard's,
+ *   re-runs, earlier runs, then one per lab, so that a lab's 32-run batch does not bury them).
  * - A result belongs to one input: while a new input is being recognised the old result is marked stale
  *   (.predict-stale, dimmed), and a refusal clears the 28x28 view, the digit and the bars.
  * - window.predictPanel exposes {predict, clear, last} for tests.
@@ -187,7 +189,9 @@
   const runOptions = new Map();    // run id -> its <option>
   const weightChecks = new Map();  // run id -> Promise<boolean>: the server has its weights
   const summaries = new Map();     // run id -> summary from playground:run-finished
-  const storedRuns = new Map();    // run id -> {description}: finished runs the server lists
+  const storedRuns = new Map();    // run id -> {description, name, label, group, rank}: finished runs the server lists
+  const groups = new Map();        // group key -> its <optgroup>
+  const PAGE_GROUP = { key: "page", label: "On this page", order: -1 };
   const runPage = document.getElementById("run-page");
 
   function pageRun() {
@@ -213,7 +217,7 @@
     const parts = [short];
     if (e && e.name) parts.push(e.name);
     if (e && e.description) parts.push(e.description);
-    else if (older && older.description) parts.push(older.description);
+    else if (older) parts.push(...[older.name, older.label, older.description].filter(Boolean));
     const summary = summaries.get(id);
     const acc = pct(summary && summary.final && summary.final.test_acc);
     const fromMeta = !acc && e && typeof e.meta === "string" && /test ([\d.]+%)/.exec(e.meta);
@@ -233,13 +237,45 @@
     return weightChecks.get(id);
   }
 
+  /** The <optgroup> of a group {key, label, order}, made on first use and kept in order. */
+  function optgroup(group) {
+    let el = groups.get(group.key);
+    if (el) return el;
+    el = document.createElement("optgroup");
+    el.label = group.label;
+    el.dataset.group = group.key;
+    el.dataset.order = String(group.order);
+    const after = [...select.querySelectorAll("optgroup")].find((other) =>
+      Number(other.dataset.order) > group.order
+      || (Number(other.dataset.order) === group.order && other.label.localeCompare(group.label) > 0));
+    select.insertBefore(el, after || null);
+    groups.set(group.key, el);
+    return el;
+  }
+
+  /** Runs of this page (its run list, or the run of a run's page) first; stored ones by their origin. */
+  function groupOf(id) {
+    const own = pageRun();
+    if ((own && own.id === id) || listEntry(id) || !storedRuns.has(id)) return PAGE_GROUP;
+    return storedRuns.get(id).group || PAGE_GROUP;
+  }
+
   function upsertOption(id) {
     let opt = runOptions.get(id);
     if (!opt) {
       opt = document.createElement("option");
       opt.value = id;
-      select.appendChild(opt);
       runOptions.set(id, opt);
+    }
+    const group = optgroup(groupOf(id));
+    if (opt.parentNode !== group) {
+      // In a group, in the order the server listed them (newest first); the page's runs as they came.
+      const rank = storedRuns.has(id) && group !== groups.get(PAGE_GROUP.key) ? storedRuns.get(id).rank : Infinity;
+      opt.dataset.rank = String(rank);
+      const before = [...group.children].find((other) => Number(other.dataset.rank) > rank);
+      const selected = select.value;
+      group.insertBefore(opt, before || null);
+      select.value = selected;          // moving an option must not change the choice
     }
     const names = runNames(id);
     if (opt.textContent !== names.full) opt.textContent = names.full;
@@ -289,13 +325,15 @@
   });
   // Runs trained earlier, where the server lists them: the newest that finished, so a stored run can
   // recognise digits without being put on the charts first (a server with listing off answers 403).
-  const STORED_OFFERED = 20;
-  Promise.all([fetch(`/api/runs?limit=${STORED_OFFERED}`).then((r) => (r.ok ? r.json() : null)),
-               formatting])
-    .then(([body, format]) => {
-      for (const r of (body && body.runs) || []) {
+  // The dashboard's runs (and re-runs, and runs from before origins) and each lab's are asked for apart
+  // (origin.js pickerRuns), so that a lab batch of 32 runs does not push the others out of the list.
+  Promise.all([formatting, import("./origin.js")])
+    .then(async ([format, origins]) => {
+      const runs = await origins.pickerRuns({ status: "done", own: 20, perLab: 10 });
+      for (const [rank, r] of runs.entries()) {
         if (r.status !== "done" || runOptions.has(r.run_id)) continue;
-        storedRuns.set(r.run_id, { description: format.describeConfig(r.config) });
+        storedRuns.set(r.run_id, { description: format.describeConfig(r.config), group: origins.originGroup(r.origin),
+          label: r.origin && r.origin.label, name: r.config && typeof r.config.name === "string" ? r.config.name : "", rank });
         if (r.summary) summaries.set(r.run_id, r.summary);
         offerRun(r.run_id, r.status, { quiet: true });
       }

@@ -1,7 +1,9 @@
-// Permalink page of one stored run: charts from the stored metrics (instantly), its config,
-// weights download, "Open in builder", and "Re-run" overlaid on the same charts.
+// Permalink page of one stored run: charts from the stored metrics (instantly), its config, where it
+// came from, weights download, "Open in builder", "Re-run" overlaid on the same charts, and "Delete run".
+// The page is titled by the run's name (its config's "name", else its description); Stop shows only
+// while the followed run is queued or running.
 
-import { getRun, weightsUrl } from "./api.js";
+import { deleteRun, getRun, weightsUrl } from "./api.js";
 import { Charts } from "./charts.js";
 import { RunList } from "./runs.js";
 import { StatusPanel } from "./status.js";
@@ -10,6 +12,7 @@ import { builderLink } from "./hash.js";
 import { h, describeConfig, pct, when, duration, optimizerLabel, lossLabel, fmtNum, fmtSmall, dropoutStyle, dropoutStyleLabel, batchNormEps } from "./format.js";
 import { showNotice, watchConnection } from "./page.js";
 import { describeLayer, isImageLayer, layerShapes, shapeText } from "./layers.js";
+import { originNodes, rerunOf } from "./origin.js";
 
 const $ = (id) => document.getElementById(id);
 const ACTIVE = new Set(["queued", "running"]);
@@ -23,7 +26,7 @@ async function main() {
   const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), gap: $("chart-gap") });
   const status = new StatusPanel(
     { line: $("status"), bar: $("progress"), fill: $("progress-fill"), epoch: $("progress-epoch"), time: $("progress-time"), stop: $("stop") },
-    { onStop: (id) => live.stop(id) });
+    { onStop: (id) => live.stop(id), hideStop: true });
   const list = new RunList($("runs"), charts, { onAddStored: (id) => addStored(id), onStop: (id) => live.stop(id) });
   const live = new Live({ charts, list, status });
   watchConnection();
@@ -78,7 +81,9 @@ async function main() {
     $("rerun-notice").hidden = true;
     status.set("starting", "Sending the same settings to the server…");
     let ack;
-    try { ack = await live.start(run.config, { short: `re-run ${reruns.size + 1}` }); } catch (err) {
+    try {
+      ack = await live.start(run.config, { short: `re-run ${reruns.size + 1}`, origin: { kind: "rerun", source: runId } });
+    } catch (err) {
       status.failed(null, err.message);
       rerun.disabled = false;
       return;
@@ -86,6 +91,26 @@ async function main() {
     rerun.disabled = false;
     if (ack.error) { status.set("error", `Re-run not started: ${ack.error}`); return; }
     reruns.add(ack.run_id);
+  });
+
+  // ---- Delete
+  $("delete-run").addEventListener("click", async () => {
+    const title = runTitle(run);
+    if (!window.confirm(`Delete run “${title}”? Its metrics and trained weights are deleted from this server; this cannot be undone.`)) return;
+    const button = $("delete-run");
+    button.disabled = true;
+    try {
+      await deleteRun(runId);
+    } catch (err) {
+      if (err.status !== 404) {   // 404: already gone
+        showNotice($("page-notice"), err.status === 409
+          ? "This run is queued or running: stop it first, then delete it."
+          : `Could not delete this run: ${err.message}`, { kind: "error" });
+        button.disabled = ACTIVE.has(run.status);
+        return;
+      }
+    }
+    location.assign(`/runs?deleted=${encodeURIComponent(runId)}`);
   });
 
   async function compareRerun(id) {
@@ -130,8 +155,19 @@ async function main() {
     badge.textContent = r.status;
     badge.className = `badge badge-${r.status}`;
     root.dataset.status = r.status;
-    const name = r.config && r.config.name;
-    $("run-description").textContent = (name ? `${name} — ` : "") + describeConfig(r.config);
+    const title = runTitle(r);
+    $("run-title").textContent = title;
+    document.title = document.title.replace(root.dataset.pageTitle, () => title);
+    root.dataset.pageTitle = title;
+    // Named: the description says what it is; unnamed, the title is the description.
+    const named = title !== describeConfig(r.config);
+    $("run-description").textContent = named ? describeConfig(r.config) : "";
+    $("run-description").hidden = !named;
+    renderOrigin(r.origin);
+    const del = $("delete-run");
+    del.disabled = ACTIVE.has(r.status);
+    del.title = del.disabled ? "Stop this run first: a run that is queued or running cannot be deleted"
+      : "Delete this run with its metrics and weights";
     const s = r.summary || {};
     const final = s.final || (r.metrics && r.metrics[r.metrics.length - 1]) || {};
     const facts = [
@@ -154,6 +190,22 @@ async function main() {
     download.title = hasWeights ? "The trained weights as a NumPy .npz file (np.load)" : "Weights are saved when a run finishes";
     if (!hasWeights) download.removeAttribute("href");
   }
+}
+
+/** A run's title: its config's name, else its description as the dashboard's lists show it. */
+function runTitle(r) {
+  const name = r.config && typeof r.config.name === "string" ? r.config.name.trim() : "";
+  return name || describeConfig(r.config) || `Run ${r.run_id}`;
+}
+
+function renderOrigin(origin) {
+  const line = $("run-origin");
+  line.hidden = !origin;
+  if (!origin) return;
+  if (origin.kind === "dashboard") line.replaceChildren("Trained on the dashboard.");
+  else if (origin.kind === "rerun") line.replaceChildren("A ", rerunOf(origin), ": the same settings and seed, trained again.");
+  else if (origin.kind === "lab") line.replaceChildren("From the ", originNodes(origin));
+  else line.replaceChildren(originNodes(origin));
 }
 
 function renderConfig(config) {

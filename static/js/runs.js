@@ -3,7 +3,11 @@
 
 import { h, describeConfig, pct, when } from "./format.js";
 import { PALETTE } from "./charts.js";
-import { listRuns, permalink } from "./api.js";
+import { permalink } from "./api.js";
+import { originGroup, pickerRuns } from "./origin.js";
+
+const STORED_OFFERED = 100; // of the dashboard's runs (and re-runs, and runs from before origins)
+const STORED_PER_LAB = 50;  // of each lab's
 
 const STATUS_TEXT = { queued: "queued", running: "running", done: "done", stopped: "stopped", diverged: "diverged", error: "error", starting: "starting" };
 
@@ -103,23 +107,32 @@ export class RunList {
     this.root.append(h("div", { class: "stored-picker" }, this.select, this.addBtn, refresh));
   }
 
+  /** The stored runs, the dashboard's first, then re-runs and older untagged runs, then one group per
+   * lab (a lab batch can hold 32 runs, which would bury the dashboard's own; see pickerRuns). */
   async refreshStored() {
     if (!this.select) return;
-    let runs = [];
-    try { runs = (await listRuns()).runs || []; } catch (err) {
+    let runs;
+    try { runs = await pickerRuns({ own: STORED_OFFERED, perLab: STORED_PER_LAB }); } catch (err) {
       const text = err.status === 403 ? "Listing runs is turned off on this server" : "Could not load stored runs";
       this.select.replaceChildren(h("option", { value: "" }, text));
       return;
     }
     const current = this.select.value;
-    const options = runs.map((r) => {
+    const groups = new Map();
+    for (const r of runs) {
+      const group = originGroup(r.origin);
+      if (!groups.has(group.key)) groups.set(group.key, { ...group, options: [] });
       const s = r.summary || {};
       const final = s.final || {};
       const acc = final.test_acc !== undefined && final.test_acc !== null ? `, test ${pct(final.test_acc)}` : "";
-      return h("option", { value: r.run_id },
-        `${when(r.created_at)} · ${r.status}${acc} · ${describeConfig(r.config)}`);
-    });
-    this.select.replaceChildren(h("option", { value: "" }, runs.length ? "Add a stored run…" : "No stored runs yet"), ...options);
+      const name = r.config && typeof r.config.name === "string" && r.config.name ? `${r.config.name} — ` : "";
+      const label = r.origin && r.origin.label ? `${r.origin.label} · ` : "";
+      groups.get(group.key).options.push(h("option", { value: r.run_id },
+        `${when(r.created_at)} · ${r.status}${acc} · ${name}${label}${describeConfig(r.config)}`));
+    }
+    const ordered = [...groups.values()].sort((a, b) => a.order - b.order || a.label.localeCompare(b.label));
+    this.select.replaceChildren(h("option", { value: "" }, runs.length ? "Add a stored run…" : "No stored runs yet"),
+      ...ordered.map((g) => h("optgroup", { label: g.label }, g.options)));
     this.select.value = current;
     this.addBtn.disabled = !this.select.value;
   }

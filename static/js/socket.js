@@ -1,5 +1,5 @@
 // Socket.IO connection and the run events of docs/internals.md ("server"):
-//   client -> server: run:start {config} (ack {run_id, queue_position} | {error, errors}),
+//   client -> server: run:start {config, origin?} (ack {run_id, queue_position} | {error, errors}),
 //                     run:stop {run_id}, run:watch {run_id} (ack {run_id, status, config, metrics})
 //   server -> room:   run:queued, run:started, run:epoch, run:done, run:error (all carry run_id)
 //
@@ -67,8 +67,8 @@ export class RunSocket {
     });
   }
 
-  /** -> {run_id, queue_position} or {error, errors}. */
-  start(config) { return this._emit("run:start", { config }); }
+  /** -> {run_id, queue_position} or {error, errors}. origin: where the run comes from (server/origin.py). */
+  start(config, origin = null) { return this._emit("run:start", origin ? { config, origin } : { config }); }
   stop(runId) { return this._emit("run:stop", { run_id: runId }); }
   /** Join a run's room (a permalink of a running run) -> {run_id, status, config, metrics} or {error}. */
   watch(runId) { return this._emit("run:watch", { run_id: runId }); }

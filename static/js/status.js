@@ -3,14 +3,19 @@
 import { duration, pct } from "./format.js";
 
 export class StatusPanel {
-  /** el: {line, bar, fill, epoch, time, stop}; stop: a button, or several that act as one. */
-  constructor(el, { onStop = () => {} } = {}) {
+  /** el: {line, bar, fill, epoch, time, stop}; stop: a button, or several that act as one. hideStop: Stop
+   * shows only while the followed run is starting, queued or running (a run's page: a finished run has
+   * nothing to stop). */
+  constructor(el, { onStop = () => {}, hideStop = false } = {}) {
     this.el = el;
     this.stops = [].concat(el.stop);
+    this.hideStop = hideStop;
     this.run = null;
     this.timer = null;
     for (const stop of this.stops) stop.addEventListener("click", () => { if (this.run) onStop(this.run.id); });
+    const shown = this.stops.map((stop) => !stop.hidden);  // as the page was rendered, until a run is followed
     this.set("idle", el.line.textContent || "Ready.");
+    if (hideStop) this.stops.forEach((stop, i) => { stop.hidden = !shown[i]; });
   }
 
   /** kind: idle starting queued running done stopped diverged error invalid */
@@ -18,7 +23,10 @@ export class StatusPanel {
     this.el.line.dataset.status = kind;
     setText(this.el.line, text);
     const active = kind === "starting" || kind === "queued" || kind === "running";
-    for (const stop of this.stops) stop.disabled = !(active && this.run && this.run.id);
+    for (const stop of this.stops) {
+      stop.disabled = !(active && this.run && this.run.id);
+      if (this.hideStop) stop.hidden = !active;
+    }
     this.el.bar.dataset.state = kind;
     if (!active) this._stopTimer();
   }

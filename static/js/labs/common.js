@@ -231,8 +231,26 @@ export function labSocket() {
 
 const RETRYABLE = /queued or running|too many runs started|try again/i;
 
+/** A new batch id: 12 random URL-safe characters (crypto.getRandomValues works on plain http too). */
+export function newBatchId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(9));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/** The origin a lab run is stored with (server/origin.py): this lab, the batch, the run's key and label. */
+export function labOrigin(batch, item) {
+  const origin = { kind: "lab", lab: (LAB && LAB.dataset.slug) || "", batch };
+  const text = (value, longest) => (typeof value === "string" && value.trim() ? value.trim().slice(0, longest) : null);
+  const key = text(item.key, 64);
+  const label = text(item.label, 120);
+  if (key) origin.key = key;
+  if (label) origin.label = label;
+  return origin;
+}
+
 /**
- * Train a list of configs through the socket API, each a normal stored run with its own room.
+ * Train a list of configs through the socket API, each a normal stored run with its own room, tagged
+ * with this lab and one batch id per start() (so that /runs can show, filter and delete the batch).
  * The server allows a few active runs per connection (data-max-per-client) and a start rate:
  * RunBatch keeps at most that many submitted at once and retries refused starts after a pause.
  * hooks: {onEpoch(item, record), onState(item), onAllDone()} with item = {key, config, status, runId,
@@ -264,6 +282,7 @@ export class RunBatch {
   start(entries) {
     this.socket = labSocket();
     this.stopped = false;
+    this.batchId = newBatchId();
     this.items = entries.map((e) => ({ ...e, status: "waiting", runId: null, epoch: -1, error: null }));
     for (const item of this.items) this._state(item);
     this._pump();
@@ -286,7 +305,7 @@ export class RunBatch {
     item.status = "submitting";
     this._state(item);
     let ack;
-    try { ack = await this.socket.start(item.config); } catch (err) { ack = { error: err.message }; }
+    try { ack = await this.socket.start(item.config, labOrigin(this.batchId, item)); } catch (err) { ack = { error: err.message }; }
     if (this.stopped) {
       if (ack && ack.run_id) this.socket.stop(ack.run_id).catch(() => {});
       item.status = "stopped";
