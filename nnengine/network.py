@@ -185,25 +185,38 @@ class StackedEvaluation:
     row add nothing to the first affine map; when the first layer is an ``Affine`` they are left out of
     its product (``Network.infer(columns=...)``).
 
+    The stacked rows are cut into fixed blocks of ``chunk`` rows (``block_rows``, or fewer when the
+    network bounds its chunks), one product per layer each.  A row's numbers depend on the product it
+    is part of: OpenBLAS works through a product in tiles of rows and does not add up every row of a
+    tile, nor the rows of a short last tile, in the same order, so a row in another product, or at
+    another offset in it, can come out different in its last bits.  The blocks depend only on the row count
+    and ``chunk``, never on ``workers``, so the numbers are the same for any number of workers, on
+    every call.  Every product runs with one BLAS thread (see ``blas_threads``): ``__call__`` limits
+    it, and a caller of ``start()`` holds ``blas_threads.limit(1)`` (the trainer does).
+
     With ``workers`` > 1 (default: the cores BLAS may use; at least ``min_rows_per_worker`` rows each)
-    the rows are cut into that many fixed contiguous parts, each evaluated by its own thread on its own
-    replica of the network (NumPy releases the GIL in its loops and matrix products; BLAS should then run
-    one thread per product, see ``blas_threads.limit``): the element-wise steps run in parallel too and
-    each part's activations stay in one core's cache.  ``start()`` copies the network's state into the
-    replicas and returns at once, so the caller may go on changing the network (training the next epoch)
-    while the evaluation runs.  The parts depend only on the row count and ``workers``, so the numbers
-    are the same on every call.  Replicas need layers whose evaluation reads only their params and
-    batch-norm statistics (``REPLICABLE``); with any other layer there is one worker.
+    the blocks are shared out in that many contiguous runs, each evaluated by its own thread on its own
+    replica of the network (NumPy releases the GIL in its loops and matrix products): the element-wise
+    steps run in parallel too and each block's activations stay in one core's cache.  ``start()``
+    copies the network's state into the replicas and returns at once, so the caller may go on changing
+    the network (training the next epoch) while the evaluation runs.  Replicas need layers whose
+    evaluation reads only their params and batch-norm statistics (``REPLICABLE``); with any other layer
+    there is one worker.
 
     ``views(i)`` gives set i's (x, t) in ``dtype`` with all of its features, for training.
     Call ``close()`` (or use it as a context manager) to stop the worker threads.
     """
 
     min_rows_per_worker = 1000   # below that a second thread costs more than it saves
+    # Rows per product: large enough that a product costs little more per row than one over every
+    # row, small enough that the blocks share out evenly among two or three workers (5,000 rows:
+    # 2,560 / 2,440).  Changing it changes the last bits of the records.
+    block_rows = 512
 
     def __init__(self, network: Network, sets: list[tuple[np.ndarray, np.ndarray]], dtype=None,
-                 chunk: int = 8192, workers: int | None = None):
+                 chunk: int | None = None, workers: int | None = None):
         self.network = network
+        chunk = chunk or self.block_rows
         self.chunk = min(chunk, network.chunk_rows or chunk)
         dtype = np.dtype(dtype) if dtype is not None else np.result_type(*(x.dtype for x, _ in sets))
         self.sets = [(np.asarray(x, dtype=dtype), np.asarray(t)) for x, t in sets]
@@ -221,7 +234,8 @@ class StackedEvaluation:
         workers = max(1, min(workers, n // self.min_rows_per_worker))
         if not blas_threads.available or not REPLICABLE.issuperset(map(type, network.layers)):
             workers = 1
-        cuts = [n * k // workers for k in range(workers + 1)]
+        cuts = self._cuts(n, workers)
+        workers = len(cuts) - 1
         self.pool = None
         if workers > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -230,6 +244,15 @@ class StackedEvaluation:
         else:
             replicas = [network]
         self.parts = [(a, b, Scratch(), replica) for a, b, replica in zip(cuts[:-1], cuts[1:], replicas)]
+
+    def _cuts(self, n: int, workers: int) -> list[int]:
+        """Where the workers' runs of blocks start and end: block boundaries, nearest to an even
+        share of the rows (at most ``workers`` runs, none empty; [0, n] for one)."""
+        blocks = -(-n // self.chunk)
+        if workers <= 1 or blocks <= 1:
+            return [0, n]
+        inner = {min(n, self.chunk * round(n * k / workers / self.chunk)) for k in range(1, workers)}
+        return [0, *sorted(inner - {0, n}), n]
 
     def _active_columns(self, network: Network) -> np.ndarray | None:
         """Indices of the features that are non-zero in some row, if the first layer is an ``Affine``
@@ -307,7 +330,7 @@ class StackedEvaluation:
 
     def __call__(self) -> list[tuple[float, float]]:
         """[(mean loss, accuracy)] per set, in the order given (NaN, NaN for an empty set)."""
-        with blas_threads.limit(1) if self.pool is not None else _nothing():
+        with blas_threads.limit(1):
             return self.start()()
 
     def _results(self) -> list[tuple[float, float]]:
@@ -341,11 +364,6 @@ def copy_state(source: Network, target: Network) -> None:
 # Layers whose evaluation reads only their params and batch-norm statistics (what copy_state copies).
 REPLICABLE = frozenset([Affine, BatchNorm, Dropout, Conv2D, MaxPool2D, SpatialBatchNorm, Reshape, Flatten,
                         *ACTIVATIONS.values()])
-
-
-@contextmanager
-def _nothing():
-    yield
 
 
 class _BlasThreads:
