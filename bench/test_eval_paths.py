@@ -60,7 +60,6 @@ def test_infer_matches_forward(case):
 @pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
 def test_stacked_evaluation_matches_per_set_reference(case, monkeypatch):
     monkeypatch.setattr(StackedEvaluation, "min_rows_per_worker", 100)
-    monkeypatch.setattr(StackedEvaluation, "block_rows", 100)
     net, x, t = make(**case)
     sets = [(x[:100], t[:100]), (x[100:650], t[100:650]), (x[:0], t[:0]), (x[650:], t[650:])]
     tol = 1e-5 if x.dtype == np.float32 else 1e-12

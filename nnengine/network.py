@@ -185,13 +185,13 @@ class StackedEvaluation:
     row add nothing to the first affine map; when the first layer is an ``Affine`` they are left out of
     its product (``Network.infer(columns=...)``).
 
-    The stacked rows are cut into fixed blocks of ``chunk`` rows (``block_rows``, or fewer when the
-    network bounds its chunks), one product per layer each.  A row's numbers depend on the product it
-    is part of: OpenBLAS works through a product in tiles of rows and does not add up every row of a
-    tile, nor the rows of a short last tile, in the same order, so a row in another product, or at
-    another offset in it, can come out different in its last bits.  The blocks depend only on the row count
-    and ``chunk``, never on ``workers``, so the numbers are the same for any number of workers, on
-    every call.  Every product runs with one BLAS thread (see ``blas_threads``): ``__call__`` limits
+    The stacked rows are cut into ``blocks`` blocks of a multiple of 128 rows (at most ``chunk``, or
+    the network's ``chunk_rows``), one product per layer each: ``self.chunk`` rows, the last one
+    shorter.  A row's numbers depend on the product it is part of: OpenBLAS works through a product
+    in tiles of rows and does not add up every row of a tile, nor the rows of a short last tile, in the
+    same order, so a row in another product, or at another offset in it, can come out different in its
+    last bits.  The blocks depend only on the row count and the network, never on ``workers``, so the
+    numbers are the same for any number of workers, on every call.  Every product runs with one BLAS thread (see ``blas_threads``): ``__call__`` limits
     it, and a caller of ``start()`` holds ``blas_threads.limit(1)`` (the trainer does).
 
     With ``workers`` > 1 (default: the cores BLAS may use; at least ``min_rows_per_worker`` rows each)
@@ -208,16 +208,15 @@ class StackedEvaluation:
     """
 
     min_rows_per_worker = 1000   # below that a second thread costs more than it saves
-    # Rows per product: large enough that a product costs little more per row than one over every
-    # row, small enough that the blocks share out evenly among two or three workers (5,000 rows:
-    # 2,560 / 2,440).  Changing it changes the last bits of the records.
-    block_rows = 512
+    # Few blocks, as each product is one more call into NumPy for every worker thread (with 512-row
+    # blocks two workers spent 12% more CPU on the book's 5,000 rows than with 1,280), enough to share
+    # out evenly between two workers (5,000 rows: 2,560 / 2,440).  Changing it changes the last bits
+    # of the records.
+    blocks = 4
 
     def __init__(self, network: Network, sets: list[tuple[np.ndarray, np.ndarray]], dtype=None,
-                 chunk: int | None = None, workers: int | None = None):
+                 chunk: int = 8192, workers: int | None = None):
         self.network = network
-        chunk = chunk or self.block_rows
-        self.chunk = min(chunk, network.chunk_rows or chunk)
         dtype = np.dtype(dtype) if dtype is not None else np.result_type(*(x.dtype for x, _ in sets))
         self.sets = [(np.asarray(x, dtype=dtype), np.asarray(t)) for x, t in sets]
         self.t = np.concatenate([t for _, t in self.sets], axis=0)
@@ -228,6 +227,8 @@ class StackedEvaluation:
         self.x = self._stack(dtype)
 
         n = len(self.x)
+        share = -(-n // self.blocks)
+        self.chunk = max(1, min(chunk, network.chunk_rows or chunk, -(-share // 128) * 128))
         self.losses = np.empty(n, dtype=network._loss_dtype(self.x))
         self.correct = np.empty(n, dtype=bool)
         workers = blas_threads.cores() if workers is None else workers

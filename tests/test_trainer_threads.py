@@ -11,15 +11,12 @@ from nnengine import trainer
 from nnengine.config import parse_config
 from nnengine.network import StackedEvaluation, blas_threads, build_network
 
-BLOCK_ROWS = StackedEvaluation.block_rows   # the real blocks (the fixture below makes them small)
-
 
 @pytest.fixture(autouse=True)
 def small_parts(monkeypatch):
-    # The tests' sets have a few hundred rows; below 1000 rows a part (and in one block of
-    # rows) the evaluation would keep one worker whatever it is given.
+    # The tests' sets have a few hundred rows; below 1000 rows a part the evaluation
+    # would keep one worker whatever it is given.
     monkeypatch.setattr(StackedEvaluation, "min_rows_per_worker", 10)
-    monkeypatch.setattr(StackedEvaluation, "block_rows", 16)
 
 
 def config(**changes):
@@ -88,10 +85,9 @@ def test_a_diverging_run_ends_alike_whatever_the_threads():
     assert same_weights(weights(result), weights(reference))
 
 
-def test_a_rows_numbers_do_not_depend_on_how_the_evaluation_shares_the_rows(monkeypatch):
+def test_a_rows_numbers_do_not_depend_on_how_the_evaluation_shares_the_rows():
     """OpenBLAS adds up a row of a product in an order that depends on where the row falls in the
     product's tiles, so the evaluation's products must cover the same rows whatever the workers."""
-    monkeypatch.setattr(StackedEvaluation, "block_rows", BLOCK_ROWS)
     cfg = config(model={"hidden_layers": [{"units": 100, "activation": "relu"}] * 2})
     rng = np.random.default_rng(0)
     network = build_network(cfg.model, cfg.training, rng, dtype=np.float32)
