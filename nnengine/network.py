@@ -191,8 +191,9 @@ class StackedEvaluation:
     in tiles of rows and does not add up every row of a tile, nor the rows of a short last tile, in the
     same order, so a row in another product, or at another offset in it, can come out different in its
     last bits.  The blocks depend only on the row count and the network, never on ``workers``, so the
-    numbers are the same for any number of workers, on every call.  Every product runs with one BLAS thread (see ``blas_threads``): ``__call__`` limits
-    it, and a caller of ``start()`` holds ``blas_threads.limit(1)`` (the trainer does).
+    numbers are the same for any number of workers, on every call.  Every product runs with one BLAS
+    thread (see ``blas_threads``): ``__call__`` limits it, and a caller of ``start()`` holds
+    ``blas_threads.limit(1)`` (the trainer does).
 
     With ``workers`` > 1 (default: the cores BLAS may use; at least ``min_rows_per_worker`` rows each)
     the blocks are shared out in that many contiguous runs, each evaluated by its own thread on its own

@@ -118,7 +118,8 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     steps = -(-n // batch_size)  # ceil: the last, smaller batch is kept
     # One BLAS thread per product for the whole run (see the docstring): the numbers, not the speed,
     # decide; background evaluation threads use the other cores.
-    with evaluations, blas_threads.limit(1), np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    ignore = dict(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+    with evaluations, blas_threads.limit(1), np.errstate(**ignore):
         pipeline.launch(0)
         for epoch in range(1, config.training.epochs + 1):
             order = rng.permutation(n)

@@ -67,7 +67,8 @@ _SETTINGS = {
         ("grid", "false leaves the contour grid out (default true)"),
     ],
     "histograms": [
-        ("activation", f"any of the {len(histograms.ACTIVATIONS)} activations (default \"{histograms.BOOK['activation']}\")"),
+        ("activation", f"any of the {len(histograms.ACTIVATIONS)} activations "
+                       f"(default \"{histograms.BOOK['activation']}\")"),
         ("inits", "[{\"init\": \"std\", \"std\": 1}, {\"init\": \"xavier\"}, ...] "
                   "(default: the book's std 1, std 0.01, Xavier, He)"),
         *[(key, f"{lo} to {hi} (default {histograms.BOOK[key]})") for key, (lo, hi) in histograms.LIMITS.items()],
@@ -76,7 +77,8 @@ _SETTINGS = {
     ],
     "gradcheck": [
         ("config", "an experiment config (as for `python -m nnengine run`; missing keys take their defaults)"),
-        ("batch", f"samples in the checked batch, 1 to {gradcheck_lab.MAX_BATCH} (default {gradcheck_lab.DEFAULT_BATCH})"),
+        ("batch", f"samples in the checked batch, 1 to {gradcheck_lab.MAX_BATCH} "
+                  f"(default {gradcheck_lab.DEFAULT_BATCH})"),
         ("max_entries", f"entries checked per parameter, 1 to {gradcheck_lab.MAX_ENTRIES} "
                         f"(default {gradcheck_lab.DEFAULT_ENTRIES})"),
         ("seed", "(default 0)"),
