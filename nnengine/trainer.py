@@ -116,8 +116,9 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     n = len(x_train)
     batch_size = min(config.training.batch_size, n)
     steps = -(-n // batch_size)  # ceil: the last, smaller batch is kept
-    # One BLAS thread per product for the whole run (see the docstring): the numbers, not the speed,
-    # decide; background evaluation threads use the other cores.
+    # One BLAS thread per product for the whole run (see the docstring); background evaluation threads
+    # use the other cores.  For these small products a second BLAS thread bought little even on an idle
+    # machine (the batch-norm lab's runs: about as fast, twice the CPU) and cost many times over on a busy one.
     ignore = dict(over="ignore", invalid="ignore", divide="ignore", under="ignore")
     with evaluations, blas_threads.limit(1), np.errstate(**ignore):
         pipeline.launch(0)
