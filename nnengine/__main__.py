@@ -6,6 +6,7 @@ stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -90,25 +91,37 @@ def command_search(args, out, err) -> int:
                          "(the book uses 20% of the training samples)")
     trials = sample_trials(config, args.trials, lr, weight_decay)
     results = []
-    for result in search(config, trials, workers=args.workers):
-        results.append(result)
-        emit({key: value for key, value in result.items() if key != "curve"}, out)
-        if args.progress:
-            _progress(err, len(results), len(trials), best(results)[0] if best(results) else None)
-    if args.progress:
-        err.write("\n")
+    with _progress(err, len(trials), args.progress) as bar:
+        for result in search(config, trials, workers=args.workers):
+            results.append(result)
+            emit({key: value for key, value in result.items() if key != "curve"}, out)
+            leader = best(results)
+            if leader:
+                bar.set_postfix_str(f"best val_acc {leader[0]['val_acc']:.3f} (lr {leader[0]['lr']:.2e}, "
+                                    f"wd {leader[0]['weight_decay']:.2e})", refresh=False)
+            bar.update(1)
     top = best(results, args.top)
     emit({"event": "best", "best": top[0] if top else None,
           "top": [{k: v for k, v in r.items() if k != "curve"} for r in top]}, out)
     return 0
 
 
-def _progress(err, done: int, total: int, leader: dict | None) -> None:
-    width = 30
-    filled = width * done // total
-    lead = f" best val_acc {leader['val_acc']:.3f} (lr {leader['lr']:.2e}, wd {leader['weight_decay']:.2e})" if leader else ""
-    err.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}{lead}")
-    err.flush()
+def _progress(err, total: int, show: bool):
+    """tqdm's bar of the trials on ``err`` (stdout keeps only the JSON lines); a bar that draws
+    nothing when ``show`` is False, without importing tqdm."""
+    if not show:
+        return contextlib.nullcontext(_NoBar())
+    from tqdm import tqdm
+
+    return tqdm(total=total, file=err, unit="trial", desc="search", dynamic_ncols=True)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        pass
 
 
 def main(argv=None, out=None, err=None) -> int:

@@ -1,7 +1,6 @@
 """Mini-batch training with per-epoch evaluation, a stop flag and divergence handling."""
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import time
@@ -67,11 +66,17 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     split, the weights, then each epoch's shuffle and dropout masks, so the same config gives the
     same numbers bit for bit.
 
+    Every matrix product, in training and in evaluation, uses one BLAS thread, whatever the caller
+    set: OpenBLAS splits a product among its threads by rows and columns, and a row then comes out
+    different in its last bits (about 1e-7 relative in float32), which training carries into every
+    later number.  So the CLI, the server's training processes, the labs and the search give the same
+    records.
+
     ``eval_threads()``, when given, says how many threads the per-epoch evaluation may use now; it is
     asked before each epoch's evaluation starts, so a caller that shares the cores among several runs
-    can give a run more while it is alone and less when others start (the server).  Every matrix
-    product then uses one BLAS thread.  Without it the evaluation uses the cores BLAS may use, fixed
-    for the run.  The numbers do not depend on the thread count.
+    can give a run more while it is alone and less when others start (the server).  Without it the
+    evaluation uses the cores BLAS may use, fixed for the run.  The numbers do not depend on the
+    thread count (see ``StackedEvaluation``).
     """
     rng = np.random.default_rng(config.seed)
     if data is None:
@@ -111,7 +116,11 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     n = len(x_train)
     batch_size = min(config.training.batch_size, n)
     steps = -(-n // batch_size)  # ceil: the last, smaller batch is kept
-    with evaluations, pipeline.blas, np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    # One BLAS thread per product for the whole run (see the docstring); background evaluation threads
+    # use the other cores.  For these small products a second BLAS thread bought little even on an idle
+    # machine (the batch-norm lab's runs: about as fast, twice the CPU) and cost many times over on a busy one.
+    ignore = dict(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+    with evaluations, blas_threads.limit(1), np.errstate(**ignore):
         pipeline.launch(0)
         for epoch in range(1, config.training.epochs + 1):
             order = rng.permutation(n)
@@ -162,11 +171,6 @@ class _Evaluations:
     def _build(self, workers: int | None) -> StackedEvaluation:
         return StackedEvaluation(self.network, self.sets, dtype=self.dtype, workers=workers)
 
-    @property
-    def background(self) -> bool:
-        """Whether evaluations may run beside training (then products get one BLAS thread)."""
-        return self.threads is not None or self.evaluate.background
-
     def current(self) -> StackedEvaluation:
         """The evaluation to start next, with as many workers as ``threads()`` allows now."""
         asked = self._ask()
@@ -196,8 +200,6 @@ class _Pipeline:
 
     def __init__(self, evaluations: _Evaluations, report):
         self.evaluations, self.report = evaluations, report
-        # background evaluation and training share the cores: one BLAS thread per product
-        self.blas = blas_threads.limit(1) if evaluations.background else contextlib.nullcontext()
         self.pending = None
         self.message = ""
 

@@ -1,12 +1,17 @@
 """The command line: JSON lines out, bad input answered with exit status 2 and one line."""
 import io
 import json
+import os
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from nnengine.__main__ import main
+from nnengine.config import parse_config
+from nnengine.labs.experiments import search_setup
 
 TINY = {"seed": 1, "data": {"train_size": 50, "validation_size": 20, "test_size": 30},
         "model": {"hidden_layers": [{"units": 8, "activation": "relu"}]},
@@ -88,3 +93,38 @@ def test_real_process_no_traceback_on_bad_input(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "nnengine", "run", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "seed" in proc.stderr
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readmes_search_example_runs_as_written():
+    """The README's search line, with 2 trials instead of 100: bench/search.json is the book's
+    search setting (the search lab's), and --progress draws tqdm's bar on stderr only."""
+    line = next(line for line in (ROOT / "README.md").read_text().splitlines()
+                if line.startswith("python -m nnengine search "))
+    args = shlex.split(line)[3:]
+    assert args[1] == "bench/search.json" and "--progress" in args
+    args[args.index("--trials") + 1] = "2"
+    config = json.loads((ROOT / args[1]).read_text())
+    book = search_setup()["config"]
+    del book["name"]
+    assert parse_config(config).to_dict() == {**book, "optimizer": {**book["optimizer"], "lr": 0.01}}
+
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    try:
+        os.chdir(ROOT)
+        status = main(args, out=out, err=err)
+    finally:
+        os.chdir(cwd)
+    assert status == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert sorted(line["trial"] for line in lines[:-1]) == [0, 1] and lines[-1]["event"] == "best"
+    bar = err.getvalue()
+    assert "search: 100%|" in bar and "2/2" in bar and "best val_acc" in bar   # tqdm's format
+
+
+def test_without_progress_nothing_goes_to_stderr(config_file):
+    status, lines, err = run_cli(["search", config_file, "--trials", "2", "--workers", "1"])
+    assert status == 0 and err == "" and len(lines) == 3

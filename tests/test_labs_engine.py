@@ -6,7 +6,7 @@ import pytest
 
 from nnengine.config import parse_config
 from nnengine.labs import LAB_SLUGS, LABS, experiments, histograms, paths, search_lab
-from nnengine.labs.__main__ import main as labs_main
+from nnengine.labs.__main__ import COMMANDS, main as labs_main
 from nnengine.labs.functions import FUNCTIONS
 from nnengine.optimizers import OPTIMIZERS
 from nnengine.presets import preset
@@ -352,3 +352,34 @@ def test_cli_trains_a_labs_runs():
     done = [line for line in lines if line.get("event") == "done"]
     assert [line["key"] for line in done] == ["baseline", "weight_decay", "dropout", "both"]
     assert {line["key"] for line in lines if line.get("epoch") == 1} == {"baseline", "weight_decay", "dropout", "both"}
+
+
+@pytest.mark.parametrize("lab", COMMANDS)
+def test_every_lab_has_its_own_help(lab):
+    import io
+    import json
+    out, err = io.StringIO(), io.StringIO()
+    assert labs_main([lab, "--help"], out, err) == 0 and err.getvalue() == ""
+    text = out.getvalue()
+    assert text.startswith(f"usage: python -m nnengine.labs {lab} [SETTINGS_JSON]")
+    assert ("[--train]" in text.splitlines()[0]) == (lab in experiments.LAB_RUNS)
+    defaults = {"optimizers": experiments.OPTIMIZERS_DEFAULTS, "init": experiments.INIT_DEFAULTS,
+                "batchnorm": experiments.BATCHNORM_DEFAULTS, "overfitting": experiments.OVERFITTING_DEFAULTS,
+                "search": experiments.SEARCH_DEFAULTS}.get(lab)
+    if defaults is not None:   # the settings it lists are the ones the lab reads by default
+        listed = json.loads(next(line for line in text.splitlines() if line.startswith("  {")))
+        assert listed == defaults
+        assert experiments.LAB_RUNS.get(lab, experiments.search_setup)(listed)["settings"] == defaults
+    other = io.StringIO()
+    assert labs_main([lab, "{}", "-h"], other, io.StringIO()) == 0 and other.getvalue() == text
+
+
+def test_lab_help_in_a_real_process_and_for_an_unknown_lab():
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "nnengine.labs", "batchnorm", "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "" and "train_size" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "nnengine.labs", "nope", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "unknown lab 'nope'" in proc.stderr and "batchnorm" in proc.stderr

@@ -1,5 +1,6 @@
 """The trainer's eval_threads: asked before every epoch's evaluation, followed, and without
-effect on the numbers (a run and its re-run agree whatever share of the cores each got)."""
+effect on the numbers (a run and its re-run agree whatever share of the cores each got); nor do
+the BLAS threads its caller left NumPy change them."""
 
 import itertools
 
@@ -8,7 +9,7 @@ import pytest
 
 from nnengine import trainer
 from nnengine.config import parse_config
-from nnengine.network import StackedEvaluation
+from nnengine.network import StackedEvaluation, blas_threads, build_network
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +83,39 @@ def test_a_diverging_run_ends_alike_whatever_the_threads():
     assert result.message == reference.message
     assert strip(result.records) == strip(reference.records)
     assert same_weights(weights(result), weights(reference))
+
+
+def test_a_rows_numbers_do_not_depend_on_how_the_evaluation_shares_the_rows():
+    """OpenBLAS adds up a row of a product in an order that depends on where the row falls in the
+    product's tiles, so the evaluation's products must cover the same rows whatever the workers."""
+    cfg = config(model={"hidden_layers": [{"units": 100, "activation": "relu"}] * 2})
+    rng = np.random.default_rng(0)
+    network = build_network(cfg.model, cfg.training, rng, dtype=np.float32)
+    x = rng.random((5000, 784), dtype=np.float32)
+    t = rng.integers(0, 10, 5000)
+    seen = []
+    for workers in (1, 2, 3):
+        with StackedEvaluation(network, [(x[:300], t[:300]), (x[300:], t[300:])], workers=workers) as evaluate:
+            assert evaluate.workers == workers
+            results = evaluate()
+            seen.append((workers, evaluate.losses.copy(), results))
+    (_, losses, results), *others = seen
+    for workers, other_losses, other_results in others:
+        assert np.array_equal(other_losses, losses), f"{workers} workers: rows {np.flatnonzero(other_losses != losses)}"
+        assert other_results == results
+
+
+@pytest.mark.skipif(not blas_threads.available or blas_threads.cores() < 2,
+                    reason="needs NumPy on an OpenBLAS that may use 2 or more threads")
+def test_the_blas_threads_of_the_caller_do_not_change_the_numbers(monkeypatch):
+    """One evaluation worker (the CLI on under 2,000 rows): training once ran with every BLAS thread
+    there, and OpenBLAS splitting a product among threads changed its last bits."""
+    monkeypatch.setattr(StackedEvaluation, "min_rows_per_worker", 10**9)
+    cfg = config(data={"train_size": 500, "validation_size": 0, "test_size": 100},
+                 model={"hidden_layers": [{"units": 100, "activation": "relu", "batch_norm": True}] * 2},
+                 training={"epochs": 2, "batch_size": 100})
+    every_thread = trainer.train(cfg)
+    with blas_threads.limit(1):
+        one_thread = trainer.train(cfg)
+    assert strip(every_thread.records) == strip(one_thread.records)
+    assert same_weights(weights(every_thread), weights(one_thread))
