@@ -72,7 +72,10 @@ _SETTINGS = {
                        f"(default \"{histograms.BOOK['activation']}\")"),
         ("inits", "[{\"init\": \"std\", \"std\": 1}, {\"init\": \"xavier\"}, ...] "
                   "(default: the book's std 1, std 0.01, Xavier, He)"),
-        *[(key, f"{lo} to {hi} (default {histograms.BOOK[key]})") for key, (lo, hi) in histograms.LIMITS.items()],
+        *[(key, f"{lo} to {hi} (default {histograms.BOOK[key]})") for key, (lo, hi) in histograms.LIMITS.items()
+          if key in histograms.BOOK],
+        ("pieces", f"per unit when the activation is \"maxout\", {histograms.LIMITS['pieces'][0]} to "
+                   f"{histograms.LIMITS['pieces'][1]} (default 2)"),
         ("seed", "(default 0)"),
         ("range", "[lo, hi] of the histograms (default: the activation's own, e.g. [0, 1] for sigmoid)"),
     ],
