@@ -1,127 +1,11 @@
-"""Fixtures for the server tests: apps on a temporary database, HTTP and Socket.IO clients.
+"""Fixtures for the server tests: apps on a temporary database, HTTP and Socket.IO clients."""
 
-Socket events emitted from worker threads are awaited with bounded waits on a
-condition variable (see Inbox), never with fixed sleeps.
-"""
-
-import copy
 import threading
-import time
 
 import pytest
 
 from server import create_app, socketio
-
-# Tiny but real: trains in a few milliseconds per epoch.
-TINY_CONFIG = {
-    "seed": 0,
-    "data": {"train_size": 50, "validation_size": 0, "test_size": 50},
-    "model": {"hidden_layers": [{"units": 10, "activation": "relu"}]},
-    "optimizer": {"name": "sgd", "lr": 0.1},
-    "training": {"epochs": 3, "batch_size": 10},
-}
-
-# Long enough (seconds) that stopping it is observable, small enough per batch
-# that a stop lands within milliseconds.
-LONG_CONFIG = {
-    "seed": 0,
-    "data": {"train_size": 2000, "validation_size": 0, "test_size": 100},
-    "model": {"hidden_layers": [{"units": 100, "activation": "relu"}]},
-    "optimizer": {"name": "sgd", "lr": 0.01},
-    "training": {"epochs": 200, "batch_size": 10},
-}
-
-WAIT_S = 10.0  # upper bound for any single wait; tests normally finish far sooner
-
-
-def tiny_config(**training):
-    config = copy.deepcopy(TINY_CONFIG)
-    config["training"].update(training)
-    return config
-
-
-def long_config():
-    return copy.deepcopy(LONG_CONFIG)
-
-
-class Inbox(list):
-    """Stands in for SocketIOTestClient.queue: the test client appends every
-    received event to it (from worker threads too), and we can block on it."""
-
-    def __init__(self):
-        super().__init__()
-        self.cond = threading.Condition()
-
-    def append(self, item):
-        with self.cond:
-            super().append(item)
-            self.cond.notify_all()
-
-    def snapshot(self):
-        with self.cond:
-            return list(self)
-
-    def wait_until(self, predicate, timeout=WAIT_S):
-        """Block until predicate(list of events) is truthy; return its value."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                value = predicate(list(self))
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out; received {[e['name'] for e in self]}")
-                self.cond.wait(remaining)
-
-
-class SocketUser:
-    """A Socket.IO test client plus helpers to read what it received."""
-
-    def __init__(self, sio_client):
-        self.sio = sio_client
-        self.inbox = Inbox()
-        sio_client.queue = self.inbox  # never call get_received(): it would replace the inbox
-
-    def emit(self, event, *args):
-        return self.sio.emit(event, *args, callback=True)
-
-    def events(self, name=None, run_id=None):
-        """Payloads (first argument) of the events received so far, in order."""
-        return [
-            e["args"][0]
-            for e in self.inbox.snapshot()
-            if (name is None or e["name"] == name)
-            and (run_id is None or (e["args"] and e["args"][0].get("run_id") == run_id))
-        ]
-
-    def wait_for(self, name, run_id=None, timeout=WAIT_S, count=1):
-        """The first `count` payloads of `name` for `run_id`, waiting for them if need be."""
-
-        def found(received):
-            matches = [
-                e["args"][0] for e in received
-                if e["name"] == name and (run_id is None or e["args"][0].get("run_id") == run_id)
-            ]
-            return matches if len(matches) >= count else None
-
-        return self.inbox.wait_until(found, timeout)[:count]
-
-    def wait_finished(self, run_id, timeout=WAIT_S):
-        """The run:done or run:error payload of a run (as (name, payload))."""
-
-        def found(received):
-            for e in received:
-                if e["name"] in ("run:done", "run:error") and e["args"][0].get("run_id") == run_id:
-                    return e["name"], e["args"][0]
-            return None
-
-        return self.inbox.wait_until(found, timeout)
-
-    def start(self, config):
-        ack = self.emit("run:start", {"config": config})
-        assert "run_id" in ack, ack
-        return ack
+from tests.support.sockets import SocketUser
 
 
 @pytest.fixture
@@ -149,6 +33,12 @@ def make_app(tmp_path):
 @pytest.fixture
 def app(make_app):
     return make_app()
+
+
+@pytest.fixture
+def labs_app(make_app):
+    """An app whose lab searches train one trial at a time (the labs are registered by create_app)."""
+    return make_app(LAB_SEARCH_WORKERS=1)
 
 
 @pytest.fixture
@@ -183,18 +73,6 @@ def new_user(app, client):
     for sio in clients:
         if sio.is_connected():
             sio.disconnect()
-
-
-def wait_status(app, run_id, statuses, timeout=WAIT_S):
-    """Poll the store (bounded) until the run reaches one of `statuses`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        run = app.extensions["store"].get_run(run_id)
-        if run and run["status"] in statuses:
-            return run
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} is {run and run['status']}, wanted {statuses}")
-        time.sleep(0.01)
 
 
 class _FakeNetwork:

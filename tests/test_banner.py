@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 from server.banner import banner, machine_addresses
-from tests.browser_helpers import ROOT, free_port
+from tests.support.browser import free_port
+from tests.support.paths import ROOT
 
 LOCAL = ["http://127.0.0.1:5000", "http://localhost:5000", "http://[::1]:5000"]
 

@@ -9,16 +9,15 @@ Chromium is a failure. Timing figures are printed (see them with `pytest -s`), n
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
 import time
-import urllib.request
 
 import pytest
 
-from tests.browser_helpers import PageWatch, chromium_path, launch_chromium, predict_js_missing, running_server
+from tests.support.browser import PageWatch, chromium_path, launch_chromium, predict_js_missing, running_server
+from tests.support.dashboard import GD, SMALL, api, b64url, field, open_dashboard, unb64url
 
 CHROMIUM = chromium_path()
 try:
@@ -34,17 +33,6 @@ elif sync_playwright is None:
 
 pytestmark = pytest.mark.skipif(MISSING is not None and not os.environ.get("CI"),
                                 reason=f"browser tests skipped: {MISSING}")
-
-SMALL = {  # a run of a second or two
-    "seed": 3,
-    "data": {"train_size": 100, "validation_size": 0, "test_size": None},
-    "model": {"hidden_layers": [{"units": 30, "activation": "relu", "batch_norm": False, "dropout": 0.0}],
-              "weight_init": "he", "weight_init_std": 0.01, "loss": "cross_entropy"},
-    "optimizer": {"name": "sgd", "lr": 0.1},
-    "training": {"epochs": 4, "batch_size": 50, "weight_decay": 0.0},
-}
-
-GD = "document.getElementById('chart-{}')"
 
 
 # ------------------------------------------------------------------------------- fixtures
@@ -82,17 +70,6 @@ def page(browser, server):
     watch.assert_clean()
 
 
-def api(server, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(server + path, data=data, method="POST" if data else "GET",
-                                 headers={"Content-Type": "application/json", "Origin": server})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as res:
-            return json.load(res)
-    except urllib.error.HTTPError as exc:
-        return json.load(exc)
-
-
 @pytest.fixture(scope="module")  # not session: other modules open their own Playwright
 def finished_run(server):
     """A small stored run, trained through the socket API (not the UI)."""
@@ -116,23 +93,6 @@ def finished_run(server):
         run = api(server, f"/api/runs/{ack['run_id']}")
     assert run["status"] == "done", run
     return run
-
-
-def open_dashboard(page, server, hash_=""):
-    page.goto(server + "/" + hash_)
-    page.wait_for_function("window.playground && window.playground.builder")
-
-
-def field(page, path):
-    return page.locator(f'[data-field="{path}"]')
-
-
-def b64url(obj):
-    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
-
-
-def unb64url(text):
-    return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
 
 
 # ------------------------------------------------------------------------------- tests

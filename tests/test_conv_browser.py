@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_helpers import PageWatch, chromium_path
+from tests.support.browser import PageWatch, chromium_path
 
 SHOTS = Path("/tmp/shots/conv")
 CHROMIUM = chromium_path()
@@ -24,7 +24,8 @@ if CHROMIUM is None and not os.environ.get("CI"):
 pytest.importorskip("playwright.sync_api")
 
 # the dashboard tests' server and browser (one of each for this module) and their helpers
-from tests.test_browser import GD, api, browser, field, open_dashboard, server  # noqa: E402,F401
+from tests.support.dashboard import GD, api, field, open_dashboard  # noqa: E402
+from tests.test_browser import browser, server  # noqa: E402,F401
 
 
 @pytest.fixture

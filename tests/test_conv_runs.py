@@ -7,8 +7,9 @@ import pytest
 
 from nnengine.__main__ import main as cli_main
 from server import socketio
-from tests.conftest import SocketUser, wait_status
-from tests.test_predict_api import digit_image, post
+from tests.support.images import digit_image, post
+from tests.support.runs import wait_status, without_elapsed
+from tests.support.sockets import SocketUser
 
 CONV_RUN = {
     "seed": 4,
@@ -22,19 +23,6 @@ CONV_RUN = {
     "optimizer": {"name": "adam", "lr": 0.003},
     "training": {"epochs": 3, "batch_size": 20, "weight_decay": 0.001},
 }
-
-
-def without_elapsed(records):
-    return [{k: v for k, v in r.items() if k not in ("elapsed_s", "run_id")} for r in records]
-
-
-@pytest.fixture
-def labs_app(make_app):
-    app = make_app()
-    if "labs" not in app.blueprints:
-        from server.labs import init_labs
-        init_labs(app, socketio)
-    return app
 
 
 @pytest.fixture

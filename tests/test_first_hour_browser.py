@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from tests.browser_helpers import PageWatch, chromium_path, launch_chromium, running_server
-from tests.test_browser import GD, SMALL, api, b64url, field, open_dashboard, unb64url
+from tests.support.browser import PageWatch, chromium_path, launch_chromium, running_server
+from tests.support.dashboard import SMALL, api, b64url, field, open_dashboard, unb64url
 
 CHROMIUM = chromium_path()
 try:

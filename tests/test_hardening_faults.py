@@ -15,15 +15,9 @@ from nnengine.config import parse_config
 from server import socketio
 from server.jobs import RunManager, blas_threads, limit_blas_threads
 from server.store import Store
-from tests.conftest import SocketUser, long_config, tiny_config, wait_status
-
-
-def diverging_config():
-    config = tiny_config(epochs=5)
-    config["optimizer"] = {"name": "sgd", "lr": 1e6}
-    config["model"] = {"hidden_layers": [{"units": 16, "activation": "relu"}] * 3,
-                       "weight_init": "std", "weight_init_std": 5.0}
-    return config
+from tests.support.configs import diverging_config, long_config, tiny_config
+from tests.support.runs import wait_status
+from tests.support.sockets import SocketUser
 
 
 # -- clients that leave ---------------------------------------------------------------------

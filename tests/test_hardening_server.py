@@ -15,7 +15,9 @@ import pytest
 import requests
 import socketio
 
-from tests.conftest import WAIT_S, long_config, tiny_config
+from tests.support.configs import diverging_config, long_config, tiny_config
+from tests.support.images import digit, hostile, png
+from tests.support.sockets import WAIT_S
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -145,8 +147,6 @@ def finished(client, config, timeout=WAIT_S):
 
 
 def test_a_diverging_run_ends_as_diverged_on_a_real_server(server):
-    from tests.test_hardening_faults import diverging_config
-
     client = Listener(server.url, websocket_extra_options=LAB).connect()
     try:
         run_id, (name, done) = finished(client, diverging_config())
@@ -159,8 +159,6 @@ def test_a_diverging_run_ends_as_diverged_on_a_real_server(server):
 
 
 def test_hostile_uploads_leave_a_real_server_serving(server):
-    from tests.test_hardening_uploads import digit, hostile, png
-
     client = Listener(server.url, websocket_extra_options=LAB).connect()
     try:
         run_id, (name, _) = finished(client, tiny_config())

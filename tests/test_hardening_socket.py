@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from server import socketio
 from server.security import StartRateLimiter, parse_rate
-from tests.conftest import SocketUser, tiny_config
+from tests.support.configs import tiny_config
+from tests.support.sockets import SocketUser
 
 
 class Clock:

@@ -15,17 +15,9 @@ from hypothesis import strategies as st
 from nnengine.config import LIMITS, estimated_cost, parse_config
 from server import create_app
 from server.__main__ import parse_args
-from tests.conftest import tiny_config
+from tests.support.configs import over_budget_config, tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def over_budget_config():
-    config = tiny_config()
-    config["data"] = {"train_size": 4000, "validation_size": 0, "test_size": 1000}
-    config["model"]["hidden_layers"] = [{"units": 2048, "activation": "relu"}] * 3
-    config["training"]["epochs"] = 1000
-    return config
 
 
 def test_the_over_budget_config_is_valid_but_for_the_budget():

@@ -11,35 +11,9 @@ import pytest
 from nnengine.config import parse_config
 from server.jobs import ClientLimitError, RunManager, is_run_id
 from server.store import Store
-from tests.conftest import WAIT_S, Inbox, tiny_config
-
-
-class Recorder:
-    """An emit(event, data, room) that records, and can be waited on."""
-
-    def __init__(self):
-        self.inbox = Inbox()
-
-    def __call__(self, event, data, room):
-        assert room == data["run_id"]  # every event goes to its own run's room only
-        self.inbox.append({"name": event, "data": data})
-
-    def of(self, run_id, name=None):
-        return [(e["name"], e["data"]) for e in self.inbox.snapshot()
-                if e["data"]["run_id"] == run_id and (name is None or e["name"] == name)]
-
-    def wait_finished(self, run_id, timeout=WAIT_S):
-        def found(events):
-            return next(((e["name"], e["data"]) for e in events
-                         if e["data"]["run_id"] == run_id
-                         and e["name"] in ("run:done", "run:error")), None)
-        return self.inbox.wait_until(found, timeout)
-
-    def wait(self, run_id, name, timeout=WAIT_S):
-        def found(events):
-            return next((e["data"] for e in events
-                         if e["data"]["run_id"] == run_id and e["name"] == name), None)
-        return self.inbox.wait_until(found, timeout)
+from tests.support.configs import tiny_config
+from tests.support.runs import Recorder
+from tests.support.sockets import WAIT_S
 
 
 @pytest.fixture

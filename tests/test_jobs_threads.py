@@ -10,8 +10,9 @@ from nnengine.config import parse_config
 from server.budget import CoreBudget, CoreProbe, RunThreads, read_proc_stat, share_of
 from server.jobs import RunManager, _receive_batch
 from server.store import Store
-from tests.conftest import WAIT_S, tiny_config
-from tests.test_jobs import Recorder
+from tests.support.configs import tiny_config
+from tests.support.runs import Recorder
+from tests.support.sockets import WAIT_S
 
 
 @pytest.mark.parametrize("cores, running, share", [

@@ -12,7 +12,9 @@ from nnengine import search as search_module
 from nnengine.trainer import TrainResult, load_splits, train
 from server import socketio
 
-from .conftest import SocketUser, tiny_config, wait_status
+from tests.support.configs import tiny_config
+from tests.support.runs import wait_status
+from tests.support.sockets import SocketUser
 
 SEARCH_CONFIG = {
     "seed": 0,
@@ -21,16 +23,6 @@ SEARCH_CONFIG = {
     "optimizer": {"name": "sgd", "lr": 0.1},
     "training": {"epochs": 2, "batch_size": 20},
 }
-
-
-@pytest.fixture
-def labs_app(make_app):
-    """An app with the labs registered (create_app does it once server/__init__.py calls init_labs)."""
-    app = make_app(LAB_SEARCH_WORKERS=1)
-    if "labs" not in app.blueprints:
-        from server.labs import init_labs
-        init_labs(app, socketio)
-    return app
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .browser_helpers import PageWatch, launch_chromium, running_server
+from tests.support.browser import PageWatch, launch_chromium, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path("/tmp/shots/labs")

@@ -11,11 +11,10 @@ from nnengine.gradcheck import check_layer, eval_numerical_gradient, rel_error
 from nnengine.labs import histograms
 from nnengine.labs.inside import maxout_images
 from nnengine.labs.gradcheck_lab import gradcheck
-from nnengine.layers import Affine, Dropout
 from nnengine.maxout import Maxout
 from nnengine.network import REPLICABLE, StackedEvaluation, build_network
 from nnengine.trainer import train
-from tests.test_network import check_whole_network
+from tests.support.gradients import check_whole_network
 
 TOL = 1e-7
 

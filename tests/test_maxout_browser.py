@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_helpers import PageWatch, chromium_path
+from tests.support.browser import PageWatch, chromium_path
 
 SHOTS = Path("/tmp/shots/maxout")
 CHROMIUM = chromium_path()
@@ -21,7 +21,8 @@ if CHROMIUM is None and not os.environ.get("CI"):
                 "not opened in a browser", allow_module_level=True)
 pytest.importorskip("playwright.sync_api")
 
-from tests.test_browser import GD, api, browser, field, open_dashboard, server  # noqa: E402,F401
+from tests.support.dashboard import GD, api, field, open_dashboard  # noqa: E402
+from tests.test_browser import browser, server  # noqa: E402,F401
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 
 from nnengine.__main__ import main as cli_main
 from server import socketio
-from tests.conftest import SocketUser, wait_status
-from tests.test_conv_runs import labs_app, without_elapsed  # noqa: F401  (the fixture)
-from tests.test_predict_api import digit_image, post
+from tests.support.images import digit_image, post
+from tests.support.runs import wait_status, without_elapsed
+from tests.support.sockets import SocketUser
 
 MAXOUT_RUN = {
     "seed": 2,
@@ -26,7 +26,7 @@ MAXOUT_RUN = {
 
 
 @pytest.fixture
-def maxout_runs(labs_app):  # noqa: F811
+def maxout_runs(labs_app):
     """Two runs of MAXOUT_RUN through the socket API (the second from the first's stored config)."""
     client = labs_app.test_client()
     sio = socketio.test_client(labs_app, flask_test_client=client)
@@ -93,7 +93,7 @@ def test_look_inside_a_maxout_run_draws_each_units_pieces(maxout_runs):
     assert len(many["images"]) == 12 * 3                       # the layer has only 12 units
 
 
-def test_the_server_validates_maxout_layers_at_their_fields(labs_app):  # noqa: F811
+def test_the_server_validates_maxout_layers_at_their_fields(labs_app):
     client = labs_app.test_client()
     assert client.post("/api/validate", json=MAXOUT_RUN).get_json()["ok"] is True
     bad = json.loads(json.dumps(MAXOUT_RUN))
@@ -107,7 +107,7 @@ def test_the_server_validates_maxout_layers_at_their_fields(labs_app):  # noqa: 
     assert "maxout" in schema["layer_types"] and schema["limits"]["pieces"] == [2, 10]
 
 
-def test_the_histograms_lab_answers_for_maxout(labs_app):  # noqa: F811
+def test_the_histograms_lab_answers_for_maxout(labs_app):
     client = labs_app.test_client()
     body = client.get("/api/labs/histograms?activation=maxout&pieces=3&samples=200&layers=3").get_json()
     assert body["activation"] == "maxout" and body["pieces"] == 3

@@ -6,34 +6,13 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from server.predict import DEFAULT_MODEL_PATH, load_model_files
+from tests.support.images import digit_image, post
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 needs_default_model = pytest.mark.skipif(not DEFAULT_MODEL_PATH.with_suffix(".npz").exists(),
                                          reason="models/default-v1.npz is not there")
-
-
-def font(size):
-    try:
-        return ImageFont.truetype(FONT, size)
-    except OSError:
-        return ImageFont.load_default(size)
-
-
-def digit_image(d, fmt="PNG", size=160, ink="black", bg="white", **save):
-    im = Image.new("RGB", (size, size), bg)
-    ImageDraw.Draw(im).text((size / 2, size / 2), str(d), font=font(int(size * 0.7)), fill=ink, anchor="mm")
-    buf = io.BytesIO()
-    im.save(buf, fmt, **save)
-    return buf.getvalue()
-
-
-def post(client, data, name="image", filename="digit.png", **form):
-    payload = dict(form)
-    payload[name] = (io.BytesIO(data), filename)
-    return client.post("/api/predict", data=payload, content_type="multipart/form-data")
 
 
 def png_header(w, h):

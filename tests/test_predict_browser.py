@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.browser_helpers import PageWatch, chromium_path, launch_chromium, running_server
+from tests.support.browser import PageWatch, chromium_path, launch_chromium, running_server
 
 CHROMIUM = chromium_path()
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),

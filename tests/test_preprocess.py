@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from server.decode import MAX_PIXELS, MAX_PIXELS_16BIT, MAX_PIXELS_FULL_DECODE, MAX_SIDE, check_size
 from server.preprocess import (CENTER, MAX_BYTES, PreprocessError, load_image, normalize_ink,
                                preprocess_bytes, preprocess_image, sniff_format)
-from tests.test_hardening_uploads import rle8_bmp
+from tests.support.images import rle8_bmp
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 

@@ -8,7 +8,7 @@ import pytest
 
 from server.__main__ import parse_args
 from server.security import default_origins, host_name
-from tests.conftest import tiny_config
+from tests.support.configs import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLLING = "/socket.io/?EIO=4&transport=polling"

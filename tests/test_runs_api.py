@@ -5,7 +5,10 @@ import threading
 import pytest
 
 from nnengine.config import parse_config
-from tests.conftest import WAIT_S, SocketUser, tiny_config, wait_status
+from tests.support.configs import tiny_config
+from tests.support.runs import wait_status
+from tests.support.sockets import WAIT_S, SocketUser
+from tests.support.store import NAMED, first_schema_database
 
 LAB = {"kind": "lab", "lab": "batchnorm", "batch": "batch-1", "key": "3-bn", "label": "Batch norm"}
 
@@ -323,8 +326,6 @@ def test_a_cross_site_delete_is_refused(app, client, user):
 # -- a database of the first schema ---------------------------------------------------
 
 def test_the_app_opens_a_database_of_the_first_schema_with_its_runs(make_app, tmp_path):
-    from tests.test_store import NAMED, first_schema_database
-
     path = tmp_path / "first.sqlite"
     first_schema_database(path)
     client = make_app(DATABASE=str(path)).test_client()

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser_helpers import PageWatch, chromium_path, launch_chromium, running_server
+from tests.support.browser import PageWatch, chromium_path, launch_chromium, running_server
 
 CHROMIUM = chromium_path()
 try:

@@ -16,7 +16,7 @@ import pytest
 from nnengine.labs.experiments import batchnorm_runs
 from nnengine.presets import preset
 from server import socketio
-from tests.conftest import SocketUser
+from tests.support.sockets import SocketUser
 
 ROOT = Path(__file__).resolve().parent.parent
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

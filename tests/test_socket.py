@@ -4,7 +4,9 @@ import time
 
 import pytest
 
-from tests.conftest import long_config, tiny_config, wait_status
+from tests.support.configs import long_config, tiny_config
+from tests.support.runs import wait_status
+from tests.support.sockets import SocketUser
 
 
 def without_elapsed(records):
@@ -147,8 +149,6 @@ def test_queue_positions_with_one_worker(make_app, gated_train):
     from server import socketio
 
     app = make_app(MAX_CONCURRENT_RUNS=1)
-    from tests.conftest import SocketUser
-
     user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
     first = user.start(tiny_config())
     second = user.start(tiny_config())
@@ -167,8 +167,6 @@ def test_queue_positions_with_one_worker(make_app, gated_train):
 
 def test_the_per_client_limit(make_app, gated_train):
     from server import socketio
-    from tests.conftest import SocketUser
-
     app = make_app(MAX_CONCURRENT_RUNS=1, MAX_QUEUED_PER_CLIENT=2)
     user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
     other = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
@@ -212,8 +210,6 @@ def test_a_disconnected_clients_run_keeps_going_and_is_stored(app, user):
 
 def test_a_read_only_database_refuses_runs_but_keeps_serving(make_app, tmp_path):
     from server import socketio
-    from tests.conftest import SocketUser
-
     writable = make_app()  # creates the schema
     writable.extensions["store"].create_run("oldrun1234", tiny_config())
     app = make_app(DATABASE=f"file:{tmp_path / 'runs.sqlite'}?mode=ro")

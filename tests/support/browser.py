@@ -1,4 +1,5 @@
-"""Helpers for the browser tests and bench/ui_latency.py: start the real server, launch Chromium.
+"""Helpers for the browser tests, bench/ui_latency.py and scripts/readme_screenshot.py: start the real
+server, launch Chromium, watch a page.
 
 No network: Playwright cannot download its own browser here, so we launch the system Chromium
 (Debian's /usr/bin/chromium) and tell it not to phone home.
@@ -15,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
