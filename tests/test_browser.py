@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.support.browser import PageWatch, chromium_path, launch_chromium, predict_js_missing, running_server
+from tests.support.browser import PageWatch, chromium_path, launch_chromium, running_server
 from tests.support.dashboard import GD, SMALL, api, b64url, field, open_dashboard, unb64url
 
 CHROMIUM = chromium_path()
@@ -60,9 +60,8 @@ def page(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
     pg.set_default_timeout(20000)
-    allow = ("predict.js",) if predict_js_missing() else ()
     # Escape hatch while other panels are under construction, e.g. BROWSER_TEST_ALLOW_CONSOLE=/api/predict
-    allow += tuple(p for p in os.environ.get("BROWSER_TEST_ALLOW_CONSOLE", "").split(",") if p)
+    allow = tuple(p for p in os.environ.get("BROWSER_TEST_ALLOW_CONSOLE", "").split(",") if p)
     watch = PageWatch(pg, server, allow_console=allow)
     pg.watch = watch
     yield pg

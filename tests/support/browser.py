@@ -138,7 +138,3 @@ class PageWatch:
         assert not self.console_errors, f"console errors: {self.console_errors}"
         foreign = self.foreign_requests()
         assert not foreign, f"requests to other hosts: {foreign}"
-
-
-def predict_js_missing() -> bool:
-    return not (ROOT / "static" / "js" / "predict.js").exists()
