@@ -5,13 +5,13 @@ import os
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from nnengine.__main__ import main
 from nnengine.config import parse_config
 from nnengine.labs.experiments import search_setup
+from tests.support.paths import ROOT
 
 TINY = {"seed": 1, "data": {"train_size": 50, "validation_size": 20, "test_size": 30},
         "model": {"hidden_layers": [{"units": 8, "activation": "relu"}]},
@@ -93,9 +93,6 @@ def test_real_process_no_traceback_on_bad_input(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "nnengine", "run", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "seed" in proc.stderr
-
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_readmes_search_example_runs_as_written():

@@ -22,7 +22,7 @@ if CHROMIUM is None and not os.environ.get("CI"):
 pytest.importorskip("playwright.sync_api")
 
 from tests.support.dashboard import GD, api, field, open_dashboard  # noqa: E402
-from tests.test_browser import browser, server  # noqa: E402,F401
+from tests.browser.test_dashboard import browser, server  # noqa: E402,F401
 
 
 @pytest.fixture

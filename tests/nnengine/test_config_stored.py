@@ -107,10 +107,3 @@ def test_a_stored_config_without_the_new_keys_keeps_its_numbers(name):
     # the book's values are a different run: far outside the tolerance above
     book = as_tuples(records_of(with_model(stored, dropout_style="book", batch_norm_eps=1e-6)))
     assert abs(book[-1][0] - RECORDS[name][-1][0]) > 1e-3 * RECORDS[name][-1][0]
-
-
-def test_validate_fills_in_the_meaning_of_missing_keys(client):
-    body = client.post("/api/validate", json=STORED["dropout"]).get_json()
-    assert body["ok"] is True
-    assert body["config"]["model"]["dropout_style"] == "inverted"
-    assert body["config"]["model"]["batch_norm_eps"] == 1e-5

@@ -25,7 +25,7 @@ pytest.importorskip("playwright.sync_api")
 
 # the dashboard tests' server and browser (one of each for this module) and their helpers
 from tests.support.dashboard import GD, api, field, open_dashboard  # noqa: E402
-from tests.test_browser import browser, server  # noqa: E402,F401
+from tests.browser.test_dashboard import browser, server  # noqa: E402,F401
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from nnengine.config import LIMITS, estimated_cost, parse_config
 from server import create_app
 from server.__main__ import parse_args
 from tests.support.configs import over_budget_config, tiny_config
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.paths import ROOT
 
 
 def test_the_over_budget_config_is_valid_but_for_the_budget():

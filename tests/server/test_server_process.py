@@ -17,9 +17,8 @@ import socketio
 
 from tests.support.configs import diverging_config, long_config, tiny_config
 from tests.support.images import digit, hostile, png
+from tests.support.paths import ROOT
 from tests.support.sockets import WAIT_S
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _bench():

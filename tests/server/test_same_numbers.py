@@ -9,16 +9,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from nnengine.labs.experiments import batchnorm_runs
 from nnengine.presets import preset
 from server import socketio
+from tests.support.paths import ROOT
 from tests.support.sockets import SocketUser
 
-ROOT = Path(__file__).resolve().parent.parent
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TIMEOUT_S = 60.0
 

@@ -5,7 +5,7 @@ reaches another client); latency is the bench's business (bench/LOAD.md)."""
 import importlib.util
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.paths import ROOT
 
 
 def test_a_short_load_has_no_errors_and_no_cross_talk():
