@@ -1,6 +1,6 @@
 """Stored runs and share links made before ``model.dropout_style`` and ``model.batch_norm_eps`` existed
 are read by /api/validate as they were meant (their numbers: tests/nnengine/test_config_stored.py)."""
-from tests.nnengine.test_config_stored import STORED
+from tests.support.stored_configs import STORED
 
 
 def test_validate_fills_in_the_meaning_of_missing_keys(client):
