@@ -9,36 +9,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.support.browser import PageWatch, chromium_path
+from tests.support.dashboard import GD, api, field, open_dashboard
 
 SHOTS = Path("/tmp/shots/conv")
-CHROMIUM = chromium_path()
-if CHROMIUM is None and not os.environ.get("CI"):
-    pytest.skip("Chromium not found at /usr/bin/chromium (apt-get install -y chromium); the conv builder was "
-                "not opened in a browser", allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
-
-# the dashboard tests' server and browser (one of each for this module) and their helpers
-from tests.support.dashboard import GD, api, field, open_dashboard  # noqa: E402
-from tests.browser.test_dashboard import browser, server  # noqa: E402,F401
 
 
-@pytest.fixture
-def page(browser, server):
-    """A fresh page, 1280x900 at 2x pixels (sharp screenshots); no page/console errors, no foreign requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=2)
-    pg = context.new_page()
-    pg.set_default_timeout(30000)
-    watch = PageWatch(pg, server)
-    pg.watch = watch
-    yield pg
-    context.close()
-    watch.assert_clean()
+@pytest.fixture(scope="module")
+def page_options():
+    """1280x900 at 2x pixels (sharp screenshots)."""
+    return {"height": 900, "scale": 2, "timeout": 30000}
 
 
 def shapes(page):

@@ -1,75 +1,27 @@
 """End-to-end tests of the dashboard in headless Chromium against the real server.
 
-Runs `python -m server --port <free> --db <tmp>` once per session and drives the pages with
+Runs `python -m server --port <free> --db <tmp>` once for the module and drives the pages with
 Playwright (sync API). Every page is watched: a test fails on a page error, a console error or a
 request to any host other than the test server (no CDN, nothing leaves the machine).
 
 Skipped, with the reason shown, only when Chromium is missing and $CI is unset; on CI a missing
-Chromium is a failure. Timing figures are printed (see them with `pytest -s`), not asserted.
+Chromium is a failure (tests/browser/conftest.py). Timing figures are printed (see them with `pytest -s`), not asserted.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 
 import pytest
 
-from tests.support.browser import PageWatch, chromium_path, launch_chromium, running_server
+from tests.support.browser import PageWatch
 from tests.support.dashboard import GD, SMALL, api, b64url, field, open_dashboard, unb64url
-
-CHROMIUM = chromium_path()
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-MISSING = None
-if CHROMIUM is None:
-    MISSING = "Chromium not found at /usr/bin/chromium (apt-get install -y chromium)"
-elif sync_playwright is None:
-    MISSING = "the playwright Python package is not installed (pip install playwright)"
-
-pytestmark = pytest.mark.skipif(MISSING is not None and not os.environ.get("CI"),
-                                reason=f"browser tests skipped: {MISSING}")
 
 
 # ------------------------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="module")  # not session: other modules open their own Playwright
-def server(tmp_path_factory):
-    if MISSING is not None:
-        pytest.fail(f"CI is set but {MISSING}")
-    tmp = tmp_path_factory.mktemp("browser")
-    with running_server(tmp / "runs.sqlite", workers=2, log_path=tmp / "server.log") as base:
-        yield base
-
-
-@pytest.fixture(scope="module")  # not session: other modules open their own Playwright
-def browser(server):
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    """A fresh page at 1280x800; after the test: no page/console errors, no foreign requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    pg = context.new_page()
-    pg.set_default_timeout(20000)
-    # Escape hatch while other panels are under construction, e.g. BROWSER_TEST_ALLOW_CONSOLE=/api/predict
-    allow = tuple(p for p in os.environ.get("BROWSER_TEST_ALLOW_CONSOLE", "").split(",") if p)
-    watch = PageWatch(pg, server, allow_console=allow)
-    pg.watch = watch
-    yield pg
-    context.close()
-    watch.assert_clean()
-
-
-@pytest.fixture(scope="module")  # not session: other modules open their own Playwright
+@pytest.fixture(scope="module")
 def finished_run(server):
     """A small stored run, trained through the socket API (not the UI)."""
     import socketio

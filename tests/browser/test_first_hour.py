@@ -7,69 +7,14 @@ Skipped, with the reason shown, only when Chromium is missing and $CI is unset.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from tests.support.browser import PageWatch, chromium_path, launch_chromium, running_server
 from tests.support.dashboard import SMALL, api, b64url, field, open_dashboard, unb64url
-
-CHROMIUM = chromium_path()
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-MISSING = None
-if CHROMIUM is None:
-    MISSING = "Chromium not found at /usr/bin/chromium (apt-get install -y chromium)"
-elif sync_playwright is None:
-    MISSING = "the playwright Python package is not installed (pip install playwright)"
-
-pytestmark = pytest.mark.skipif(MISSING is not None and not os.environ.get("CI"),
-                                reason=f"browser tests skipped: {MISSING}")
 
 PHONE = {"width": 390, "height": 844}
 # The labs whose settings are one of the book's chapter-6 experiments (design §5).
 BOOK_LABS = {"paths", "optimizers", "histograms", "init", "batchnorm", "overfitting", "search"}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if MISSING is not None:
-        pytest.fail(f"CI is set but {MISSING}")
-    tmp = tmp_path_factory.mktemp("first-hour")
-    with running_server(tmp / "runs.sqlite", workers=2, log_path=tmp / "server.log") as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def pages(browser, server):
-    """pages(width=1280, height=800, phone=False) -> a fresh page (a phone: touch events, mobile
-    viewport); after the test: no page or console errors, no request to another host (unless watch=False)."""
-    opened = []
-
-    def new_page(width=1280, height=800, phone=False, allow_console=(), watch=True):
-        context = browser.new_context(viewport={"width": width, "height": height}, has_touch=phone, is_mobile=phone)
-        page = context.new_page()
-        page.set_default_timeout(20000)
-        page.watch = PageWatch(page, server, allow_console=allow_console) if watch else None
-        opened.append((context, page.watch))
-        return page
-
-    yield new_page
-    for context, watch in opened:
-        context.close()
-        if watch:
-            watch.assert_clean()
 
 
 def long_run():

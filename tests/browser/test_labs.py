@@ -5,21 +5,13 @@ Skipped (with the reason shown) only when /usr/bin/chromium is missing and $CI i
 """
 import base64
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.support.browser import PageWatch, launch_chromium, running_server
+from tests.support.browser import PageWatch, running_server
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path("/tmp/shots/labs")
-
-if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip(f"{CHROMIUM} is missing (install it: apt-get install -y chromium); the lab pages were not "
-                "opened in a browser", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 
 def settings_hash(settings):
@@ -42,26 +34,9 @@ PAGES = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    db = tmp_path_factory.mktemp("labs") / "runs.sqlite"
-    with running_server(db, workers=2) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    yield page
-    context.close()
+def page_options():
+    """1400x1000; each test watches its page itself."""
+    return {"width": 1400, "height": 1000, "timeout": 30000, "watch": False}
 
 
 # the histograms lab with each of the book's activations: its "what to look for" line follows the activation

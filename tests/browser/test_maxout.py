@@ -7,35 +7,19 @@ Skipped (with the reason shown) only when Chromium is missing and $CI is unset.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.support.browser import PageWatch, chromium_path
+from tests.support.dashboard import GD, api, field, open_dashboard
 
 SHOTS = Path("/tmp/shots/maxout")
-CHROMIUM = chromium_path()
-if CHROMIUM is None and not os.environ.get("CI"):
-    pytest.skip("Chromium not found at /usr/bin/chromium (apt-get install -y chromium); the maxout builder was "
-                "not opened in a browser", allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
-
-from tests.support.dashboard import GD, api, field, open_dashboard  # noqa: E402
-from tests.browser.test_dashboard import browser, server  # noqa: E402,F401
 
 
-@pytest.fixture
-def page(browser, server):
-    """A fresh page, 1280x900 at 2x pixels; no page/console errors, no foreign requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=2)
-    pg = context.new_page()
-    pg.set_default_timeout(30000)
-    watch = PageWatch(pg, server)
-    pg.watch = watch
-    yield pg
-    context.close()
-    watch.assert_clean()
+@pytest.fixture(scope="module")
+def page_options():
+    """1280x900 at 2x pixels (sharp screenshots)."""
+    return {"height": 900, "scale": 2, "timeout": 30000}
 
 
 def shapes(page):

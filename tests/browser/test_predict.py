@@ -2,17 +2,11 @@
 import base64
 import io
 import json
-import os
 
 import numpy as np
 import pytest
 
-from tests.support.browser import PageWatch, chromium_path, launch_chromium, running_server
-
-CHROMIUM = chromium_path()
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                                reason="predict browser tests skipped: no Chromium at /usr/bin/chromium "
-                                       "(install it: apt-get install -y chromium)")
+from tests.support.browser import PageWatch
 
 RUN_ID = "predictrun01"
 
@@ -39,29 +33,19 @@ def _store_finished_run(db_path):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    db = tmp_path_factory.mktemp("predict-db") / "runs.sqlite"
-    _store_finished_run(db)
-    with running_server(db, log_path=db.parent / "server.log") as base:
-        yield base
+def server_options():
+    return {}  # the server's own number of workers
 
 
 @pytest.fixture(scope="module")
-def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+def seed_database():
+    return _store_finished_run
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1100})
-    pg = context.new_page()
-    yield pg
-    context.close()
+@pytest.fixture(scope="module")
+def page_options():
+    """1280x1100; each test watches its page itself."""
+    return {"height": 1100, "timeout": 30000, "watch": False}
 
 
 def draw(page, strokes, size=0.7):

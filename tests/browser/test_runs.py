@@ -8,28 +8,11 @@ as the server writes them); tests that delete or train make runs of their own.
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 
 import pytest
 
-from tests.support.browser import PageWatch, chromium_path, launch_chromium, running_server
-
-CHROMIUM = chromium_path()
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-MISSING = None
-if CHROMIUM is None:
-    MISSING = "Chromium not found at /usr/bin/chromium (apt-get install -y chromium)"
-elif sync_playwright is None:
-    MISSING = "the playwright Python package is not installed (pip install playwright)"
-
-pytestmark = pytest.mark.skipif(MISSING is not None and not os.environ.get("CI"),
-                                reason=f"browser tests skipped: {MISSING}")
 
 CONFIG = {
     "seed": 3, "data": {"train_size": 100, "validation_size": 0, "test_size": None},
@@ -59,50 +42,32 @@ def lab(slug, batch, key, label):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if MISSING is not None:
-        pytest.fail(f"CI is set but {MISSING}")
-    from server.store import Store
+def seed_database():
+    def seed(db_path):
+        from server.store import Store
 
-    tmp = tmp_path_factory.mktemp("runs-browser")
-    store = Store(tmp / "runs.sqlite")
-    store.init_schema()
-    # oldest first: the dashboard's runs, then the labs' (the newest, which must not bury them)
-    store_run(store, "untagged01")
-    store_run(store, "untagged02", status="stopped")
-    store_run(store, "dashnamed1", {"kind": "dashboard"}, name="Baseline named")
-    for i in range(11):
-        store_run(store, f"dash{i:02d}", {"kind": "dashboard"}, status="diverged" if i == 5 else "done")
-    store_run(store, "rerun00001", {"kind": "rerun", "source": "dashnamed1"}, name="Baseline named")
-    for i in range(4):
-        label = ["Overfitting", "Weight decay 0.1", "Dropout 0.2", "Both"][i]
-        store_run(store, f"over{i:02d}", lab("overfitting", "ofbatch1", str(i), label))
-    for i in range(41):
-        key = f"{i // 2}-{'bn' if i % 2 else 'plain'}"
-        store_run(store, f"bn{i:02d}", lab("batchnorm", "bnbatch1" if i < 32 else "bnbatch2", key,
-                                           "Batch norm" if i % 2 else "Normal"))
-    with running_server(tmp / "runs.sqlite", workers=2, log_path=tmp / "server.log") as base:
-        yield base
+        store = Store(db_path)
+        store.init_schema()
+        # oldest first: the dashboard's runs, then the labs' (the newest, which must not bury them)
+        store_run(store, "untagged01")
+        store_run(store, "untagged02", status="stopped")
+        store_run(store, "dashnamed1", {"kind": "dashboard"}, name="Baseline named")
+        for i in range(11):
+            store_run(store, f"dash{i:02d}", {"kind": "dashboard"}, status="diverged" if i == 5 else "done")
+        store_run(store, "rerun00001", {"kind": "rerun", "source": "dashnamed1"}, name="Baseline named")
+        for i in range(4):
+            label = ["Overfitting", "Weight decay 0.1", "Dropout 0.2", "Both"][i]
+            store_run(store, f"over{i:02d}", lab("overfitting", "ofbatch1", str(i), label))
+        for i in range(41):
+            key = f"{i // 2}-{'bn' if i % 2 else 'plain'}"
+            store_run(store, f"bn{i:02d}", lab("batchnorm", "bnbatch1" if i < 32 else "bnbatch2", key,
+                                               "Batch norm" if i % 2 else "Normal"))
+    return seed
 
 
 @pytest.fixture(scope="module")
-def browser(server):
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(20000)
-    watch = PageWatch(pg, server)
-    pg.watch = watch
-    yield pg
-    context.close()
-    watch.assert_clean()
+def page_options():
+    return {"height": 900}
 
 
 def api(server, path, method="GET", body=None):
