@@ -55,7 +55,7 @@ def test_a_fresh_dashboard_starts_from_the_books_overfitting_network(pages, serv
     open_dashboard(other, server, "#config=" + b64url({"training": {"epochs": 3}}))
     assert other.locator(".layer").count() == 1
 
-    # an untouched Train trains exactly that network (tests/test_first_network.py: it memorises)
+    # an untouched Train trains exactly that network (tests/nnengine/test_first_network.py: it memorises)
     page.click("#train")
     page.wait_for_function("document.querySelector('.run-item')")
     run_id = page.get_attribute(".run-item", "data-run-id")
@@ -284,7 +284,7 @@ def test_the_predict_panel_shows_a_near_certainty_as_more_than_99_9_percent(page
 def test_book_settings_appear_only_on_the_labs_that_have_book_settings(pages, server):
     labs = [lab["slug"] for lab in api(server, "/api/labs")["labs"]]
     assert BOOK_LABS < set(labs) and {"gradcheck", "inside"} <= set(labs) - BOOK_LABS
-    page = pages(watch=False)   # each lab is left before it has drawn (test_labs_browser.py watches them draw)
+    page = pages(watch=False)   # each lab is left before it has drawn (test_labs.py watches them draw)
     for slug in labs:
         page.goto(f"{server}/labs/{slug}", wait_until="domcontentloaded")
         reset = page.locator("#reset")

@@ -1,7 +1,7 @@
 """Faults: clients that leave, a full database, failing engines, diverging runs, and
 runs trained in child processes (a crash there ends one run, nothing else).
 
-The server killed with SIGKILL mid-run is in test_hardening_server.py (it needs a
+The server killed with SIGKILL mid-run is in test_server_process.py (it needs a
 real process to kill).
 """
 

@@ -1,4 +1,4 @@
-"""POST /api/predict through the Flask test client (app/client fixtures from tests/conftest.py)."""
+"""POST /api/predict through the Flask test client (app/client fixtures from tests/server/conftest.py)."""
 import io
 import json
 import struct
