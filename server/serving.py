@@ -151,6 +151,15 @@ class ReadTimeout(TConn):
         self.sock.settimeout(self.read_timeout)
 
 
+class _StalledClients(logging.Filter):
+    """Drops gthread's traceback for a request whose read or write timed out (ReadTimeout): a
+    client that stalled is not an error of the server's, and a slow-client flood would fill the log."""
+
+    def filter(self, record):
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, TimeoutError) and record.msg == "Socket error processing request.")
+
+
 class PlaygroundWorker(ThreadWorker):
     """gthread, plus: request reads time out (ReadTimeout), and a stop (SIGTERM, SIGINT, SIGQUIT)
     first stops the runs and closes the Socket.IO connections, so that the worker does not wait
@@ -159,6 +168,7 @@ class PlaygroundWorker(ThreadWorker):
     def init_process(self):
         self._stopping = threading.Event()
         self._quitting = False
+        self.log.error_log.addFilter(_StalledClients())
         # Started before any signal can arrive: starting a thread inside a signal handler can
         # deadlock on the interpreter's thread-list lock if the main thread holds it.
         threading.Thread(target=self._close_app_when_stopping, name="stop-runs", daemon=True).start()
