@@ -110,11 +110,11 @@ def children(pid):
 class ServerProcess:
     """`python -m server` on a free port; stop() ends it with SIGTERM (SIGKILL if it hangs)."""
 
-    def __init__(self, folder, workers=None, env=None, port=None, args=()):
+    def __init__(self, folder, workers=None, env=None, port=None, args=(), launcher=("-m", "server")):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = os.path.join(folder, "runs.sqlite")
-        command = [sys.executable, "-m", "server", "--port", str(self.port), "--db", self.db, *args]
+        command = [sys.executable, *launcher, "--port", str(self.port), "--db", self.db, *args]
         if workers:
             command += ["--workers", str(workers)]
         self.log_path = os.path.join(folder, "server.log")
