@@ -413,8 +413,17 @@ class Driver:
         return run_ids
 
     def stop(self, run_ids, timeout=30):
+        """Stop the runs, through a new connection if the one that started them was dropped
+        (an overloaded node misses Socket.IO's pings; that is counted as lost, not fatal here)."""
+        self.lost = 0
         for run_id in run_ids:
-            self.connections[self.owner[run_id]].call("run:stop", {"run_id": run_id}, timeout=30)
+            index = self.owner[run_id]
+            if not self.connections[index].connected:
+                self.lost += 1
+                self.connections.pop(index)
+                self._connection(len(self.connections))
+                self.connections.insert(index, self.connections.pop())
+            self.connections[index].call("run:stop", {"run_id": run_id}, timeout=30)
         deadline = time.monotonic() + timeout
         while not set(run_ids) <= self.ended and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -491,6 +500,7 @@ def measure_level(node, clients, driver, total, config, runs, window):
             watching[run_id] = watching.get(run_id, 0) + count
     row = summarise(records, watching)
     row["trained_per_s"] = trained_per_s(node.url, run_ids)
+    row["driver_lost"] = driver.lost
     row.update(clients=total, connected_total=sum(report[3] for report in reports), refused=refused,
                failed_joins=failed_joins, disconnects=sum(report[1] for report in reports),
                rss_mb=rss, threads=threads, server_cpu=server_cpu, client_cpu=client_cpu,
@@ -533,7 +543,7 @@ HEADER = (f"{'server':>10} {'N':>5} {'conn':>5} {'refused':>7} {'lat p50':>8} {'
 
 def print_row(row, flush=False):
     share = row["delivered"] / row["offered"] if row["offered"] else float("nan")
-    errors = row["failed_joins"] + row["disconnects"] + row["predict_errors"]
+    errors = row["failed_joins"] + row["disconnects"] + row["predict_errors"] + row["driver_lost"]
     predict = f"{row['predict_p50_ms']:.0f}/{row['predict_p99_ms']:.0f}ms"
     label = row["server"] + ("*" if row["relay"] else "")
     print(f"{label:>10} {row['clients']:>5} {row['connected_total']:>5} {row['refused']:>7} "
@@ -585,7 +595,7 @@ of one epoch; events/s: run:epoch events received by all clients per second; arr
 the clients connected; epochs/s: distinct epochs that reached clients per second; trained: epochs the runs
 trained per second (the store's records); *: the relay row (runs that stream as fast as they train);
 CPU: of one core (the serving process; all client processes); predict: POST /api/predict of a drawn
-digit, %d a second; errors: failed joins, disconnects and failed predictions.""" % PREDICT_RATE)
+digit, %d a second; errors: failed joins, disconnects (the driver's too) and failed predictions.""" % PREDICT_RATE)
     print(f"Load average at the end {os.getloadavg()[0]:.1f} (other work on the machine counts).")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -1,5 +1,5 @@
 """`python -m server [--host 127.0.0.1] [--port 5000] [--db PATH] [--workers N] [--blas-threads 1]
-[--threads 1024]`.
+[--threads 768]`.
 
 Served by Gunicorn (server/serving.py): this process binds the port, checks the settings and
 prints the banner; the app runs in Gunicorn's one worker process.
