@@ -4,17 +4,19 @@
     python bench/cluster.py --servers gthread --clients 100,500 --window 8
     python bench/cluster.py --relay-only                     # only the events-per-second row
 
-One web node (`python -m server`, Gunicorn's gthread worker with --threads; or, for comparison,
-Gunicorn's gevent worker with Flask-SocketIO in async_mode="gevent", started by this script):
-- N python-socketio clients over the websocket transport, spread over --processes client
-  processes (each a few hundred threads, so that the client side is not the bottleneck), connect;
-  each joins the room of one of --runs streaming runs (run:watch), clients spread evenly;
-- a driver client starts the runs (--config: a run of about --epochs-per-s epochs a second on a
-  quiet machine), and the clients record every run:epoch with its arrival time for --window seconds;
-- for each N: clients connected / refused, event delivery latency p50/p99, the spread of one
-  event's arrival over all its watchers p50/p99, events delivered per second (and the share of
-  those sent that arrived), the serving process's RSS and threads, its CPU, and errors
-  (disconnects, failed joins, missed events).
+One web node (`python -m server`, Gunicorn's gthread worker, --threads 1100 by default here so that
+1,000 clients fit; or, for comparison, Gunicorn's gevent worker with Flask-SocketIO in
+async_mode="gevent", started by this script: "gevent" with the run manager's pipe wait made
+cooperative, "gevent-blocking" with the run manager as it is):
+- N Socket.IO clients over the websocket transport (SocketIOClient: asyncio, in --processes client
+  processes, so that the client side is not the bottleneck) connect; each joins the room of one of
+  --runs streaming runs (run:watch), spread evenly;
+- a driver starts the runs (STREAM_CONFIG, about 5 epochs a second each here), and the clients record
+  every run:epoch with its arrival time for --window seconds;
+- for each N: clients connected / refused, delivery latency p50/p99, the spread of one event's
+  arrival over its watchers, events delivered per second (and the share of those sent that
+  arrived), epochs trained per second, the serving process's RSS, threads and CPU, and errors
+  (disconnects, failed joins, failed predictions);
 - then the relay row: N = --relay-clients watching --relay-runs runs of a tiny config that streams as
   fast as it trains, which saturates the node: the epoch events per second it relays to clients.
 - meanwhile, 5 predictions a second (POST /api/predict of a drawn digit): their latency p50/p99.
@@ -28,19 +30,15 @@ the SQLite commit and one socket hop, a few ms on a quiet machine).
 Figures depend on the machine and on what else runs on it; nothing is asserted.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import json
 import multiprocessing
 import os
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

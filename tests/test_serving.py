@@ -17,7 +17,7 @@ import pytest
 import requests
 import socketio
 
-from tests.browser_helpers import ROOT, free_port
+from tests.browser_helpers import ROOT
 from tests.conftest import long_config, tiny_config
 from tests.test_hardening_server import Listener, ServerProcess, close_all
 
