@@ -178,7 +178,7 @@ class SocketIOClient:
         self.writer.write(self.ws.send(Request(
             host=f"{self.host}:{self.port}", target="/socket.io/?EIO=4&transport=websocket",
             extra_headers=[(b"origin", origin.encode())],
-            extensions=[PerMessageDeflate()] if os.environ.get("BENCH_DEFLATE", "1") == "1" else [])))
+            extensions=[PerMessageDeflate()])))
         self.task = asyncio.ensure_future(self._read(reader))
         await asyncio.wait_for(self.ready, timeout)
 
