@@ -263,7 +263,7 @@ def test_sigkill_mid_run_keeps_stored_runs_and_marks_the_unfinished_one(tmp_path
         client.wait(lambda ev: any(n == "run:epoch" and d["run_id"] == running and d["epoch"] >= 1
                                    for n, d in ev))
         helpers = descendants(server.proc.pid) if os.path.isdir("/proc") else []
-        server.kill()  # SIGKILL: no finally, no shutdown, no atexit
+        server.kill()  # SIGKILL to the master and its worker: no finally, no shutdown, no atexit
         # The training process does not go on training for nobody.
         deadline = time.monotonic() + 10
         while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
@@ -299,3 +299,28 @@ def test_sigkill_mid_run_keeps_stored_runs_and_marks_the_unfinished_one(tmp_path
             client.close()
     finally:
         restarted.stop()
+
+
+def test_with_its_master_killed_the_worker_stops_its_runs_and_exits(tmp_path):
+    """Gunicorn's master supervises the process that serves; if the master dies, the worker does
+    not serve on unsupervised: it stops its runs (stored as 'stopped') and exits, helpers too."""
+    server = ServerProcess(str(tmp_path)).wait_ready()
+    client = Listener(server.url).connect()
+    try:
+        run_id = client.sio.call("run:start", {"config": long_config()}, timeout=5)["run_id"]
+        client.wait(lambda ev: any(n == "run:epoch" and d["run_id"] == run_id for n, d in ev))
+        helpers = descendants(server.proc.pid)
+        assert helpers  # the worker, its forkserver, the training process
+        server.kill_master()
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in helpers if alive(pid)]
+        # Its client was told before the socket closed.
+        client.wait(lambda ev: any(n == "run:done" and d["run_id"] == run_id for n, d in ev), timeout=1)
+    finally:
+        client.close()
+        server.stop()
+    with sqlite3.connect(server.db) as conn:
+        status = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+    assert status == "stopped"
