@@ -93,14 +93,28 @@ def run_config(preset, epochs):
     return config
 
 
+def children(pid):
+    """Process ids whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
 class ServerProcess:
     """`python -m server` on a free port; stop() ends it with SIGTERM (SIGKILL if it hangs)."""
 
-    def __init__(self, folder, workers=None, env=None, port=None):
+    def __init__(self, folder, workers=None, env=None, port=None, args=(), launcher=("-m", "server")):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = os.path.join(folder, "runs.sqlite")
-        command = [sys.executable, "-m", "server", "--port", str(self.port), "--db", self.db]
+        command = [sys.executable, *launcher, "--port", str(self.port), "--db", self.db, *args]
         if workers:
             command += ["--workers", str(workers)]
         self.log_path = os.path.join(folder, "server.log")
@@ -135,7 +149,19 @@ class ServerProcess:
         self.proc.wait(timeout)
         self._log.close()
 
+    def serving_pids(self):
+        """The Gunicorn master (this process) and its worker, the process that serves."""
+        return [self.proc.pid] + children(self.proc.pid)
+
     def kill(self):
+        """SIGKILL the master and its worker at once, as a crash would: nothing runs after."""
+        for pid in self.serving_pids():
+            os.kill(pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self._log.close()
+
+    def kill_master(self):
+        """SIGKILL the master alone (its worker notices and stops by itself)."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
         self._log.close()

@@ -45,7 +45,13 @@ DEFAULT_START_RATE = "10/10"  # per connection: 10 starts, then one more every s
 DEFAULT_START_RATE_PER_ADDRESS = "30/10"  # a classroom behind one NAT still starts together
 
 
-def create_app(test_config=None):
+def configure(test_config=None):
+    """A Flask app with its settings loaded and checked, and nothing started: no store, no
+    runs, no sockets. `python -m server` checks the settings with it before it starts the
+    serving process (see server/serving.py); create_app() builds on it.
+
+    Raises ValueError naming the setting (and its PLAYGROUND_* variable) that is wrong.
+    """
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
     app.config.from_mapping(
@@ -95,6 +101,11 @@ def create_app(test_config=None):
     if app.config["RUN_ISOLATION"] not in ("process", "thread"):
         raise ValueError(f"RUN_ISOLATION ({ENV_SETTINGS['RUN_ISOLATION']}) must be process or thread,"
                          f" got {app.config['RUN_ISOLATION']!r}")
+    return app
+
+
+def create_app(test_config=None):
+    app = configure(test_config)
     start_rate = parse_rate(app.config["START_RATE"])
     address_rate = parse_rate(app.config["START_RATE_PER_ADDRESS"])
     app.extensions["start_limiter"] = StartRateLimiter(start_rate, address_rate)

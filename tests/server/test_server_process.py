@@ -1,14 +1,11 @@
 """Hardening over a real `python -m server` process and real Socket.IO clients:
 foreign origins and DNS-rebinding hosts, and the server killed mid-run.
 
-The server subprocess comes from bench/load.py (ServerProcess), the same one the
-load bench drives.
+The server subprocess and the clients come from tests/support/server_process.py.
 """
 
-import importlib.util
 import os
 import sqlite3
-import threading
 import time
 
 import pytest
@@ -17,60 +14,8 @@ import socketio
 
 from tests.support.configs import diverging_config, long_config, tiny_config
 from tests.support.images import digit, hostile, png
-from tests.support.paths import ROOT
+from tests.support.server_process import Listener, ServerProcess, close_all
 from tests.support.sockets import WAIT_S
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_load", os.path.join(ROOT, "bench", "load.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ServerProcess = _bench().ServerProcess
-
-
-class Listener:
-    """A python-socketio client that records run events and waits for them."""
-
-    def __init__(self, url, **client_options):
-        self.url = url
-        self.sio = socketio.Client(reconnection=False, **client_options)
-        self.cond = threading.Condition()
-        self.events = []
-        for name in ("run:started", "run:epoch", "run:done", "run:error"):
-            self.sio.on(name, self._record(name))
-
-    def _record(self, name):
-        def handler(data):
-            with self.cond:
-                self.events.append((name, data))
-                self.cond.notify_all()
-        return handler
-
-    def connect(self, transport="websocket", **kwargs):
-        self.sio.connect(self.url, transports=[transport], wait_timeout=5, **kwargs)
-        return self
-
-    def wait(self, predicate, timeout=WAIT_S):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not predicate(self.events):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out; got {[n for n, _ in self.events]}")
-                self.cond.wait(remaining)
-
-    def close(self):
-        # In the background: websocket-client waits up to 3 s for the close frame.
-        if self.sio.connected:
-            threading.Thread(target=self.sio.disconnect, daemon=True).start()
-
-
-def close_all(clients):
-    for client in clients:
-        client.close()
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +205,7 @@ def test_sigkill_mid_run_keeps_stored_runs_and_marks_the_unfinished_one(tmp_path
         client.wait(lambda ev: any(n == "run:epoch" and d["run_id"] == running and d["epoch"] >= 1
                                    for n, d in ev))
         helpers = descendants(server.proc.pid) if os.path.isdir("/proc") else []
-        server.kill()  # SIGKILL: no finally, no shutdown, no atexit
+        server.kill()  # SIGKILL to the master and its worker: no finally, no shutdown, no atexit
         # The training process does not go on training for nobody.
         deadline = time.monotonic() + 10
         while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
@@ -296,3 +241,28 @@ def test_sigkill_mid_run_keeps_stored_runs_and_marks_the_unfinished_one(tmp_path
             client.close()
     finally:
         restarted.stop()
+
+
+def test_with_its_master_killed_the_worker_stops_its_runs_and_exits(tmp_path):
+    """Gunicorn's master supervises the process that serves; if the master dies, the worker does
+    not serve on unsupervised: it stops its runs (stored as 'stopped') and exits, helpers too."""
+    server = ServerProcess(str(tmp_path)).wait_ready()
+    client = Listener(server.url).connect()
+    try:
+        run_id = client.sio.call("run:start", {"config": long_config()}, timeout=5)["run_id"]
+        client.wait(lambda ev: any(n == "run:epoch" and d["run_id"] == run_id for n, d in ev))
+        helpers = descendants(server.proc.pid)
+        assert helpers  # the worker, its forkserver, the training process
+        server.kill_master()
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in helpers if alive(pid)]
+        # Its client was told before the socket closed.
+        client.wait(lambda ev: any(n == "run:done" and d["run_id"] == run_id for n, d in ev), timeout=1)
+    finally:
+        client.close()
+        server.stop()
+    with sqlite3.connect(server.db) as conn:
+        status = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+    assert status == "stopped"

@@ -21,12 +21,15 @@ from tests.support.paths import ROOT
     (["--blas-threads", "-1"], "--blas-threads"),
     (["--db", "/no/such/folder/runs.sqlite"], "does not exist"),
     (["--bogus"], "unrecognized"),
+    (["--threads", "1"], "--threads"),
+    (["--threads", "100000"], "--threads"),
 ])
 def test_bad_server_arguments_exit_2_with_one_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse_args(argv)
     assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
 
 
 def test_a_db_path_that_is_a_folder_is_refused(tmp_path, capsys):
