@@ -87,7 +87,10 @@ def bench_inprocess(data, n):
 def bench_http(data, n):
     import requests
 
-    from tests.browser_helpers import running_server
+    try:
+        from tests.support.browser import running_server
+    except ImportError:  # a --repo checkout from before the tests mirrored the tree
+        from tests.browser_helpers import running_server
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "bench.sqlite") as base:

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_helpers import launch_chromium, running_server  # noqa: E402
+from tests.support.browser import launch_chromium, running_server  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,1 @@
+"""Tests of the engine, nnengine/: no server, no browser."""
