@@ -29,7 +29,7 @@ PAGES = {
     "overfitting": ("/labs/overfitting", "#variants .main-svg"),
     "search": ("/labs/search", "#chart-scatter .main-svg"),
     "gradcheck": ("/labs/gradcheck", "#results tbody tr"),
-    "inside": ("/labs/inside", "#run-line a"),
+    "inside": ("/labs/inside", "#run-line a, #run-line:has-text('finished run')"),
 }
 
 
