@@ -12,6 +12,9 @@ import pytest
 
 from server import create_app, socketio
 
+# The store's databases: `postgres`, `postgres_url`, `database` (SQLite and PostgreSQL).
+pytest_plugins = ["tests.store_backends"]
+
 # Tiny but real: trains in a few milliseconds per epoch.
 TINY_CONFIG = {
     "seed": 0,
@@ -144,6 +147,7 @@ def make_app(tmp_path):
     yield factory
     for app in apps:
         app.extensions["runs"].shutdown(wait=True)
+        app.extensions["store"].close()
 
 
 @pytest.fixture

@@ -77,45 +77,89 @@ def redis_server():
             _stop(process)
 
 
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its programs as the `postgres` user then."""
+def _as_postgres() -> dict:
+    """PostgreSQL refuses to run as root: as root, its programs run as the `postgres` user.
+
+    Through Popen's user/group (not a `runuser` wrapper), so that the process we signal is the
+    server itself: SIGINT reaches it, and nothing is left running when the test ends.
+    """
     if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--"] + command
-    return command
+        return {"user": "postgres", "group": "postgres", "extra_groups": []}
+    return {}
+
+
+class PostgresServer:
+    """A PostgreSQL server of its own data folder on a loopback port, which tests can stop and start
+    again (the same port and data): `url`, `admin_url(database)`, `stop()`, `start()`."""
+
+    def __init__(self, folder: str, database: str):
+        self.folder = folder
+        self.data = os.path.join(folder, "data")
+        self.database = database
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.postgres = _program(os.path.join(POSTGRES_BIN, "postgres"))
+
+    @property
+    def url(self) -> str:
+        return self.admin_url(self.database)
+
+    def admin_url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> None:
+        initdb = _program(os.path.join(POSTGRES_BIN, "initdb"))
+        subprocess.run([initdb, "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                        "--no-sync", "--no-instructions"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.folder,
+                       **_as_postgres())
+
+    def start(self) -> None:
+        # fsync off: the tests' data need not survive a power cut, and commits are then fast.
+        self.process = subprocess.Popen(
+            [self.postgres, "-D", self.data, "-p", str(self.port), "-h", "127.0.0.1", "-k", self.folder,
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+             "-c", "max_connections=200"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.folder, **_as_postgres())
+        wait_for_port(self.port, process=self.process)
+        _wait_accepting(self.port, self.folder)
+
+    def stop(self) -> None:
+        """SIGINT is PostgreSQL's "fast shutdown": clients are disconnected, nothing waits."""
+        if self.process is not None:
+            _stop(self.process, signal.SIGINT)
+            self.process = None
+
+    def createdb(self, database: str) -> None:
+        subprocess.run([os.path.join(POSTGRES_BIN, "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "postgres", database],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.folder)
+
+
+@contextlib.contextmanager
+def postgres_instance(database: str = "playground"):
+    """Yields a started PostgresServer with an empty `database`; stops it and removes its data after."""
+    folder = tempfile.mkdtemp(prefix="test-postgres-")
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+        server = PostgresServer(folder, database)
+        server.init()
+        server.start()
+        try:
+            server.createdb(database)
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def postgres_server(database: str = "playground"):
     """Yields ``postgresql://postgres@127.0.0.1:PORT/DATABASE`` (trust authentication on loopback)."""
-    initdb = _program(os.path.join(POSTGRES_BIN, "initdb"))
-    postgres = _program(os.path.join(POSTGRES_BIN, "postgres"))
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="test-postgres-")
-    data = os.path.join(folder, "data")
-    try:
-        if os.geteuid() == 0:
-            shutil.chown(folder, "postgres", "postgres")
-        subprocess.run(_as_postgres([initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                                     "--no-sync", "--no-instructions"]),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=folder)
-        # fsync off: the tests' data need not survive a power cut, and commits are then fast.
-        process = subprocess.Popen(
-            _as_postgres([postgres, "-D", data, "-p", str(port), "-h", "127.0.0.1", "-k", folder,
-                          "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                          "-c", "max_connections=200"]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder)
-        try:
-            wait_for_port(port, process=process)
-            _wait_accepting(port, folder)
-            subprocess.run(_as_postgres([os.path.join(POSTGRES_BIN, "createdb"), "-h", "127.0.0.1",
-                                         "-p", str(port), "-U", "postgres", database]),
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=folder)
-            yield f"postgresql://postgres@127.0.0.1:{port}/{database}"
-        finally:
-            # SIGINT is PostgreSQL's "fast shutdown": clients are disconnected, nothing waits.
-            _stop(process, signal.SIGINT)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with postgres_instance(database) as server:
+        yield server.url
 
 
 def _wait_accepting(port: int, folder: str, timeout: float = 20.0) -> None:
