@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 
 from .backends import DRIVER_ERRORS, open_backend
-from .queries import list_query, where
+from .queries import LIST_COLUMNS, list_query, where
 from .records import describe_source, dumps, loads, run_dict
 from ..run_query import search_text
 from .schema import SCHEMA_VERSION, metrics, runs, stored_version, upgrade, weights
@@ -213,7 +213,7 @@ class Store:
                 return None
             records = conn.execute(select(metrics.c.record).where(metrics.c.run_id == run_id)
                                    .order_by(metrics.c.epoch)).scalars().all()
-            run = run_dict(row._mapping)
+            run = run_dict(zip(row._fields, row))
             if run["origin"] and run["origin"].get("source"):
                 source = conn.execute(select(runs.c.config)
                                       .where(runs.c.run_id == run["origin"]["source"])).scalar()
@@ -235,12 +235,11 @@ class Store:
         with self._transaction() as conn:
             rows = conn.execute(list_query(where(**filters), int(limit), int(offset))).all()
         listed = []
-        for row in rows:
-            mapping = row._mapping
-            run = run_dict(mapping)
-            run["last_epoch"] = mapping["last_epoch"]
+        for *columns, source_config, last_epoch in rows:
+            run = run_dict(zip(LIST_COLUMNS, columns))
+            run["last_epoch"] = last_epoch
             if run["origin"] and run["origin"].get("source"):
-                describe_source(run["origin"], mapping["source_config"])
+                describe_source(run["origin"], source_config)
             listed.append(run)
         return listed
 

@@ -32,9 +32,9 @@ def loads(text):
     return None if text is None else json.loads(text)
 
 
-def run_dict(row):
-    """A runs row (a mapping of the run columns) as the dict callers get: JSON columns decoded."""
-    run = {key: row[key] for key in row.keys() if key not in ("source_config", "last_epoch")}
+def run_dict(columns):
+    """A runs row, as (name, value) pairs of its columns, as the dict callers get: JSON decoded."""
+    run = dict(columns)
     run["config"] = loads(run["config"])
     run["summary"] = loads(run["summary"])
     run["origin"] = loads(run["origin"])
