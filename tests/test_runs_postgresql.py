@@ -106,3 +106,21 @@ def test_a_run_whose_database_goes_away_mid_run_tells_its_client(postgres, pg_ap
     stored = pg_app.test_client().get(f"/api/runs/{run_id}").get_json()
     assert [m["epoch"] for m in stored["metrics"]] == [0]
     assert stored["status"] != "done"
+
+
+def test_an_app_started_before_its_database_server_works_once_the_server_is_up(postgres, make_app, postgres_url):
+    postgres.stop()
+    try:
+        app = make_app(DATABASE=postgres_url)  # starts anyway: pages are served, the store refuses
+        client = app.test_client()
+        assert client.get("/api/runs").status_code == 503
+        assert client.get("/api/schema").status_code == 200
+    finally:
+        postgres.start()
+    # The schema the start could not create is created by the first request that reaches the server.
+    assert client.get("/api/runs").get_json()["total"] == 0
+    user = SocketUser(socketio.test_client(app, flask_test_client=client))
+    run_id = user.start(tiny_config(epochs=1))["run_id"]
+    assert user.wait_finished(run_id)[0] == "run:done"
+    assert client.get(f"/api/runs/{run_id}").get_json()["status"] == "done"
+    user.sio.disconnect()

@@ -8,6 +8,7 @@ size cap, and how a driver's error becomes a StoreError.
 """
 
 import contextlib
+import importlib.util
 import os
 import re
 import sqlite3
@@ -64,6 +65,8 @@ def check_database(database):
     if not url.database:
         raise ValueError(f"the PostgreSQL URL {_hide_password(value)!r} names no database;"
                          " write it as postgresql://USER@HOST:PORT/DB")
+    if importlib.util.find_spec("psycopg") is None:
+        raise ValueError("a PostgreSQL database needs the psycopg package: pip install 'psycopg[binary]'")
     if port is not None and not 0 < port < 65536:
         raise ValueError(f"the PostgreSQL URL {_hide_password(value)!r} has port {port};"
                          " ports are 1 to 65535")

@@ -8,12 +8,14 @@ backends.SQLite). Every method raises StoreError alone, never a driver's error.
 
 import contextlib
 import copy
+import threading
 import time
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
 from .backends import DRIVER_ERRORS, open_backend
+from .errors import BUSY, UNAVAILABLE, StoreError
 from .queries import LIST_COLUMNS, list_query, where
 from .records import describe_source, dumps, loads, run_dict
 from ..run_query import search_text
@@ -37,6 +39,7 @@ class Store:
         self.max_bytes = max_bytes
         self._backend = open_backend(self.path, max_bytes)
         self._held = None  # a session's connection (see session())
+        self._schema = _SchemaState()  # shared with the store's sessions
         self._statements()
 
     def _statements(self):
@@ -80,6 +83,8 @@ class Store:
     def _transaction(self):
         """A connection in a transaction, committed at the end of the block (rolled back on an error);
         a driver's error comes out as a StoreError."""
+        if self._schema.pending:
+            self._schema.retry(self.init_schema)
         held = self._held if self._backend.holds_sessions else None
         try:
             if held is None:
@@ -99,7 +104,19 @@ class Store:
             raise self._backend.error(exc) from exc
 
     def init_schema(self):
-        """Create the tables, or bring a database of an older schema up to this one (its runs kept)."""
+        """Create the tables, or bring a database of an older schema up to this one (its runs kept).
+
+        If the database cannot be reached (a server not up yet), the next call of any method tries
+        again first, so that a web node started before its database works once the database is up.
+        """
+        try:
+            self._init_schema()
+        except StoreError as exc:
+            if exc.reason in (UNAVAILABLE, BUSY):
+                self._schema.pending = True
+            raise
+
+    def _init_schema(self):
         try:
             self._backend.prepare()
         except DRIVER_ERRORS as exc:
@@ -264,3 +281,18 @@ class Store:
             npz = conn.execute(select(weights.c.npz).where(weights.c.run_id == run_id)).scalar()
         return None if npz is None else bytes(npz)
 
+
+class _SchemaState:
+    """Whether init_schema is still owed (it met a database that was not there), and the lock
+    that makes one thread retry it while the others wait."""
+
+    def __init__(self):
+        self.pending = False
+        self.lock = threading.Lock()
+
+    def retry(self, init_schema):
+        with self.lock:
+            if not self.pending:
+                return
+            self.pending = False  # init_schema's own transactions must not retry it again
+            init_schema()  # sets pending again if the database is still not there
