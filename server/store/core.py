@@ -14,11 +14,11 @@ import time
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
+from ..run_query import search_text
 from .backends import DRIVER_ERRORS, open_backend
 from .errors import BUSY, UNAVAILABLE, StoreError
 from .queries import LIST_COLUMNS, list_query, where
 from .records import describe_source, dumps, loads, run_dict
-from ..run_query import search_text
 from .schema import SCHEMA_VERSION, metrics, runs, stored_version, upgrade, weights
 
 # Statuses of a run that has not finished; a new process can never finish them.
@@ -40,12 +40,9 @@ class Store:
         self._backend = open_backend(self.path, max_bytes)
         self._held = None  # a session's connection (see session())
         self._schema = _SchemaState()  # shared with the store's sessions
-        self._statements()
-
-    def _statements(self):
-        backend = self._backend
-        self._put_metric = backend.upsert(metrics, ("run_id", "epoch"))
-        self._put_weights = backend.upsert(weights, ("run_id",))
+        # Built once: the hot path stores an epoch per call.
+        self._put_metric = self._backend.upsert(metrics, ("run_id", "epoch"))
+        self._put_weights = self._backend.upsert(weights, ("run_id",))
 
     @property
     def backend(self):
