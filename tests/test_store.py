@@ -177,17 +177,21 @@ def test_a_read_only_database_reads_but_refuses_writes_naming_the_cause(store):
 
 
 def test_a_session_writes_through_one_held_connection_and_each_write_is_committed(sqlite_store):
-    store = sqlite_store
-    store.create_run("r1", CONFIG)
-    writers = []
-
-    def on_execute(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO metrics") or statement.startswith("UPDATE runs"):
-            writers.append(conn.connection.dbapi_connection)
-
     from sqlalchemy import event
 
-    event.listen(store.engine, "before_cursor_execute", on_execute)
+    store = sqlite_store
+    store.create_run("r1", CONFIG)
+    store.close()  # the connections opened from now on say what they run
+    writers = []
+
+    def on_connect(dbapi_connection, _record):
+        def traced(statement):
+            if statement.startswith(("INSERT INTO metrics", "UPDATE runs")):
+                writers.append(dbapi_connection)
+
+        dbapi_connection.set_trace_callback(traced)
+
+    event.listen(store.engine, "connect", on_connect)
     with store.session() as session:
         for epoch in range(5):
             session.append_metrics("r1", [record(epoch)])

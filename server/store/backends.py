@@ -109,6 +109,7 @@ class SQLite:
 
         self.engine = create_engine("sqlite+pysqlite://", creator=connect, poolclass=QueuePool,
                                     pool_size=POOL_SIZE, max_overflow=-1)
+        self._compiled = {}  # statement -> (SQL, names of its parameters in order)
         event.listen(self.engine, "connect", self._on_connect)
         event.listen(self.engine, "begin", _begin)
 
@@ -126,6 +127,19 @@ class SQLite:
         statement = sqlite_dialect.insert(table)
         others = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
         return statement.on_conflict_do_update(index_elements=list(keys), set_=others)
+
+    def execute_many(self, conn, statement, rows):
+        """Run `statement` (of plain columns: no type conversions) for each of `rows` (dicts) in the
+        transaction of `conn`, on the driver: the SQL is compiled from the Core statement once, but
+        SQLAlchemy's execution of it cost 0.07 ms of CPU per epoch stored (a third of the write), on
+        the cores the training needs. Errors are the driver's (the caller's transaction turns them
+        into StoreError and rolls back)."""
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            done = statement.compile(dialect=self.engine.dialect)
+            compiled = self._compiled[statement] = (str(done), tuple(done.positiontup))
+        sql, names = compiled
+        conn.connection.driver_connection.executemany(sql, [tuple(row[name] for name in names) for row in rows])
 
     def next_seq(self):
         """The seq of a run being inserted: SQLite has one writer at a time, so the largest plus one
@@ -240,6 +254,9 @@ class PostgreSQL:
         statement = pg_dialect.insert(table)
         others = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
         return statement.on_conflict_do_update(index_elements=list(keys), set_=others)
+
+    def execute_many(self, conn, statement, rows):
+        conn.execute(statement, rows)
 
     def next_seq(self):
         return None  # an identity column

@@ -178,7 +178,7 @@ class Store:
         with self._transaction() as conn:
             if self._backend.max_bytes is not None:
                 self._backend.check_room(conn, sum(len(row["record"]) + 80 for row in rows))
-            conn.execute(self._put_metric, rows[0] if len(rows) == 1 else rows)
+            self._backend.execute_many(conn, self._put_metric, rows)
 
     def finish_run(self, run_id, status, summary, weights_npz_bytes=None, message=None):
         """The run's outcome; its stored weights become `weights_npz_bytes` (None: none)."""
