@@ -109,7 +109,6 @@ def main(argv=None):
         with contextlib.suppress(AttributeError):
             store.close()
     if args.postgres:
-        sys.path.insert(0, str(ROOT / "tests"))
         from tests.services import postgres_server
 
         with postgres_server("bench") as url:

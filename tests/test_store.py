@@ -746,3 +746,28 @@ def test_the_postgresql_size_cap_refuses_what_would_not_fit_and_deleting_runs_ma
     store.finish_run("after", "done", {"status": "done"}, blob)
     assert store.get_weights("after") == blob
     store.close()
+
+
+def test_a_forked_child_never_speaks_over_its_parents_postgresql_connections(postgres_store):
+    import os
+
+    store = postgres_store
+
+    def backend_pid():
+        with store._transaction() as conn:
+            return conn.execute(text("SELECT pg_backend_pid()")).scalar()
+
+    parents = backend_pid()
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(writer, str(backend_pid()).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    childs = int(os.read(reader, 64) or 0)
+    os.close(reader)
+    os.waitpid(child, 0)
+    assert childs and childs != parents  # a connection of its own
+    assert backend_pid() == parents  # and the parent's is intact

@@ -14,6 +14,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 
 from sqlalchemy import create_engine, event, exc as sa_exc, func, select, text
 from sqlalchemy.dialects import postgresql as pg_dialect
@@ -112,6 +113,7 @@ class SQLite:
         self._compiled = {}  # statement -> (SQL, names of its parameters in order)
         event.listen(self.engine, "connect", self._on_connect)
         event.listen(self.engine, "begin", _begin)
+        _forget_connections_in_forked_children(self.engine)
 
     def _on_connect(self, dbapi_connection, _record):
         # The transactions are ours (see _begin), not the sqlite3 module's implicit ones, which
@@ -249,6 +251,7 @@ class PostgreSQL:
                           "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
                           "keepalives_count": 3, "tcp_user_timeout": 15000})
         self._room = _Room(max_bytes)
+        _forget_connections_in_forked_children(self.engine)
 
     def upsert(self, table, keys):
         statement = pg_dialect.insert(table)
@@ -340,6 +343,20 @@ class _Room:
         with self.lock:
             setattr(self, kind, (known[0], known[1] + (adding if fits else 0)))
         return fits
+
+
+def _forget_connections_in_forked_children(engine):
+    """A forked child (a pool worker, a training process) must never use its parent's connections:
+    the two would speak over the same socket or file handle. It gets a pool of its own, and the
+    parent's connections are left to the parent (not closed). The engine is held weakly."""
+    ref = weakref.ref(engine)
+
+    def in_child():
+        forked = ref()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 def _generic(exc):
