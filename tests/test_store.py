@@ -715,8 +715,9 @@ def test_postgresql_connections_stay_within_the_pool(postgres_store):
     assert 1 <= opened <= POOL_SIZE + POOL_OVERFLOW
 
 
-def test_the_postgresql_size_cap_refuses_what_would_not_fit_and_deleting_runs_makes_room(postgres_url, monkeypatch):
+def test_the_postgresql_size_cap_refuses_what_would_not_fit_and_deleting_runs_makes_room(postgres_url):
     import server.store.backends as backends
+    from server.store.errors import megabytes
 
     setup = Store(postgres_url)
     setup.init_schema()
@@ -734,7 +735,7 @@ def test_the_postgresql_size_cap_refuses_what_would_not_fit_and_deleting_runs_ma
             store.finish_run(f"r{number}", "done", {"status": "done"}, blob)
             stored.append(f"r{number}")
     assert refused.value.reason == "cap"
-    assert f"size cap of {cap / 2**20:.3g} MB" in str(refused.value)
+    assert f"size cap of {megabytes(cap)}" in str(refused.value)
     assert 4 <= len(stored) <= 7  # 2 MB of 300 KB runs, give or take the bookkeeping
     with store.engine.connect() as conn:
         assert conn.execute(backends._DISK_SIZE).scalar() <= cap + 512 * 1024  # overshoot: at most a second's writes

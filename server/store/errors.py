@@ -38,7 +38,9 @@ class StoreError(Exception):
 
 
 def megabytes(size):
-    return f"{size / 2**20:.3g} MB"
+    """0.25 MB, 1 MB, 1.5 MB, 2048 MB: three significant digits, never an exponent."""
+    value = size / 2**20
+    return f"{value:.0f} MB" if value >= 100 else f"{value:.3g} MB"
 
 
 def cap_error(max_bytes, used=None):
