@@ -152,7 +152,7 @@ class Store:
         if seq is not None:
             values["seq"] = seq
         with self._transaction() as conn:
-            self._backend.check_room(conn, len(values["config"]) + len(values["search_text"]) + 400)
+            self._backend.check_room(conn, len(values["config"]) + len(values["search_text"]) + 300)
             conn.execute(runs.insert().values(values))
 
     def set_status(self, run_id, status, message=None):
@@ -177,7 +177,7 @@ class Store:
             return
         with self._transaction() as conn:
             if self._backend.max_bytes is not None:
-                self._backend.check_room(conn, sum(len(row["record"]) + 80 for row in rows))
+                self._backend.check_room(conn, sum(len(row["record"]) + 100 for row in rows))
             self._backend.execute_many(conn, self._put_metric, rows)
 
     def finish_run(self, run_id, status, summary, weights_npz_bytes=None, message=None):
