@@ -130,15 +130,15 @@ def fill(path, n, weights_kb, seed=0):
                          float(created[i]) + 1 + final["elapsed_s"], np.__version__, json.dumps(summary),
                          None, json.dumps(origin) if origin else None, (origin or {}).get("kind"),
                          (origin or {}).get("lab"), (origin or {}).get("batch"), (origin or {}).get("source"),
-                         search_text(ids[i], config, origin)))
+                         search_text(ids[i], config, origin), i + 1))
             records += [(ids[i], e, json.dumps(record(e, rng, 0.02 * e))) for e in range(trained + 1)]
             if status in ("done", "stopped"):
                 weights.append((ids[i], blob))
         with conn:
             conn.executemany(
                 "INSERT INTO runs (run_id, config, status, created_at, started_at, finished_at, numpy_version,"
-                " summary, message, origin, origin_kind, origin_lab, origin_batch, origin_source, search_text)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                " summary, message, origin, origin_kind, origin_lab, origin_batch, origin_source, search_text, seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             conn.executemany("INSERT INTO metrics (run_id, epoch, record) VALUES (?, ?, ?)", records)
             conn.executemany("INSERT INTO weights (run_id, npz) VALUES (?, ?)", weights)
         metrics += len(records)
@@ -251,18 +251,22 @@ def main():
         a_med, a_p95 = timed(through_app, args.repeat)
         print(f"| {label:<36} | {rows:>5} | {matched:>6,} | {s_med:>12.1f} / {s_p95:>10.1f} | {a_med:>9.1f} / {a_p95:>8.1f} |")
         if args.plans:
-            from server.store import _where
+            from sqlalchemy import select
 
-            where, params = _where(**filters)
+            from server.store.queries import where
+            from server.store.schema import runs
+
+            page = (select(runs.c.seq).where(*where(**filters)).order_by(runs.c.created_at.desc(), runs.c.seq.desc())
+                    .limit(limit).offset(offset))
+            compiled = page.compile(store.engine, compile_kwargs={"literal_binds": True})
             with sqlite3.connect(path) as conn:
-                for row in conn.execute(f"EXPLAIN QUERY PLAN SELECT rowid FROM runs{where}"
-                                        " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?", (*params, limit, offset)):
+                for row in conn.execute(f"EXPLAIN QUERY PLAN {compiled}"):
                     print(f"|     plan: {row[3]}")
 
-    print("\nthe page alone (no count), as Store.list_runs reads it (rows picked by rowid, then last_epoch and the")
+    print("\nthe page alone (no count), as Store.list_runs reads it (rows picked by seq, then last_epoch and the")
     print("JSON of those rows), and as the list query was written before paging (last_epoch per row of the outer")
     print("query, cut by LIMIT/OFFSET): the same where SQLite walks an index in order, far apart where it sorts\n")
-    print(f"| {'page of 50':<36} | {'paged by rowid':>20} | {'before paging':>20} |")
+    print(f"| {'page of 50':<36} | {'paged by seq':>20} | {'before paging':>20} |")
     print(f"|{'-' * 38}|{'-' * 22}|{'-' * 22}|")
     decode = lambda rows: [(json.loads(r[5]), json.loads(r[4]) if r[4] else None, json.loads(r[7]) if r[7] else None)
                            for r in rows]

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import secrets
-import sqlite3
 import threading
 
 from flask import Flask
@@ -17,7 +16,7 @@ from flask_socketio import SocketIO
 
 from .jobs import PriorityGate, RunManager
 from .security import HostOriginGuard, StartRateLimiter, default_origins, parse_origins, parse_rate
-from .store import Store
+from .store import Store, StoreError, ensure_folder
 
 log = logging.getLogger(__name__)
 
@@ -229,9 +228,11 @@ def _settings_from_environment(app):
 
 
 def _open_store(app):
+    """The store of DATABASE (an SQLite path or URI, or a postgresql:// URL), its schema created or
+    upgraded. A database that is read-only, full or unreachable still lets the app start: pages are
+    served, whatever can be read is, and each refusal names the cause (StoreError)."""
     database = str(app.config["DATABASE"])
-    if not database.startswith("file:"):
-        os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
+    ensure_folder(database)
     max_mb = app.config["DATABASE_MAX_MB"]
     store = Store(database, max_bytes=None if max_mb is None else int(max_mb * 1024 * 1024))
     try:
@@ -239,10 +240,8 @@ def _open_store(app):
         count = store.mark_interrupted()
         if count:
             log.info("marked %d unfinished runs of a previous process as interrupted", count)
-    except sqlite3.Error as exc:
-        # A read-only or broken database still lets the app serve pages and
-        # whatever can be read; writes report their own errors later.
-        log.error("database %s is not writable or not usable: %s", database, exc)
+    except StoreError as exc:
+        log.error("database %s is not writable or not usable: %s", store.location, exc)
     return store
 
 

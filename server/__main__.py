@@ -1,5 +1,8 @@
-"""`python -m server [--host 127.0.0.1] [--port 5000] [--db PATH] [--workers N] [--blas-threads 1]
+"""`python -m server [--host 127.0.0.1] [--port 5000] [--db PATH|URL] [--workers N] [--blas-threads 1]
 [--threads 768]`.
+
+`--db` is an SQLite file (the default: instance/playground.sqlite) or a PostgreSQL server's
+``postgresql://USER@HOST:PORT/DB``; either way the schema is created or upgraded at start.
 
 Served by Gunicorn (server/serving.py): this process binds the port, checks the settings and
 prints the banner; the app runs in Gunicorn's one worker process.
@@ -22,6 +25,7 @@ from .banner import banner
 from .jobs import limit_blas_threads
 from .security import bracket
 from .serving import DEFAULT_THREADS, MAX_THREADS, MIN_THREADS, listen, serve
+from .store import check_database
 
 log = logging.getLogger("server")
 
@@ -36,7 +40,9 @@ def parse_args(argv=None):
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=5000)
-    parser.add_argument("--db", help="SQLite file for stored runs (default: instance/playground.sqlite)")
+    parser.add_argument("--db", metavar="PATH|URL",
+                        help="where runs are stored: an SQLite file (default: instance/playground.sqlite)"
+                             " or a PostgreSQL server, postgresql://USER@HOST:PORT/DB")
     parser.add_argument("--workers", type=int,
                         help="runs trained at the same time (default: number of CPUs)")
     parser.add_argument("--blas-threads", type=int, default=1,
@@ -54,7 +60,12 @@ def parse_args(argv=None):
         parser.error("--workers must be from 1 to 64")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be from 0 to 65535")
-    if args.db and not args.db.startswith("file:"):
+    if args.db is not None:
+        try:
+            args.db = check_database(args.db)
+        except ValueError as exc:
+            parser.error(f"--db: {exc}")
+    if args.db and "://" not in args.db and not args.db.startswith("file:"):
         folder = os.path.dirname(os.path.abspath(args.db))
         if os.path.isdir(args.db):
             parser.error(f"--db {args.db} is a directory; give the path of a file")

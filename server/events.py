@@ -9,7 +9,6 @@ see security.StartRateLimiter), then the per-client queue limit and the database
 
 import json
 import logging
-import sqlite3
 
 from flask import current_app, request
 from flask_socketio import join_room, leave_room
@@ -19,6 +18,7 @@ from nnengine.config import ConfigError, parse_config
 from . import socketio
 from .jobs import ClientLimitError, is_run_id, new_run_id
 from .origin import OriginError, parse_origin
+from .store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,9 @@ def on_start(*args):
         origin = parse_origin(data.get("origin"), run_config=current_app.extensions["store"].get_config)
     except OriginError as exc:
         return {"error": str(exc), "errors": exc.errors}
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         log.error("could not look up the source of a re-run: %s", exc)
-        return {"error": f"the run could not be recorded (database unavailable: {exc})"}
+        return {"error": f"the run could not be recorded: {exc.public}"}
 
     refusal = current_app.extensions["start_limiter"].acquire(request.sid, request.remote_addr)
     if refusal is not None:
@@ -79,10 +79,10 @@ def on_start(*args):
     except (ClientLimitError, RuntimeError) as exc:
         leave_room(run_id)
         return {"error": str(exc)}
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         leave_room(run_id)
         log.error("could not record a new run: %s", exc)
-        return {"error": f"the run could not be recorded (database unavailable: {exc})"}
+        return {"error": f"the run could not be recorded: {exc.public}"}
     position = manager.position(run_id)
     return {"run_id": run_id, "queue_position": position or 0}
 
@@ -107,9 +107,9 @@ def on_watch(*args):
     join_room(run_id)
     try:
         run = current_app.extensions["store"].get_run(run_id)
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         log.error("could not read run %s: %s", run_id, exc)
-        return {"error": "the database is unavailable"}
+        return {"error": f"the run could not be read: {exc.public}"}
     if run is None:
         leave_room(run_id)
         return {"error": f"unknown run {run_id}"}

@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -31,7 +30,7 @@ import numpy as np
 from nnengine import trainer
 
 from .budget import CoreBudget, RunThreads
-from .store import to_json_safe
+from .store import StoreError, to_json_safe
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class _Run:
         self.config = config
         self.client_sid = client_sid
         self.stop_event = stop_event or threading.Event()
-        self.storage_error = None  # first sqlite3.Error met while writing this run
+        self.storage_error = None  # what the first StoreError met while writing this run said
 
 
 def weights_npz(network):
@@ -406,7 +405,7 @@ class RunManager:
         `run_id` may be chosen by the caller (see new_run_id) so that the client
         can join the run's room before the first event is emitted. `origin` is
         stored with it (a canonical origin of server/origin.py, or None).
-        Raises ClientLimitError, or sqlite3.Error when the run cannot be recorded.
+        Raises ClientLimitError, or StoreError when the run cannot be recorded.
         """
         run_id = run_id or new_run_id()
         run = _Run(run_id, config, client_sid, self._mp.Event() if self._mp else None)
@@ -467,7 +466,7 @@ class RunManager:
         Under the lock that submit() records runs under, so a run cannot become active between
         the check and the delete; the store also refuses a run whose stored status is active
         (a queued run being stopped has left the queue before its outcome is written).
-        Raises sqlite3.Error.
+        Raises StoreError.
         """
         with self._lock:
             if run_id in self._running or any(run.run_id == run_id for run in self._queue):
@@ -636,10 +635,10 @@ class RunManager:
         """
         try:
             method(*args, **kwargs)
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             if run.storage_error is None:
                 log.error("run %s: could not write to the database: %s", run.run_id, exc)
-                run.storage_error = str(exc)
+                run.storage_error = exc.public
             return False
         return True
 

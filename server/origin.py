@@ -51,7 +51,7 @@ def parse_origin(value, *, run_config):
     """The canonical origin of `value` (None for none), or OriginError.
 
     `run_config(run_id) -> dict | None` gives a stored run's config, None if there is no such run
-    (it may raise sqlite3.Error, which is the caller's to report).
+    (it may raise StoreError, which is the caller's to report).
     """
     if value is None:
         return None

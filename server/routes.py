@@ -6,7 +6,6 @@ dashboard never has to parse an HTML traceback.
 
 import io
 import logging
-import sqlite3
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
 from jinja2 import TemplateNotFound
@@ -19,6 +18,7 @@ from nnengine.schema import schema
 from .jobs import is_run_id
 from .origin import LAB_TITLES
 from .run_query import QueryError, parse_list_args
+from .store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -182,13 +182,15 @@ def register_error_handlers(app):
         return render_template("404.html", error=exc, kind=kind, run_id=args.get("run_id"),
                                slug=args.get("slug"), labs=LABS, path=request.path)
 
-    @app.errorhandler(sqlite3.Error)
+    @app.errorhandler(StoreError)
     def database_error(exc):
         log.error("database error on %s: %s", request.path, exc)
-        message = "the run database is unavailable"
+        message = f"the run database is unavailable: {exc.public}"
+        # A server that is down or busy may be back in a moment; a full or read-only one is not.
+        headers = {"Retry-After": "5"} if exc.reason in ("unavailable", "busy") else {}
         if _wants_json():
-            return jsonify(error=message), 503
-        return message, 503
+            return jsonify(error=message), 503, headers
+        return message, 503, headers
 
     @app.errorhandler(Exception)
     def unexpected_error(exc):

@@ -6,6 +6,9 @@ import pytest
 
 from server import create_app, socketio
 from tests.support.sockets import SocketUser
+# The store's databases: `postgres`, `postgres_url`, `database` (SQLite and PostgreSQL).
+from tests.support.store_backends import (database, postgres, postgres_database, postgres_template,  # noqa: F401
+                                          postgres_url)
 
 
 @pytest.fixture
@@ -28,6 +31,7 @@ def make_app(tmp_path):
     yield factory
     for app in apps:
         app.extensions["runs"].shutdown(wait=True)
+        app.extensions["store"].close()
 
 
 @pytest.fixture

@@ -218,7 +218,7 @@ def test_a_read_only_database_refuses_runs_but_keeps_serving(make_app, tmp_path)
 
     ack = user.emit("run:start", {"config": tiny_config()})
     assert "run_id" not in ack
-    assert "database" in ack["error"] and "readonly" in ack["error"]
+    assert ack["error"] == "the run could not be recorded: the database is read-only"
     # Reads and everything else still work.
     assert client.get("/api/runs").status_code == 200
     assert client.get("/api/schema").status_code == 200

@@ -1,7 +1,6 @@
 """server.jobs.RunManager, without sockets: events go to a recording emit."""
 
 import io
-import sqlite3
 import threading
 import time
 
@@ -10,7 +9,7 @@ import pytest
 
 from nnengine.config import parse_config
 from server.jobs import ClientLimitError, RunManager, is_run_id
-from server.store import Store
+from server.store import Store, StoreError
 from tests.support.configs import tiny_config
 from tests.support.runs import Recorder
 from tests.support.sockets import WAIT_S
@@ -183,7 +182,7 @@ class FailingStore(Store):
     """A database that fills up once the run is under way."""
 
     def append_metrics(self, run_id, records):
-        raise sqlite3.OperationalError("database or disk is full")
+        raise StoreError("the disk is full", "disk_full")
 
 
 def test_a_database_failure_mid_run_is_reported_not_fatal(make_manager, recorder, tmp_path):

@@ -87,8 +87,9 @@ def fill(path, max_bytes):
                         if table == "filler":
                             conn.execute("INSERT INTO filler VALUES (?)", (b"x" * size,))
                         else:
-                            conn.execute("INSERT INTO runs (run_id, config, status, created_at)"
-                                         " VALUES (?, ?, 'done', 0)", (f"filler{count}", "{" + " " * size + "}"))
+                            conn.execute("INSERT INTO runs (run_id, config, status, created_at, seq)"
+                                         " VALUES (?, ?, 'done', 0, (SELECT MAX(seq) + 1 FROM runs))",
+                                         (f"filler{count}", "{" + " " * size + "}"))
                         conn.commit()
                     except sqlite3.OperationalError as exc:
                         assert "full" in str(exc)
@@ -108,8 +109,7 @@ def test_a_full_database_refuses_new_runs_clearly_and_keeps_serving(make_app, tm
     user = SocketUser(socketio.test_client(app, flask_test_client=client))
     ack = user.emit("run:start", {"config": tiny_config()})
     assert "run_id" not in ack
-    assert ack["error"] == ("the run could not be recorded (database unavailable:"
-                            " database or disk is full)")
+    assert ack["error"] == "the run could not be recorded: the database is at its size cap of 1 MB"
     assert client.get("/api/runs").status_code == 200
     assert client.get("/api/runs/oldrun1234").get_json()["status"] == "done"
     assert user.emit("run:watch", {"run_id": "oldrun1234"})["status"] == "done"
@@ -126,12 +126,12 @@ def test_a_run_whose_weights_do_not_fit_is_still_recorded_as_finished(make_app, 
     run_id = user.start(config)["run_id"]
     name, payload = user.wait_finished(run_id, timeout=30)
     assert name == "run:error"
-    assert payload["error"] == ("the run finished (done) but could not be saved:"
-                                " database or disk is full")
+    assert payload["error"].startswith("the run finished (done) but could not be saved: the database would"
+                                       " grow past its size cap of 0.5 MB (it holds 0.")
     assert payload["summary"]["status"] == "done"
     stored = client.get(f"/api/runs/{run_id}").get_json()
     assert stored["status"] == "done"  # not left 'running' until the next start
-    assert "not fully saved: database or disk is full" in stored["message"]
+    assert "not fully saved: the database would grow past its size cap of 0.5 MB" in stored["message"]
     assert [m["epoch"] for m in stored["metrics"]] == [0, 1, 2]
     assert client.get(f"/api/runs/{run_id}/weights.npz").status_code == 404
     # A smaller run still fits and is stored whole.

@@ -8,6 +8,7 @@ import pytest
 from server.__main__ import parse_args
 from server.security import default_origins, host_name
 from tests.support.configs import tiny_config
+from tests.support.paths import ROOT
 
 POLLING = "/socket.io/?EIO=4&transport=polling"
 
@@ -178,6 +179,39 @@ def test_command_line_arguments():
     assert (defaults.host, defaults.port, defaults.workers) == ("127.0.0.1", 5000, None)
     with pytest.raises(SystemExit):
         parse_args(["--workers", "0"])
+
+
+@pytest.mark.parametrize("url", ["postgresql://playground@db.example:5432/runs",
+                                 "postgresql://playground:secret@10.0.0.5/runs", "postgres://u@[::1]:6543/runs"])
+def test_db_takes_a_postgresql_url(url):
+    assert parse_args(["--db", url]).db == url  # nothing is opened while the arguments are read
+
+
+@pytest.mark.parametrize("db, says", [
+    ("mysql://u@h/runs", "--db: mysql:// databases are not supported; give a file path (SQLite) or a"
+                         " postgresql://USER@HOST:PORT/DB URL, got 'mysql://u@h/runs'"),
+    ("postgresql://u:secret@h:port/runs", "--db: the PostgreSQL URL 'postgresql://u:***@h:port/runs' cannot be"
+                                          " read (is its port a number?); write it as postgresql://USER@HOST:PORT/DB"),
+    ("postgresql://u@h:5432", "--db: the PostgreSQL URL 'postgresql://u@h:5432' names no database;"
+                              " write it as postgresql://USER@HOST:PORT/DB"),
+])
+def test_a_bad_db_url_is_refused_with_one_line(db, says, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--db", db])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"python -m server: {says} (see python -m server --help)\n"
+    assert "secret" not in err
+
+
+def test_the_server_refuses_a_bad_db_url_before_it_starts():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--db", "sqlite:///runs.db"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "--db: sqlite:// databases are not supported" in done.stderr
 
 
 # -- Host / Origin guard -------------------------------------------------------------

@@ -233,9 +233,10 @@ def test_delete_removes_the_run_its_metrics_and_its_weights(app, client, user):
     for path in (f"/api/runs/{run_id}", f"/api/runs/{run_id}/weights.npz", f"/runs/{run_id}"):
         assert client.get(path).status_code == 404, path
     assert [r["run_id"] for r in client.get("/api/runs").get_json()["runs"]] == [keep]
-    store = app.extensions["store"]
-    with store._connect() as conn:
-        assert conn.execute("SELECT COUNT(*) FROM metrics WHERE run_id = ?", (run_id,)).fetchone()[0] == 0
+    from server.store.schema import metrics
+    from tests.support.store import stored_rows
+
+    assert stored_rows(app.extensions["store"], metrics, run_id) == 0
     again = client.delete(f"/api/runs/{run_id}")
     assert again.status_code == 404 and again.get_json() == {"error": f"unknown run {run_id}"}
 

@@ -2,6 +2,8 @@
 import json
 import sqlite3
 
+from sqlalchemy import func, select
+
 CONFIG = {"seed": 0, "training": {"epochs": 3}}
 
 
@@ -52,3 +54,9 @@ def first_schema_database(path):
             conn.executemany("INSERT INTO metrics (run_id, epoch, record) VALUES (?, ?, ?)",
                              [(run_id, e, json.dumps(record(e))) for e in range(3)])
     conn.close()
+
+
+def stored_rows(store, table, run_id):
+    """How many rows of ``table`` (a server.store.schema table) belong to ``run_id``."""
+    with store.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(table.c.run_id == run_id)).scalar()
