@@ -84,9 +84,9 @@ def serve_gevent(port, db, cooperative):
 
     server.socketio.init_app = init_app_gevent
     if cooperative:
-        from server import jobs
+        from server.runs import child
 
-        receive_batch = jobs._receive_batch
+        receive_batch = child.receive_batch
 
         def receive_batch_cooperatively(receive):
             from gevent.socket import wait_read
@@ -94,7 +94,7 @@ def serve_gevent(port, db, cooperative):
             wait_read(receive.fileno())
             return receive_batch(receive)
 
-        jobs._receive_batch = receive_batch_cooperatively
+        child.receive_batch = receive_batch_cooperatively
 
     class GeventNode(serving.PlaygroundServer):
         def load_config(self):

@@ -14,7 +14,7 @@ import threading
 from flask import Flask
 from flask_socketio import SocketIO
 
-from .jobs import PriorityGate, RunManager
+from .runs import PriorityGate, RunManager
 from .security import HostOriginGuard, StartRateLimiter, default_origins, parse_origins, parse_rate
 from .store import Store, StoreError, ensure_folder
 

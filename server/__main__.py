@@ -10,7 +10,7 @@ prints the banner; the app runs in Gunicorn's one worker process.
 Bad input (arguments or PLAYGROUND_* settings) exits with status 2 and one line on
 stderr; a port that cannot be opened exits with status 1, also without a traceback.
 
-Training runs in child processes at a lower priority (see server/jobs.py), each
+Training runs in child processes at a lower priority (see server/runs/), each
 with one BLAS thread; --blas-threads sets the same for the serving process, whose
 predictions would otherwise spin up a multithreaded BLAS against the runs.
 """
@@ -22,7 +22,7 @@ import sys
 
 from . import configure, create_app
 from .banner import banner
-from .jobs import limit_blas_threads
+from .runs import limit_blas_threads
 from .security import bracket
 from .serving import DEFAULT_THREADS, MAX_THREADS, MIN_THREADS, listen, serve
 from .store import check_database

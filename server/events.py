@@ -16,7 +16,7 @@ from flask_socketio import join_room, leave_room
 from nnengine.config import ConfigError, parse_config
 
 from . import socketio
-from .jobs import ClientLimitError, is_run_id, new_run_id
+from .runs import ClientLimitError, is_run_id, new_run_id
 from .origin import OriginError, parse_origin
 from .store import StoreError
 

@@ -50,7 +50,7 @@ from nnengine.labs import experiments, histograms, inside, paths, search_lab
 from nnengine.labs.__main__ import run_lab
 from nnengine.search import LogRange, best, sample_trials, search
 
-from .jobs import is_run_id
+from .runs import is_run_id
 
 log = logging.getLogger(__name__)
 

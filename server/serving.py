@@ -1,7 +1,7 @@
 """The production server behind `python -m server`: Gunicorn, one gthread worker process.
 
 Why gthread, not gevent: Flask-SocketIO runs in threading mode (server/__init__.py) and the run
-manager (server/jobs.py) waits on its training processes in blocking calls. Under gevent its pipe
+manager (server/runs/) waits on its training processes in blocking calls. Under gevent its pipe
 read (os.read, which gevent does not patch) stops the whole hub until the next epoch arrives, and so
 do its SQLite commits and every CPU-bound request (predictions, the labs): bench/cluster.py measured
 prediction p99 of 16.7 s with 500 clients that way, against 0.2 s here. With the pipe wait made

@@ -13,7 +13,7 @@ import pytest
 
 from nnengine.config import parse_config
 from server import socketio
-from server.jobs import RunManager, blas_threads, limit_blas_threads
+from server.runs import RunManager, blas_threads, limit_blas_threads
 from server.store import Store
 from tests.support.configs import diverging_config, long_config, tiny_config
 from tests.support.runs import wait_status

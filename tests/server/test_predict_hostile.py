@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from server import socketio
-from server.jobs import PriorityGate
+from server.runs import PriorityGate
 from tests.support.configs import tiny_config
 from tests.support.images import digit, encoded, hostile, png
 from tests.support.sockets import SocketUser
