@@ -85,6 +85,9 @@ def configure(test_config=None):
         RUN_ISOLATION=None,
         # How much lower training's CPU priority is than the requests' (nice; 0 = same).
         TRAINING_NICE=10,
+        # Cluster mode: redis://HOST:PORT/N. Runs and search trials go to Celery workers
+        # (python -m server.worker) through it, and Socket.IO uses it as its message queue.
+        BROKER_URL=None,
     )
     if test_config:
         app.config.update(test_config)
@@ -109,11 +112,18 @@ def create_app(test_config=None):
     address_rate = parse_rate(app.config["START_RATE_PER_ADDRESS"])
     app.extensions["start_limiter"] = StartRateLimiter(start_rate, address_rate)
 
-    store = _open_store(app)
+    broker = app.config["BROKER_URL"]
+    # On one machine a run left queued or running belongs to a previous process; in a cluster
+    # it may be training on a worker right now (the reaper finds the ones whose worker died).
+    store = _open_store(app, reclaim=not broker)
     app.extensions["store"] = store
 
+    cluster = _Cluster(app, store) if broker else None
+    # client_manager given every time: the shared `socketio` object keeps the options of the
+    # last init_app, and an app of one machine must never publish to another app's Redis.
     socketio.init_app(app, async_mode="threading",
-                      cors_allowed_origins=list(app.config["ALLOWED_ORIGINS"]))
+                      cors_allowed_origins=list(app.config["ALLOWED_ORIGINS"]),
+                      client_manager=cluster.sockets if cluster else None)
     # Emit through this app's own Socket.IO server, captured now: the shared
     # `socketio` object points at whichever app was initialised last, and a run
     # must never emit into another app's server (several apps exist in tests).
@@ -130,6 +140,7 @@ def create_app(test_config=None):
         gate=gate,
         nice=int(app.config["TRAINING_NICE"]),
         isolation=app.config["RUN_ISOLATION"],
+        backend=cluster.backend(emit) if cluster else None,
     )
 
     from .routes import api_bp, pages_bp, register_error_handlers
@@ -140,7 +151,7 @@ def create_app(test_config=None):
     _register_predict(app)
     from .labs import init_labs  # the chapter-6 labs: /labs pages, /api/labs, search:* events
 
-    init_labs(app, socketio)
+    init_labs(app, socketio, search=cluster.search if cluster else None)
 
     # Wraps Flask-SocketIO's middleware too, so /socket.io/ is guarded as well.
     app.wsgi_app = InteractiveFirst(app.wsgi_app, gate, app.config["PRIORITY_PATHS"],
@@ -227,9 +238,10 @@ def _settings_from_environment(app):
             raise ValueError(f"{key} ({ENV_SETTINGS[key]}): {exc}") from None
 
 
-def _open_store(app):
+def _open_store(app, reclaim=True):
     """The store of DATABASE (an SQLite path or URI, or a postgresql:// URL), its schema created or
-    upgraded. A database that is read-only, full or unreachable still lets the app start: pages are
+    upgraded; with `reclaim`, runs a previous process left unfinished are marked interrupted.
+    A database that is read-only, full or unreachable still lets the app start: pages are
     served, whatever can be read is, and each refusal names the cause (StoreError)."""
     database = str(app.config["DATABASE"])
     ensure_folder(database)
@@ -237,12 +249,43 @@ def _open_store(app):
     store = Store(database, max_bytes=None if max_mb is None else int(max_mb * 1024 * 1024))
     try:
         store.init_schema()
-        count = store.mark_interrupted()
+        count = store.mark_interrupted() if reclaim else 0
         if count:
             log.info("marked %d unfinished runs of a previous process as interrupted", count)
     except StoreError as exc:
         log.error("database %s is not writable or not usable: %s", store.location, exc)
     return store
+
+
+class _Cluster:
+    """A web node's parts in cluster mode (BROKER_URL): Redis's picture of the runs, Celery to send
+    them, the Socket.IO message queue, the reaper, and the search lab's trials on the workers."""
+
+    def __init__(self, app, store):
+        import socketio as python_socketio
+
+        from .runs.board import REDIS_OPTIONS, RunBoard
+        from .runs.celery_app import celery_init_app
+        from .runs.trials import WorkerSearch
+
+        broker = app.config["BROKER_URL"]
+        self.store = store
+        self.board = RunBoard(broker)
+        self.celery = celery_init_app(app)
+        self.sockets = python_socketio.RedisManager(broker, channel="flask-socketio",
+                                                    redis_options=dict(REDIS_OPTIONS))
+        self.search = WorkerSearch(self.board, self.celery)
+        self.reaper = None
+
+    def backend(self, emit):
+        """The run manager's backend factory; starts the reaper, which reports through `emit`."""
+        from .runs.cluster import CeleryBackend
+        from .runs.reaper import Reaper
+
+        def build(recorder):
+            self.reaper = Reaper(self.board, self.store, emit).start()
+            return CeleryBackend(recorder, self.board, self.celery, self.reaper)
+        return build
 
 
 def _register_predict(app):

@@ -1,5 +1,12 @@
 """`python -m server [--host 127.0.0.1] [--port 5000] [--db PATH|URL] [--workers N] [--blas-threads 1]
-[--threads 768]`.
+[--threads 768] [--broker redis://HOST:PORT/N]`.
+
+With `--broker` this is a web node of a cluster: runs and search trials go to Celery workers
+through Redis (`python -m server.worker`), and Socket.IO uses Redis as its message queue, so that
+a run's events reach its client whichever node it is on. `--workers N` is then the number of
+worker processes this node starts beside itself (`python -m server.worker --concurrency 1` each;
+default 0: the node trains nothing). Without `--broker`, `--workers` is the number of runs this
+machine trains at once (default: the number of CPUs), and nothing of Redis or Celery is loaded.
 
 `--db` is an SQLite file (the default: instance/playground.sqlite) or a PostgreSQL server's
 ``postgresql://USER@HOST:PORT/DB``; either way the schema is created or upgraded at start.
@@ -44,7 +51,11 @@ def parse_args(argv=None):
                         help="where runs are stored: an SQLite file (default: instance/playground.sqlite)"
                              " or a PostgreSQL server, postgresql://USER@HOST:PORT/DB")
     parser.add_argument("--workers", type=int,
-                        help="runs trained at the same time (default: number of CPUs)")
+                        help="runs trained at the same time (default: number of CPUs); with --broker,"
+                             " worker processes started beside this node (default 0)")
+    parser.add_argument("--broker", metavar="URL",
+                        help="cluster mode: Redis, redis://HOST:PORT/N, for the workers' runs and the"
+                             " Socket.IO message queue")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="threads of each matrix product in this process (default 1: runs and"
                              " requests are the parallelism; 0 leaves the BLAS library's default)")
@@ -56,7 +67,16 @@ def parse_args(argv=None):
         parser.error(f"--threads must be from {MIN_THREADS} to {MAX_THREADS}")
     if not 0 <= args.blas_threads <= 256:
         parser.error("--blas-threads must be from 0 to 256")
-    if args.workers is not None and not 1 <= args.workers <= 64:
+    if args.broker is not None:
+        from .runs.broker_url import check_broker  # loads nothing of Redis or Celery
+
+        try:
+            args.broker = check_broker(args.broker)
+        except ValueError as exc:
+            parser.error(f"--broker: {exc}")
+        if args.workers is not None and not 0 <= args.workers <= 64:
+            parser.error("--workers must be from 0 to 64")
+    elif args.workers is not None and not 1 <= args.workers <= 64:
         parser.error("--workers must be from 1 to 64")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be from 0 to 65535")
@@ -80,7 +100,9 @@ def main(argv=None):
     settings = {"HOST": args.host, "PORT": args.port}
     if args.db:
         settings["DATABASE"] = args.db
-    if args.workers:
+    if args.broker:
+        settings["BROKER_URL"] = args.broker
+    elif args.workers:
         settings["MAX_CONCURRENT_RUNS"] = args.workers
     shown = bracket(args.host)
     try:
@@ -103,8 +125,27 @@ def main(argv=None):
         limit_blas(args.blas_threads)
         return create_app(settings)
 
-    # SIGTERM and Ctrl-C stop the runs first (stored as 'stopped'), then the server.
-    return serve(build_app, listener, threads=args.threads)
+    workers = start_workers(args.broker, config["DATABASE"], args.workers or 0) if args.broker else []
+    try:
+        # SIGTERM and Ctrl-C stop the runs first (stored as 'stopped'), then the server.
+        return serve(build_app, listener, threads=args.threads)
+    finally:
+        stop_workers(workers)
+
+
+def start_workers(broker, database, count):
+    """Start `count` training workers beside this web node, one run at a time each; they die with
+    this process (a SIGTERM to them first, which stops their runs as 'stopped')."""
+    from .worker.spawn import spawn_worker
+
+    return [spawn_worker(broker, database) for _ in range(count)]
+
+
+def stop_workers(workers):
+    from .worker.spawn import stop_worker
+
+    for worker in workers:
+        stop_worker(worker)
 
 
 def limit_blas(threads):

@@ -80,10 +80,13 @@ def lab_page(slug):
     lab = _lab(slug)
     if lab is None:
         abort(404, description=f"there is no lab '{slug}'; the labs are {', '.join(LAB_SLUGS)}")
+    search_workers = current_app.extensions["labs_search"].workers
+    # In a cluster, runs train on the workers: as many at once as they have processes.
+    workers = search_workers if current_app.config.get("BROKER_URL") else current_app.config.get(
+        "MAX_CONCURRENT_RUNS", 1)
     return render_template(f"labs/{slug}.html", lab=lab, labs=LABS,
                            max_per_client=current_app.config.get("MAX_QUEUED_PER_CLIENT", 4),
-                           workers=current_app.config.get("MAX_CONCURRENT_RUNS", 1),
-                           search_workers=_search_workers(current_app), run_id=None)
+                           workers=workers, search_workers=search_workers, run_id=None)
 
 
 @labs_bp.get("/labs/inside/<run_id>")
@@ -269,14 +272,22 @@ class SearchManager:
     """Runs hyperparameter searches off the request thread, one per app at a time (a search already
     uses every core through its worker processes)."""
 
-    def __init__(self, emit, workers, is_connected=None, max_active=1, nice=0):
+    def __init__(self, emit, workers, is_connected=None, max_active=1, nice=0, search=None):
+        """`workers`: trials trained at once (a number, or a callable asked at each search's start);
+        `search(config, trials, workers, should_stop, search_id)` yields the results (default: in
+        this machine's processes, nnengine.search)."""
         self._emit = emit
-        self.workers = max(1, int(workers))
+        self._workers = workers
+        self._search = search or _search_here
         self.nice = int(nice or 0)
         self.max_active = max(1, int(max_active))
         self._is_connected = is_connected or (lambda sid: True)
         self._lock = threading.Lock()
         self._active = {}
+
+    @property
+    def workers(self):
+        return max(1, int(self._workers() if callable(self._workers) else self._workers))
 
     def start(self, config, trials, client_sid, search_id=None):
         search_id = search_id or "s-" + secrets.token_urlsafe(9)
@@ -330,8 +341,8 @@ class SearchManager:
         start = time.perf_counter()
         workers = min(self.workers, len(job.trials))
         try:
-            for result in search(job.config, job.trials, workers=workers,
-                                 should_stop=lambda: self._should_stop(job)):
+            for result in self._search(job.config, job.trials, workers=workers,
+                                       should_stop=lambda: self._should_stop(job), search_id=job.search_id):
                 results.append(result)
                 self._send("search:trial", {"search_id": job.search_id, "done": len(results),
                                             "total": len(job.trials), **_json_safe(result)}, job.search_id)
@@ -361,6 +372,11 @@ class SearchManager:
             self._emit(event, data, room)
         except Exception:
             log.exception("could not emit %s to %s", event, room)
+
+
+def _search_here(config, trials, workers, should_stop, search_id):
+    """The trials in this machine's processes (search_id names nothing here)."""
+    return search(config, trials, workers=workers, should_stop=should_stop)
 
 
 def _json_safe(value):
@@ -434,10 +450,12 @@ def on_search_stop(*args):
 
 # ---------------------------------------------------------------- registration
 
-def init_labs(app, socketio):
+def init_labs(app, socketio, search=None):
     """Register the lab pages and endpoints, and the search lab's socket handlers, on ``app``.
 
     Call after ``socketio.init_app(app)``: events are then emitted through this app's own server.
+    `search` (cluster mode: a trials.WorkerSearch) trains the search lab's trials elsewhere; its
+    `slots()` says how many at once.
     """
     app.register_blueprint(labs_bp)
     server = socketio.server
@@ -451,7 +469,11 @@ def init_labs(app, socketio):
         except Exception:
             return True
 
-    app.extensions["labs_search"] = SearchManager(emit, _search_workers(app), is_connected=is_connected,
-                                                  nice=app.config.get("TRAINING_NICE", 10))
+    if search is None:
+        manager = SearchManager(emit, _search_workers(app), is_connected=is_connected,
+                                nice=app.config.get("TRAINING_NICE", 10))
+    else:
+        manager = SearchManager(emit, search.slots, is_connected=is_connected, search=search)
+    app.extensions["labs_search"] = manager
     socketio.on_event("search:start", on_search_start)
     socketio.on_event("search:stop", on_search_stop)
