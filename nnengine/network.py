@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
 
 from .activations import ACTIVATIONS
+from .blas import blas_threads
 from .config import FLAT_TYPES, INPUT_SHAPE, unfolded_per_sample
 from .conv import Conv2D, Flatten, MaxPool2D, Reshape, SpatialBatchNorm, build_layers
 from .layers import Affine, BatchNorm, Dropout, Layer
@@ -370,88 +370,6 @@ def copy_state(source: Network, target: Network) -> None:
 # the replicas' deepcopy carries.
 REPLICABLE = frozenset([Affine, BatchNorm, Dropout, Conv2D, MaxPool2D, SpatialBatchNorm, Reshape, Flatten,
                         Maxout, *ACTIVATIONS.values()])
-
-
-class _BlasThreads:
-    """The thread count of the OpenBLAS that NumPy uses, set through its C API (found with ctypes).
-
-    ``limit(n)`` caps it while any caller is inside (reference-counted, so concurrent runs in one
-    process nest safely) and restores the previous count when the last one leaves.  Without a
-    recognisable OpenBLAS (another BLAS, another OS) ``available`` is False and ``limit`` does nothing.
-    """
-
-    def __init__(self):
-        import threading
-        self._lock = threading.Lock()
-        self._users = 0
-        self._saved = None
-        self._get = self._set = None
-        self._loaded = False
-
-    def _load(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
-        try:
-            import ctypes
-            paths = []
-            with open("/proc/self/maps") as maps:
-                for line in maps:
-                    path = line.rsplit(None, 1)[-1] if "/" in line else ""
-                    if "openblas" in path.rsplit("/", 1)[-1].lower() and path not in paths:
-                        paths.append(path)
-            for path in paths:
-                lib = ctypes.CDLL(path)
-                for prefix, suffix in (("scipy_openblas_", "64_"), ("scipy_openblas_", ""),
-                                       ("openblas_", "64_"), ("openblas_", "")):
-                    get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
-                    put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-                    if get is not None and put is not None:
-                        get.restype, put.restype, put.argtypes = ctypes.c_int, None, [ctypes.c_int]
-                        self._get, self._set = get, put
-                        return
-        except (OSError, AttributeError):
-            pass
-
-    @property
-    def available(self) -> bool:
-        self._load()
-        return self._get is not None
-
-    def get(self) -> int | None:
-        return self._get() if self.available else None
-
-    def cores(self) -> int:
-        """Cores this process may use, capped by BLAS's own thread count (which honours
-        OPENBLAS_NUM_THREADS / OMP_NUM_THREADS)."""
-        import os
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        with self._lock:
-            blas = self._saved if self._users else self.get()
-        return max(1, min(cores, blas or 1))
-
-    @contextmanager
-    def limit(self, n: int):
-        """At most ``n`` BLAS threads inside (every caller asks for the same n)."""
-        if not self.available:
-            yield
-            return
-        with self._lock:
-            if self._users == 0:
-                self._saved = self._get()
-                if self._saved > n:
-                    self._set(n)
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._users -= 1
-                if self._users == 0 and self._saved is not None and self._get() != self._saved:
-                    self._set(self._saved)
-
-
-blas_threads = _BlasThreads()
 
 
 def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_out: int = 10,

@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
 
+from .blas import single_threaded_env
 from .config import Config, ConfigError, TrainingConfig
 from .trainer import train
 
@@ -88,7 +88,7 @@ def search(config: Config, trials: list[dict], workers: int | None = None,
         return
     # Each worker runs whole trials with single-threaded BLAS: processes, not BLAS threads, share
     # the cores. Spawned (not forked) workers load NumPy afresh and so read the thread limit.
-    with _single_threaded_blas_env():
+    with single_threaded_env():
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         futures = [pool.submit(run_trial, config, trial) for trial in trials]
     with pool:
@@ -100,21 +100,6 @@ def search(config: Config, trials: list[dict], workers: int | None = None,
         finally:
             for future in futures:
                 future.cancel()
-
-
-@contextmanager
-def _single_threaded_blas_env():
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update({name: "1" for name in names})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def best(results: list[dict], n: int = 1) -> list[dict]:

@@ -11,7 +11,8 @@ import numpy as np
 
 from .config import Config
 from .data import Splits, load_pool, split
-from .network import Network, StackedEvaluation, blas_threads, build_network
+from .blas import blas_threads
+from .network import Network, StackedEvaluation, build_network
 from .optimizers import OPTIMIZERS, get_optimizer
 
 EpochCallback = Callable[[dict], None]

@@ -9,7 +9,8 @@ import pytest
 
 from nnengine import trainer
 from nnengine.config import parse_config
-from nnengine.network import StackedEvaluation, blas_threads, build_network
+from nnengine.blas import blas_threads
+from nnengine.network import StackedEvaluation, build_network
 
 
 @pytest.fixture(autouse=True)
