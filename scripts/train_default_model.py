@@ -11,7 +11,7 @@ Augmentation, drawn afresh every epoch (vectorised NumPy):
 - then the same size/centre normalisation the server applies to uploads (server.preprocess.normalize_ink:
   bounding box to 20 px, centre of mass to the middle), with a little jitter of box size and centre.
 
-Model: a small convolutional network built with nnengine.conv.build_layers (see ARCH below),
+Model: a small convolutional network built with nnengine.layer_kinds.build_layers (see ARCH below),
 trained with Adam and a cosine learning-rate schedule.
 
     python scripts/train_default_model.py [--epochs 40] [--seed 0] [--out models/default-v1]
@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nnengine.conv import build_layers  # noqa: E402
+from nnengine.layer_kinds import build_layers  # noqa: E402
 from nnengine.data import load_pool  # noqa: E402
 from nnengine.losses import get_loss  # noqa: E402
 from nnengine.network import Network  # noqa: E402

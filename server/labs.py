@@ -44,7 +44,8 @@ import time
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask_socketio import join_room, leave_room
 
-from nnengine.config import ConfigError, estimated_cost, parse_config
+from nnengine.config import ConfigError, parse_config
+from nnengine.cost import estimated_cost
 from nnengine.labs import LAB_SLUGS, LABS
 from nnengine.labs import experiments, histograms, inside, paths, search_lab
 from nnengine.labs.__main__ import run_lab
