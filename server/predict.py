@@ -28,10 +28,9 @@ from pathlib import Path
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
+from nnengine.images import MAX_BYTES, PreprocessError, preprocess_bytes
 from nnengine.models import DEFAULT_MODEL as DEFAULT_MODEL_PATH
 from nnengine.models import load_model_files, network_for_run
-
-from .preprocess import MAX_BYTES, PreprocessError, preprocess_bytes
 
 __all__ = ["predict_bp", "ModelCache"]
 
