@@ -138,9 +138,9 @@ def create_app(test_config=None):
     app.register_blueprint(api_bp)
     register_error_handlers(app)
     _register_predict(app)
-    from .labs import init_labs  # the chapter-6 labs: /labs pages, /api/labs, search:* events
+    from . import labs  # the chapter-6 labs: /labs pages, /api/labs, search:* events
 
-    init_labs(app, socketio)
+    labs.init_app(app)
 
     # Wraps Flask-SocketIO's middleware too, so /socket.io/ is guarded as well.
     app.wsgi_app = InteractiveFirst(app.wsgi_app, gate, app.config["PRIORITY_PATHS"],

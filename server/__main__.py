@@ -20,9 +20,10 @@ import logging
 import os
 import sys
 
+from nnengine.blas import limit_blas_threads
+
 from . import configure, create_app
 from .banner import banner
-from .jobs import limit_blas_threads
 from .security import bracket
 from .serving import DEFAULT_THREADS, MAX_THREADS, MIN_THREADS, listen, serve
 from .store import check_database

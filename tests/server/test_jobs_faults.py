@@ -13,7 +13,7 @@ import pytest
 
 from nnengine.config import parse_config
 from server import socketio
-from server.jobs import RunManager, blas_threads, limit_blas_threads
+from server.jobs import RunManager
 from server.store import Store
 from tests.support.configs import diverging_config, long_config, tiny_config
 from tests.support.runs import wait_status
@@ -256,15 +256,3 @@ def test_a_crashing_child_ends_its_run_only(process_manager, monkeypatch, failur
     after = manager.submit(parse_config(tiny_config()), "b")
     assert recorder.finished(after)[0] == "run:done"
 
-
-def test_blas_threads_can_be_limited(monkeypatch):
-    before = blas_threads()
-    if before is None:
-        pytest.skip("this NumPy's BLAS cannot be asked for its threads")
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.setenv(var, "1")  # so that the environment is restored afterwards
-    try:
-        assert limit_blas_threads(1) is not None
-        assert blas_threads() == 1
-    finally:
-        limit_blas_threads(before)

@@ -132,7 +132,7 @@ def test_a_size_refusal_names_the_pictures_size_and_the_limit_it_broke(predict_a
 
 def test_the_biggest_accepted_pictures_are_processed_quickly(predict_app):
     """Decoded at reduced scale: a 13 MP JPEG or a 4K PNG costs little more than a small picture."""
-    from server.preprocess import preprocess_bytes
+    from nnengine.images import preprocess_bytes
 
     for name in ("4160x3120 JPEG (13 MP phone photo)", "3840x2160 PNG (4K screenshot)"):
         data = legitimate()[name]
