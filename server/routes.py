@@ -149,6 +149,12 @@ def _wants_json():
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+def init_app(app):
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp)
+    register_error_handlers(app)
+
+
 def register_error_handlers(app):
     """App-wide, because routing errors (404, 405) never reach a blueprint's handlers."""
 

@@ -37,15 +37,10 @@ import threading
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from .settings import DEFAULT_THREADS, MAX_THREADS, MIN_THREADS
+
 log = logging.getLogger(__name__)
 
-# 736 live connections (768 less the reserve). Measured on 2 cores (bench/cluster.py), every client
-# watching one of two streaming runs: 500 clients got their epochs 49 ms / 221 ms (p50 / p99) after the
-# quickest delivery, 735 got them at 74 / 422 ms with the other 265 refused (503) at the door; with
-# room for 1,000, the node's ~4,000 threads fought over the GIL until Gunicorn's heartbeat killed the
-# worker, and its runs with it. Refusing past the bound keeps the ones it holds served.
-DEFAULT_THREADS = 768
-MIN_THREADS, MAX_THREADS = 2, 4096
 # Threads kept for short requests (pages, static files, the API, predictions): predictions are
 # capped at a few at once anyway (PREDICT_MAX_IN_FLIGHT), the rest take milliseconds.
 MAX_RESERVED_THREADS = 32
