@@ -35,11 +35,6 @@ def default_origins(host, port):
     return [f"http://{bracket(h)}:{port}" for h in hosts] + [f"http://[::1]:{port}"]
 
 
-def parse_origins(text):
-    """Origins from a comma-separated environment variable."""
-    return [normalize_origin(part) for part in text.split(",") if part.strip()]
-
-
 def normalize_origin(origin):
     return origin.strip().rstrip("/").lower()
 

@@ -55,11 +55,11 @@ def _whole_number(value):
 
 def whole(low, high=None):
     def parse(value):
-        number = _whole_number(value)
-        if number is None or number < low or (high is not None and number > high):
+        count = _whole_number(value)
+        if count is None or count < low or (high is not None and count > high):
             allowed = f"from {low} to {high}" if high is not None else f">= {low}"
             raise ValueError(f"must be a whole number {allowed}, got {value!r}")
-        return number
+        return count
     return parse
 
 
@@ -113,11 +113,6 @@ def one_of(*choices):
             raise ValueError(f"must be {' or '.join(choices)}, got {value!r}")
         return value
     return parse
-
-
-def rate(value):
-    """A start rate (count, seconds), or None for no limit (security.parse_rate)."""
-    return parse_rate(value)
 
 
 def origin_list(value):
@@ -190,9 +185,9 @@ class Settings:
     # None: the server's own host and port (security.default_origins).
     allowed_origins: tuple[str, ...] | None = _setting(origin_list, env="PLAYGROUND_ALLOWED_ORIGINS")
     # run:start per connection: 10 starts, then one more every second.
-    start_rate: tuple[int, float] | None = _setting(rate, (10, 10.0), env="PLAYGROUND_START_RATE")
+    start_rate: tuple[int, float] | None = _setting(parse_rate, (10, 10.0), env="PLAYGROUND_START_RATE")
     # Per remote address: a classroom behind one NAT still starts together.
-    start_rate_per_address: tuple[int, float] | None = _setting(rate, (30, 10.0),
+    start_rate_per_address: tuple[int, float] | None = _setting(parse_rate, (30, 10.0),
                                                                 env="PLAYGROUND_START_RATE_PER_ADDRESS")
     # Reverse proxies in front of the app whose X-Forwarded-For is believed.
     trusted_proxies: int = _setting(whole(0), 0, env="PLAYGROUND_TRUSTED_PROXIES")
