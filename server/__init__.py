@@ -8,15 +8,17 @@ import os
 
 from flask import Flask
 
-from . import events, interactive, jobs, labs, predict, routes, security, sockets, store
-from .settings import Settings
-
 
 def create_app(test_config=None):
     """The app, from `test_config` (SETTING: value), the PLAYGROUND_* environment and the defaults.
 
     Raises ValueError naming a setting (and its environment variable) that is wrong.
     """
+    # Imported here, as in Flask's tutorial: a training process that imports server.jobs
+    # does not load the web side with it.
+    from . import events, interactive, jobs, labs, predict, routes, security, sockets, store
+    from .settings import Settings
+
     settings = Settings.load(test_config)
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
