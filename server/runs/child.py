@@ -14,7 +14,7 @@ from nnengine import trainer
 
 from ..budget import RunThreads
 from ..store import to_json_safe
-from .blas import limit_blas_threads
+from nnengine.blas import limit_blas_threads
 from .nice import lower_process_priority
 from .outcome import Outcome, outcome_of
 

@@ -11,6 +11,7 @@ manager, so the manager can be tested without sockets.
 import threading
 
 from .backend import ClientLimitError, Run
+from .gate import PriorityGate
 from .ids import new_run_id
 from .local import LocalBackend
 from .recording import RunRecorder
@@ -23,8 +24,11 @@ class RunManager:
         in a LocalBackend of `max_workers` with the other arguments (see LocalBackend)."""
         self.store = store
         self.recorder = RunRecorder(store, emit)
+        # Interactive requests pause local training between batches (server/interactive.py); in a
+        # cluster nothing trains here, and the gate only counts the requests.
+        self.gate = gate or PriorityGate(max_pause=0)
         if backend is None:
-            self.backend = LocalBackend(self.recorder, max_workers, gate=gate, nice=nice,
+            self.backend = LocalBackend(self.recorder, max_workers, gate=self.gate, nice=nice,
                                         isolation=isolation, mp_context=mp_context, budget=budget)
         else:
             self.backend = backend(self.recorder)
@@ -41,6 +45,15 @@ class RunManager:
     @property
     def warmed_up(self):
         return self.backend.warmed_up
+
+    @property
+    def max_workers(self):
+        """Runs trained at once here (local backend); None in a cluster, where the workers decide."""
+        return getattr(self.backend, "max_workers", None)
+
+    @max_workers.setter
+    def max_workers(self, count):
+        self.backend.max_workers = count
 
     # -- public API ------------------------------------------------------------
 

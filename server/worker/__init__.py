@@ -15,7 +15,7 @@ import signal
 
 from celery import signals
 
-from ..runs.blas import limit_blas_threads
+from nnengine.blas import limit_blas_threads
 from ..runs.board import QueueUnavailable
 from ..runs.celery_app import make_celery
 from ..runs.child import die_with_parent

@@ -10,17 +10,12 @@ import sys
 
 from ..runs.broker_url import check_broker, redis_address
 from ..store import check_database
+from .spawn import default_database
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def default_database():
-    from .. import configure
-
-    return configure({"TESTING": False}).config["DATABASE"]
 
 
 def parse_args(argv=None):

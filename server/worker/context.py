@@ -13,10 +13,9 @@ import socketio
 from ..runs.board import REDIS_OPTIONS, RunBoard
 from ..runs.reaper import Reaper
 from ..runs.recording import RunRecorder
+from ..sockets import CHANNEL
 from ..store import Store
 
-# Flask-SocketIO's default channel: the web nodes listen on it.
-SOCKETIO_CHANNEL = "flask-socketio"
 
 
 def worker_name():
@@ -47,7 +46,7 @@ class ProcessResources:
         self.board = RunBoard(context.broker_url)
         # "Emitting from an external process": a write-only client manager on the web nodes'
         # message queue; the nodes deliver to the clients in the run's room.
-        self.sockets = socketio.RedisManager(context.broker_url, channel=SOCKETIO_CHANNEL, write_only=True,
+        self.sockets = socketio.RedisManager(context.broker_url, channel=CHANNEL, write_only=True,
                                              redis_options=dict(REDIS_OPTIONS))
         self.recorder = RunRecorder(self.store, self.emit)
         self.reaper = Reaper(self.board, self.store, self.recorder.emit)

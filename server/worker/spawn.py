@@ -1,6 +1,7 @@
 """Worker processes a web node starts beside itself (`python -m server --broker URL --workers N`)."""
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -15,6 +16,13 @@ def _term_with_parent():
             ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
+
+
+def default_database():
+    """The SQLite file a web node uses when given no --db (its instance folder's playground.sqlite)."""
+    from flask import Flask
+
+    return os.path.join(Flask("server", instance_relative_config=True).instance_path, "playground.sqlite")
 
 
 def spawn_worker(broker, database, concurrency=1):
