@@ -137,9 +137,9 @@ def create_app(test_config=None):
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     register_error_handlers(app)
-    _register_predict(app)
-    from . import labs  # the chapter-6 labs: /labs pages, /api/labs, search:* events
+    from . import labs, predict  # the chapter-6 labs: /labs pages, /api/labs, search:* events
 
+    predict.init_app(app)
     labs.init_app(app)
 
     # Wraps Flask-SocketIO's middleware too, so /socket.io/ is guarded as well.
@@ -244,13 +244,3 @@ def _open_store(app):
         log.error("database %s is not writable or not usable: %s", store.location, exc)
     return store
 
-
-def _register_predict(app):
-    try:
-        from .predict import predict_bp
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.predict":
-            raise  # predict exists but is broken: that should be loud
-        log.info("server/predict.py is absent; POST /api/predict is not served")
-        return
-    app.register_blueprint(predict_bp)
