@@ -577,3 +577,22 @@ class RunManager:
         except Exception:
             # A broken socket must not end the training; the store keeps the result.
             log.exception("could not emit %s to %s", event, room)
+
+
+def init_app(app):
+    """The app's run manager, app.extensions["runs"]. Its runs emit through this app's own
+    Socket.IO server (app.extensions["socketio"]), never another app's."""
+    server = app.extensions["socketio"].server
+
+    def emit(event, data, room):
+        server.emit(event, data, to=room, namespace="/")
+
+    app.extensions["runs"] = RunManager(
+        app.extensions["store"], emit,
+        max_workers=app.config["MAX_CONCURRENT_RUNS"],
+        max_queued_per_client=app.config["MAX_QUEUED_PER_CLIENT"],
+        gate=PriorityGate(max_pause=app.config["PRIORITY_MAX_PAUSE_S"]),
+        nice=app.config["TRAINING_NICE"],
+        isolation=app.config["RUN_ISOLATION"],
+    )
+    return app.extensions["runs"]

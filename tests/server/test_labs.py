@@ -10,11 +10,10 @@ from nnengine.labs import LAB_SLUGS
 from nnengine.presets import preset
 from nnengine import search as search_module
 from nnengine.trainer import TrainResult, load_splits, train
-from server import socketio
 
 from tests.support.configs import tiny_config
 from tests.support.runs import wait_status
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 SEARCH_CONFIG = {
     "seed": 0,
@@ -32,7 +31,7 @@ def lclient(labs_app):
 
 @pytest.fixture
 def luser(labs_app, lclient):
-    sio = socketio.test_client(labs_app, flask_test_client=lclient)
+    sio = socket_client(labs_app, lclient)
     yield SocketUser(sio)
     if sio.is_connected():
         sio.disconnect()

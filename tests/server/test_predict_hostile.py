@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import socketio
 from server.jobs import PriorityGate
 from tests.support.configs import tiny_config
 from tests.support.images import digit, encoded, hostile, png
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 
 def legitimate():
@@ -60,7 +59,7 @@ def predict_app(tmp_path_factory):
 
     app = create_app({"TESTING": True, "MAX_CONCURRENT_RUNS": 1,
                       "DATABASE": str(tmp_path_factory.mktemp("predict") / "runs.sqlite")})
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app))
     run_id = user.start(tiny_config(epochs=2))["run_id"]
     assert user.wait_finished(run_id)[0] == "run:done"
     user.sio.disconnect()
