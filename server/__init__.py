@@ -30,7 +30,7 @@ def create_app(test_config=None):
     runs.init_app(app)         # the run manager, emitting through it: app.extensions["runs"]
     events.init_app(app)       # run:start, run:stop, run:watch
     labs.init_app(app)         # /labs pages, /api/labs, search:*
-    app.register_blueprint(predict.predict_bp)       # POST /api/predict
+    predict.init_app(app)      # POST /api/predict and its model cache
     routes.init_app(app)       # the pages, /api/runs, JSON errors
     interactive.init_app(app)  # predictions before training, a few at a time
     security.init_app(app)     # the Host/Origin guard around all of it; the run:start rate
