@@ -15,7 +15,8 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from .jobs import PriorityGate, RunManager
-from .security import HostOriginGuard, StartRateLimiter, default_origins, parse_origins, parse_rate
+from .fairness import ENV_SETTINGS as LIMIT_SETTINGS, check_limit_settings, init_limits
+from .security import HostOriginGuard, default_origins, parse_origins
 from .store import Store, StoreError, ensure_folder
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,8 @@ from . import events  # noqa: E402,F401
 ORIGINS_ENV = "PLAYGROUND_ALLOWED_ORIGINS"
 # Settings a deployment may give through the environment (a test_config value wins).
 ENV_SETTINGS = {
-    "START_RATE": "PLAYGROUND_START_RATE",
-    "START_RATE_PER_ADDRESS": "PLAYGROUND_START_RATE_PER_ADDRESS",
+    # The start rates, the queue limit per address and where they are kept (server/fairness.py).
+    **LIMIT_SETTINGS,
     "TRUSTED_PROXIES": "PLAYGROUND_TRUSTED_PROXIES",
     "DATABASE_MAX_MB": "PLAYGROUND_DATABASE_MAX_MB",
     # Base path (no extension) of the digit model POST /api/predict uses by default.
@@ -40,8 +41,6 @@ ENV_SETTINGS = {
     # "process" (default) or "thread": where runs train (see RunManager).
     "RUN_ISOLATION": "PLAYGROUND_RUN_ISOLATION",
 }
-DEFAULT_START_RATE = "10/10"  # per connection: 10 starts, then one more every second
-DEFAULT_START_RATE_PER_ADDRESS = "30/10"  # a classroom behind one NAT still starts together
 
 
 def configure(test_config=None):
@@ -105,9 +104,7 @@ def configure(test_config=None):
 
 def create_app(test_config=None):
     app = configure(test_config)
-    start_rate = parse_rate(app.config["START_RATE"])
-    address_rate = parse_rate(app.config["START_RATE_PER_ADDRESS"])
-    app.extensions["start_limiter"] = StartRateLimiter(start_rate, address_rate)
+    init_limits(app)  # app.extensions: start_limiter, search_limiter, queue_limit
 
     store = _open_store(app)
     app.extensions["store"] = store
@@ -122,6 +119,7 @@ def create_app(test_config=None):
     def emit(event, data, room):
         server.emit(event, data, to=room, namespace="/")
 
+    emit = app.extensions["queue_limit"].release_when_ended(emit)
     gate = PriorityGate(max_pause=float(app.config["PRIORITY_MAX_PAUSE_S"]))
     app.extensions["runs"] = RunManager(
         store, emit,
@@ -196,10 +194,6 @@ def _settings_from_environment(app):
     for key, var in ENV_SETTINGS.items():
         if app.config.get(key) is None and os.environ.get(var, "").strip():
             app.config[key] = os.environ[var].strip()
-    if app.config["START_RATE"] is None:
-        app.config["START_RATE"] = DEFAULT_START_RATE
-    if app.config["START_RATE_PER_ADDRESS"] is None:
-        app.config["START_RATE_PER_ADDRESS"] = DEFAULT_START_RATE_PER_ADDRESS
     for key, kind, low, allowed in (("TRUSTED_PROXIES", int, 0, "a whole number >= 0"),
                                     ("DATABASE_MAX_MB", float, 0.1, "a number of megabytes >= 0.1")):
         value = app.config[key]
@@ -220,11 +214,7 @@ def _settings_from_environment(app):
         if text not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
             raise ValueError(f"LIST_RUNS ({ENV_SETTINGS['LIST_RUNS']}) must be on or off, got {listing!r}")
         app.config["LIST_RUNS"] = text in ("1", "true", "on", "yes")
-    for key in ("START_RATE", "START_RATE_PER_ADDRESS"):
-        try:
-            parse_rate(app.config[key])
-        except ValueError as exc:
-            raise ValueError(f"{key} ({ENV_SETTINGS[key]}): {exc}") from None
+    check_limit_settings(app.config)
 
 
 def _open_store(app):

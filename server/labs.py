@@ -28,6 +28,7 @@ Socket.IO (default namespace), the search lab; each search has its own room:
   curve, ...}``, ``search:done {search_id, status, results: n, best: [...], narrowed, elapsed_s, workers}``,
   ``search:error {search_id, error}``
 - ``search:stop {search_id}`` -> ``{ok}``: no new trial starts; running trials finish first.
+``search:start`` is rate-limited per address (SEARCH_RATE_PER_ADDRESS, server/fairness.py).
 A search stops by itself when the connection that started it goes away (its results are not stored).
 """
 
@@ -409,8 +410,14 @@ def on_search_start(*args):
     if sampler_seed is not None and (isinstance(sampler_seed, bool) or not isinstance(sampler_seed, int)
                                      or not 0 <= sampler_seed < 2**32):
         return {"error": "sampler_seed must be a whole number from 0 to 2^32 - 1"}
-    planned = sample_trials(config, trials, lr, weight_decay, sampler_seed=sampler_seed)
     manager = current_app.extensions["labs_search"]
+    if len(manager.active()) >= manager.max_active:  # refused before it is charged to the address
+        return {"error": "a search is already running on this server (it uses every core); "
+                         "wait for it or stop it"}
+    refusal = current_app.extensions["search_limiter"].acquire(request.sid, request.remote_addr)
+    if refusal is not None:
+        return {"error": refusal}
+    planned = sample_trials(config, trials, lr, weight_decay, sampler_seed=sampler_seed)
     search_id = "s-" + secrets.token_urlsafe(9)
     join_room(search_id)
     try:

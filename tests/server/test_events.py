@@ -167,7 +167,8 @@ def test_queue_positions_with_one_worker(make_app, gated_train):
 
 def test_the_per_client_limit(make_app, gated_train):
     from server import socketio
-    app = make_app(MAX_CONCURRENT_RUNS=1, MAX_QUEUED_PER_CLIENT=2)
+    # The address may hold more than one connection: this is the limit of a connection.
+    app = make_app(MAX_CONCURRENT_RUNS=1, MAX_QUEUED_PER_CLIENT=2, MAX_QUEUED_PER_ADDRESS=3)
     user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
     other = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
     user.start(tiny_config())
