@@ -75,14 +75,13 @@ def serve_gevent(port, db, cooperative):
     connection until the next epoch arrives). SQLite commits and NumPy still block the hub.
     """
     import server
-    from server import serving
+    from server import serving, sockets
 
-    init_app = server.socketio.init_app
+    class GeventSocketIO(sockets.SocketIO):
+        def __init__(self, app=None, **options):
+            super().__init__(app, **{**options, "async_mode": "gevent"})
 
-    def init_app_gevent(app, **options):
-        return init_app(app, **{**options, "async_mode": "gevent"})
-
-    server.socketio.init_app = init_app_gevent
+    sockets.SocketIO = GeventSocketIO
     if cooperative:
         from server import jobs
 

@@ -9,9 +9,12 @@ from typing import Callable
 
 import numpy as np
 
+from .blas import blas_threads
 from .config import Config
 from .data import Splits, load_pool, split
-from .network import Network, StackedEvaluation, blas_threads, build_network
+from .evaluation import StackedEvaluation
+from .models import build_network
+from .network import Network
 from .optimizers import OPTIMIZERS, get_optimizer
 
 EpochCallback = Callable[[dict], None]

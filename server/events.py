@@ -3,9 +3,11 @@
 Every handler answers through its ack and never raises: a bad payload gets
 `{error}` back instead of a silent disconnect. run:start {config, origin?} is
 checked in order: shape and size, the config (every field, the compute budget),
-the origin (server/origin.py), the queue limit per address (server/queue_limit.py), the start
-rate (per connection and per address, server/start_limits.py), then the per-connection queue
-limit and the database. A refused start costs no place in the queue and no start.
+the origin (server/origin.py), the queue limit per address and the start rate (per connection
+and per address; both server/fairness.py), then the per-connection queue limit and the
+database. A refused start holds no place in the queue and costs no start.
+
+Registered on the app's own Socket.IO server by init_app(app).
 """
 
 import json
@@ -16,7 +18,6 @@ from flask_socketio import join_room, leave_room
 
 from nnengine.config import ConfigError, parse_config
 
-from . import socketio
 from .jobs import ClientLimitError, is_run_id, new_run_id
 from .origin import OriginError, parse_origin
 from .store import StoreError
@@ -40,7 +41,6 @@ def _run_id(args):
     return run_id if is_run_id(run_id) else None
 
 
-@socketio.on("run:start")
 def on_start(*args):
     data = _payload(args)
     if data is None or not isinstance(data.get("config"), dict):
@@ -69,7 +69,6 @@ def on_start(*args):
 
     run_id = new_run_id()
     queue = current_app.extensions["queue_limit"]
-    # Its place is taken first: the run's end (run:done or run:error) gives it back.
     refusal = queue.acquire(request.remote_addr, run_id)
     if refusal is not None:
         return {"error": refusal}
@@ -96,7 +95,6 @@ def on_start(*args):
     return {"run_id": run_id, "queue_position": position or 0}
 
 
-@socketio.on("run:stop")
 def on_stop(*args):
     run_id = _run_id(args)
     if run_id is None:
@@ -106,7 +104,6 @@ def on_stop(*args):
     return {"error": f"run {run_id} is not queued or running"}
 
 
-@socketio.on("run:watch")
 def on_watch(*args):
     run_id = _run_id(args)
     if run_id is None:
@@ -132,14 +129,14 @@ def on_watch(*args):
     }
 
 
-@socketio.on("disconnect")
 def on_disconnect(*args):
     # Runs keep going (they are stored); only the connection's rate bucket goes.
     current_app.extensions["start_limiter"].forget_client(request.sid)
 
 
-@socketio.on_error_default
-def on_error(exc):
-    # The return value becomes the ack, so the client is never left waiting.
-    log.exception("socket handler failed: %s", exc)
-    return {"error": "internal server error"}
+def init_app(app):
+    socketio = app.extensions["socketio"]
+    socketio.on_event("run:start", on_start)
+    socketio.on_event("run:stop", on_stop)
+    socketio.on_event("run:watch", on_watch)
+    socketio.on_event("disconnect", on_disconnect)

@@ -1,84 +1,57 @@
-"""The limits that keep one address from taking the server, built from the app's settings.
+"""The limits that keep one address from taking the server: `init_app(app)` puts into app.extensions
 
-`init_limits(app)` puts into `app.extensions`:
 - "start_limiter": run:start per connection (START_RATE) and per address (START_RATE_PER_ADDRESS);
 - "search_limiter": search:start per address (SEARCH_RATE_PER_ADDRESS);
-- "queue_limit": runs queued or running per address (MAX_QUEUED_PER_ADDRESS; by default as many
-  as one connection may have, MAX_QUEUED_PER_CLIENT, so that reconnecting gains nothing).
+- "queue_limit": runs queued or running per address over all its connections (MAX_QUEUED_PER_ADDRESS).
 
-All three keep their counts in LIMITS_STORAGE: "memory://" (this process: one machine), or a
-redis:// URL, by default the broker's (BROKER_URL) when the server has one, so that the limits
-hold across every web node.
+All three keep their counts in one place: LIMITS_STORAGE, "memory://" (this process: one machine) or
+a redis:// URL; by default the broker's (BROKER_URL) when the server has one, so that the limits hold
+across every web node.
 """
 
 from __future__ import annotations
 
 from .queue_limit import MemoryPlaces, QueueLimit, RedisPlaces
-from .start_limits import MEMORY, StartRateLimiter, open_storage, parse_rate
+from .start_limits import MEMORY, StartRateLimiter, open_storage
+from .store import ACTIVE_STATUSES
 
-# Settings a deployment may give through the environment (see server/__init__.py ENV_SETTINGS).
-ENV_SETTINGS = {
-    "START_RATE": "PLAYGROUND_START_RATE",
-    "START_RATE_PER_ADDRESS": "PLAYGROUND_START_RATE_PER_ADDRESS",
-    "SEARCH_RATE_PER_ADDRESS": "PLAYGROUND_SEARCH_RATE_PER_ADDRESS",
-    "MAX_QUEUED_PER_ADDRESS": "PLAYGROUND_MAX_QUEUED_PER_ADDRESS",
-    "LIMITS_STORAGE": "PLAYGROUND_LIMITS_STORAGE",
-}
-DEFAULTS = {
-    "START_RATE": "10/10",  # per connection: one tab cannot take its whole address's budget
-    "START_RATE_PER_ADDRESS": "30/10",  # a classroom behind one NAT still starts together
-    # A search trains many networks on every core; restarting it in a loop is what this stops.
-    "SEARCH_RATE_PER_ADDRESS": "6/60",
-}
-_REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 
 
-def check_limit_settings(config):
-    """Fill in the limits' defaults in `config` (a dict) and check them.
-
-    Raises ValueError naming the setting and its PLAYGROUND_* variable.
-    """
-    for key, default in DEFAULTS.items():
-        if config.get(key) is None:
-            config[key] = default
-        try:
-            parse_rate(config[key])
-        except ValueError as exc:
-            raise ValueError(f"{key} ({ENV_SETTINGS[key]}): {exc}") from None
-
-    per_address = config.get("MAX_QUEUED_PER_ADDRESS")
-    if per_address is None:
-        per_address = config.get("MAX_QUEUED_PER_CLIENT", 4)
-    try:
-        number = int(str(per_address).strip())
-    except ValueError:
-        number = 0
-    if isinstance(per_address, bool) or number < 1:
-        raise ValueError(f"MAX_QUEUED_PER_ADDRESS ({ENV_SETTINGS['MAX_QUEUED_PER_ADDRESS']}) must be a"
-                         f" whole number >= 1, got {per_address!r}")
-    config["MAX_QUEUED_PER_ADDRESS"] = number
-
-    storage = config.get("LIMITS_STORAGE") or config.get("BROKER_URL") or MEMORY
-    if not isinstance(storage, str) or not (storage == MEMORY or storage.startswith(_REDIS_SCHEMES)):
-        raise ValueError(f"LIMITS_STORAGE ({ENV_SETTINGS['LIMITS_STORAGE']}) must be memory:// or a"
-                         f" redis://HOST:PORT/N URL, got {storage!r}")
-    config["LIMITS_STORAGE"] = storage
+def limits_storage(value):
+    """LIMITS_STORAGE: memory:// or a redis://HOST:PORT/N URL (ValueError otherwise)."""
+    if not isinstance(value, str) or not (value.strip() == MEMORY or value.strip().startswith(REDIS_SCHEMES)):
+        raise ValueError(f"must be memory:// or a redis://HOST:PORT/N URL, got {value!r}")
+    return value.strip()
 
 
-def init_limits(app):
-    """The start limiters and the queue limit of `app`, on one storage (see the module docstring).
+def storage_url(config):
+    """Where the limits are kept: LIMITS_STORAGE, else the broker, else this process's memory."""
+    return config.get("LIMITS_STORAGE") or config.get("BROKER_URL") or MEMORY
 
-    The queue limit asks app.extensions["runs"].is_active(run_id) before it takes back a place
-    whose release was lost; in cluster mode that must answer for the runs of every node.
-    """
+
+def run_is_active(runs, store, run_id):
+    """True while a run waits or trains, False once it has ended, None if it is not recorded
+    (being submitted, or deleted). Asks the run manager first (in memory), then the store, which
+    every node shares (a run of another node, or of a node that is gone)."""
+    if runs.position(run_id) is not None:
+        return True
+    run = store.get_run(run_id)
+    return None if run is None else run["status"] in ACTIVE_STATUSES
+
+
+def init_app(app):
+    """The start limiters and the queue limit of `app`, on one storage. Call after the store and
+    the runs exist: the queue limit asks them whether the runs that hold places have ended."""
     config = app.config
-    storage = open_storage(config["LIMITS_STORAGE"])
+    url = storage_url(config)
+    storage = open_storage(url)
     app.extensions["start_limiter"] = StartRateLimiter(
-        parse_rate(config["START_RATE"]), parse_rate(config["START_RATE_PER_ADDRESS"]), storage, noun="runs")
+        config["START_RATE"], config["START_RATE_PER_ADDRESS"], storage, noun="runs")
     app.extensions["search_limiter"] = StartRateLimiter(
-        None, parse_rate(config["SEARCH_RATE_PER_ADDRESS"]), storage, noun="searches")
-    # The queue's places share the rate windows' Redis connections.
-    places = RedisPlaces(storage.storage) if config["LIMITS_STORAGE"] != MEMORY else MemoryPlaces()
+        None, config["SEARCH_RATE_PER_ADDRESS"], storage, noun="searches")
+    # The places share the rate windows' Redis connections.
+    places = MemoryPlaces() if url == MEMORY else RedisPlaces(storage.storage)
+    runs, store = app.extensions["runs"], app.extensions["store"]
     app.extensions["queue_limit"] = QueueLimit(
-        config["MAX_QUEUED_PER_ADDRESS"], places,
-        still_active=lambda run_id: app.extensions["runs"].is_active(run_id))
+        config["MAX_QUEUED_PER_ADDRESS"], places, still_active=lambda run_id: run_is_active(runs, store, run_id))

@@ -12,7 +12,6 @@ manager, so the manager can be tested without sockets.
 import collections
 import contextlib
 import ctypes
-import glob
 import io
 import logging
 import multiprocessing
@@ -28,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from nnengine import trainer
+from nnengine.blas import limit_blas_threads
 
 from .budget import CoreBudget, RunThreads
 from .store import StoreError, to_json_safe
@@ -160,74 +160,6 @@ def _outcome(result, run_id):
         except Exception:
             log.exception("could not serialise the weights of run %s", run_id)
     return Outcome(result.status, result.message, _summary(result), weights)
-
-
-# -- BLAS threads ------------------------------------------------------------------
-#
-# Every run trains at the same time as others and as the request threads; a
-# multithreaded BLAS (OpenBLAS spins on every core) in each of them made training
-# about ten times slower on a 2-core machine and predictions take seconds
-# (bench/LOAD.md). NumPy is imported before a server can set OPENBLAS_NUM_THREADS,
-# so the limit is set through the library's own call.
-
-_BLAS_SETTERS = (
-    "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-    "openblas_set_num_threads64_", "openblas_set_num_threads",
-    "MKL_Set_Num_Threads", "bli_thread_set_num_threads",
-)
-_BLAS_GETTERS = (
-    "scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-    "openblas_get_num_threads64_", "openblas_get_num_threads", "MKL_Get_Max_Threads",
-)
-
-
-def _blas_libraries():
-    """Paths of shared libraries that may be NumPy's BLAS (loaded ones first)."""
-    paths = []
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.rsplit(None, 1)[-1] if "/" in line else ""
-                name = os.path.basename(path).lower()
-                if ("blas" in name or "mkl" in name or "blis" in name) and path not in paths:
-                    paths.append(path)
-    except OSError:
-        pass  # not Linux
-    site = os.path.dirname(os.path.dirname(np.__file__))
-    for pattern in ("numpy.libs/*", "numpy/.dylibs/*"):
-        paths += [p for p in glob.glob(os.path.join(site, pattern)) if p not in paths]
-    return paths
-
-
-def _blas_call(names, *args):
-    for path in _blas_libraries():
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in names:
-            function = getattr(library, name, None)
-            if function is not None:
-                function.restype = ctypes.c_int
-                return f"{os.path.basename(path)} ({name})", function(*args)
-    return None, None
-
-
-def limit_blas_threads(threads):
-    """Make NumPy's BLAS use `threads` threads per product from now on.
-
-    Returns the library and function used, or None if none was found (then only
-    the environment, for processes started later, is set).
-    """
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    library, _ = _blas_call(_BLAS_SETTERS, ctypes.c_int(threads))
-    return library
-
-
-def blas_threads():
-    """Threads per product NumPy's BLAS uses now, or None if it cannot be asked."""
-    return _blas_call(_BLAS_GETTERS)[1]
 
 
 # -- runs in child processes -------------------------------------------------------
@@ -435,9 +367,6 @@ class RunManager:
                 if run.run_id == run_id:
                     return index + 1
         return None
-
-    def is_active(self, run_id):
-        return self.position(run_id) is not None
 
     def active_count(self, client_sid):
         with self._lock:
@@ -648,3 +577,22 @@ class RunManager:
         except Exception:
             # A broken socket must not end the training; the store keeps the result.
             log.exception("could not emit %s to %s", event, room)
+
+
+def init_app(app):
+    """The app's run manager, app.extensions["runs"]. Its runs emit through this app's own
+    Socket.IO server (app.extensions["socketio"]), never another app's."""
+    server = app.extensions["socketio"].server
+
+    def emit(event, data, room):
+        server.emit(event, data, to=room, namespace="/")
+
+    app.extensions["runs"] = RunManager(
+        app.extensions["store"], emit,
+        max_workers=app.config["MAX_CONCURRENT_RUNS"],
+        max_queued_per_client=app.config["MAX_QUEUED_PER_CLIENT"],
+        gate=PriorityGate(max_pause=app.config["PRIORITY_MAX_PAUSE_S"]),
+        nice=app.config["TRAINING_NICE"],
+        isolation=app.config["RUN_ISOLATION"],
+    )
+    return app.extensions["runs"]

@@ -19,7 +19,6 @@ The default model is ``models/default-v1.npz`` + ``.json`` (scripts/train_defaul
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import threading
@@ -29,13 +28,14 @@ from pathlib import Path
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
-from .preprocess import MAX_BYTES, PreprocessError, preprocess_bytes
+from nnengine.images import MAX_BYTES, PreprocessError, preprocess_bytes
+from nnengine.models import DEFAULT_MODEL as DEFAULT_MODEL_PATH
+from nnengine.models import load_model_files, network_for_run
 
-__all__ = ["predict_bp", "load_model_files", "network_from_meta", "ModelCache", "DEFAULT_MODEL_PATH"]
+__all__ = ["predict_bp", "ModelCache"]
 
 predict_bp = Blueprint("predict", __name__)
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "default-v1"
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 CACHE_SIZE = 4
 
@@ -48,38 +48,6 @@ class PredictError(Exception):
 
 # ------------------------------------------------------------------------------------------------
 # models
-
-
-def network_from_meta(meta: dict, state) -> "Network":  # noqa: F821
-    """Rebuild the network a default-model JSON describes and load its weights (an npz mapping)."""
-    from nnengine.conv import build_layers
-    from nnengine.losses import get_loss
-    from nnengine.network import Network
-
-    layers = build_layers(meta["layers"], np.random.default_rng(0), n_in=int(meta.get("n_in", 784)),
-                          n_out=int(meta.get("n_out", 10)), weight_init=meta.get("weight_init", "he"))
-    net = Network(layers, get_loss(meta.get("loss", "cross_entropy")))
-    net.load_state_dict({k: np.asarray(state[k]) for k in state.keys()})
-    return net
-
-
-def load_model_files(npz_path, json_path):
-    """The default model (or any model saved the same way) from its .npz weights and .json description."""
-    meta = json.loads(Path(json_path).read_text())
-    with np.load(npz_path, allow_pickle=False) as state:
-        return network_from_meta(meta, state)
-
-
-def network_for_run(config: dict, weights_npz: bytes):
-    """Rebuild a stored run's network from its config and load the weights it saved."""
-    from nnengine.config import parse_config
-    from nnengine.network import build_network
-
-    cfg = parse_config(config)
-    net = build_network(cfg.model, cfg.training, np.random.default_rng(0))
-    with np.load(io.BytesIO(weights_npz), allow_pickle=False) as state:
-        net.load_state_dict({k: state[k] for k in state.files})
-    return net
 
 
 class LoadedModel:

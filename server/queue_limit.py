@@ -1,17 +1,19 @@
 """How many runs one remote address may have queued or running at once, across its connections.
 
 `QueueLimit.acquire(address, run_id)` takes one of the address's places for a run (or says why not);
-`release(run_id)` gives it back when the run has ended, from whichever process saw it end (a web
-node, or a training worker in cluster mode). The places are held in this process's memory on one
-machine, or in Redis when several processes share them:
+`release(run_id)` gives it back (a start refused after its place was taken; a training worker
+that has finished a run may too). The places are held in this process's memory on one machine,
+or in Redis when several processes share them:
 
-    playground:queue:address:<address>  sorted set: run_id -> the time its place was taken
-    playground:queue:run:<run_id>       the address that holds the run's place
+    playground:places:address:<address>  sorted set: run_id -> the time its place was taken
+    playground:places:run:<run_id>       the address that holds the run's place
 
-A place whose release was lost (a process killed between the end of a run and its release) is
-taken back when the address is at its limit and `still_active(run_id)` says the run has ended, or
-at the latest after `max_age_s`. A place younger than TAKE_BACK_AFTER_S is never taken back: its
-run may not be submitted yet.
+A run's place is taken back once the run has ended, when its address needs it: an address at its
+limit has the places of its runs that `still_active(run_id)` says have ended released, then asks
+again. So nothing has to watch each run's end, and a place whose release was lost (a node killed)
+comes back too; at the latest, a place lapses after `max_age_s`. A place whose run is not known
+(`still_active` says None) is taken back only once it is older than `take_back_after_s`: its run
+may be still being submitted.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ log = logging.getLogger(__name__)
 
 # Longer than any run waits and trains: the place of a run whose release was lost is free after this.
 DEFAULT_MAX_AGE_S = 6 * 3600
-ADDRESS_KEY = "playground:queue:address:"
-RUN_KEY = "playground:queue:run:"
+ADDRESS_KEY = "playground:places:address:"
+RUN_KEY = "playground:places:run:"
 REDIS_TIMEOUT_S = 2.0
-# Between acquire() and the run's submission, the run is not active yet.
-TAKE_BACK_AFTER_S = 30.0
+# Between acquire() and the run's submission (milliseconds; a slow database, seconds), the run
+# is not recorded yet.
+TAKE_BACK_AFTER_S = 60.0
 
 
 class QueueUnavailable(Exception):
@@ -137,8 +140,8 @@ class RedisPlaces:
 class QueueLimit:
     """At most `limit` runs queued or running per address, counted over all its connections.
 
-    `places` is a MemoryPlaces or RedisPlaces; `still_active(run_id)` (optional) tells whether a
-    run still waits or trains, so that a place whose release was lost can be taken back.
+    `places` is a MemoryPlaces or RedisPlaces; `still_active(run_id)` (optional) says whether a
+    run still waits or trains: True, False, or None when there is no such run (yet).
     """
 
     def __init__(self, limit, places=None, still_active=None, max_age_s=DEFAULT_MAX_AGE_S,
@@ -180,7 +183,7 @@ class QueueLimit:
 
     def release(self, run_id):
         """Give back the place of `run_id` (nothing if it holds none). Never raises: a place that
-        cannot be given back now is taken back later (see the module's docstring)."""
+        cannot be given back now is taken back once its run has ended (see the module's docstring)."""
         try:
             self.places.give_back(run_id)
         except QueueUnavailable as exc:
@@ -191,17 +194,6 @@ class QueueLimit:
         held = self.places.runs_of(address)
         return sorted(held, key=held.get)
 
-    def release_when_ended(self, emit):
-        """`emit(event, data, room)` that also releases a run's place once it has ended (its last
-        event, run:done or run:error, is sent after the run has left the queue and the workers)."""
-        def emit_and_release(event, data, room):
-            try:
-                emit(event, data, room)
-            finally:
-                if event in ("run:done", "run:error") and isinstance(data, dict) and data.get("run_id"):
-                    self.release(data["run_id"])
-        return emit_and_release
-
     def _take(self, address, run_id):
         return self.places.take(address, run_id, self.limit, self.clock(), self.max_age_s)
 
@@ -211,15 +203,18 @@ class QueueLimit:
             return False
         settled = self.clock() - self.take_back_after_s
         ended = [run_id for run_id, taken_at in self.places.runs_of(address).items()
-                 if taken_at < settled and not self._active(run_id)]
+                 if self._ended(run_id, taken_at < settled)]
         for run_id in ended:
-            log.info("run %s had ended without giving back its queue place; released", run_id)
             self.release(run_id)
         return bool(ended)
 
-    def _active(self, run_id):
+    def _ended(self, run_id, settled):
+        """still_active says False; or None (no such run: not submitted yet, or deleted) for a
+        place older than take_back_after_s. A failure to tell counts as active: a place is
+        never taken from a live run."""
         try:
-            return bool(self.still_active(run_id))
-        except Exception:  # unknown is active: a place is never taken from a live run
+            active = self.still_active(run_id)
+        except Exception:
             log.exception("could not tell whether run %s is still active", run_id)
-            return True
+            return False
+        return active is False or (active is None and settled)

@@ -11,14 +11,12 @@ This is WSGI middleware around the whole app rather than a before_request hook
 because Flask-SocketIO answers /socket.io/ in its own middleware, before Flask
 routing ever runs.
 
-The start rates and the queue limit per address are in server/start_limits.py and
-server/queue_limit.py (see docs/security.md).
+The start rates and the queue limit per address are in server/fairness.py (see
+docs/security.md).
 """
 
 import json
 from urllib.parse import urlsplit
-
-from .start_limits import parse_rate  # noqa: F401  (settings code reads it from here)
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -32,11 +30,6 @@ def default_origins(host, port):
     if host and host not in LOOPBACK_HOSTS and host not in ("0.0.0.0", "::", ""):
         hosts.append(host)
     return [f"http://{bracket(h)}:{port}" for h in hosts] + [f"http://[::1]:{port}"]
-
-
-def parse_origins(text):
-    """Origins from a comma-separated environment variable."""
-    return [normalize_origin(part) for part in text.split(",") if part.strip()]
 
 
 def normalize_origin(origin):
@@ -107,3 +100,20 @@ class HostOriginGuard:
         start_response(status, [("Content-Type", "application/json"),
                                 ("Content-Length", str(len(body)))])
         return [body]
+
+
+# -- the app's wiring ---------------------------------------------------------------------------
+
+def init_app(app):
+    """The guard around the whole app.
+
+    Call last: the guard must wrap every other middleware, Flask-SocketIO's included, so that
+    /socket.io/ is guarded as well.
+    """
+    app.wsgi_app = HostOriginGuard(app.wsgi_app, app.config["ALLOWED_ORIGINS"])
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies > 0:
+        # Outermost, so that the guard and the rate limits see the client's address, not the proxy's.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

@@ -18,7 +18,7 @@ FOUR = [[(0.3, 0.1), (0.22, 0.55), (0.78, 0.55)], [(0.65, 0.12), (0.65, 0.92)]]
 
 def _store_finished_run(db_path):
     from nnengine.config import parse_config
-    from nnengine.network import build_network
+    from nnengine.models import build_network
     from server.store import Store
 
     cfg = parse_config({"seed": 0, "data": {"train_size": 50, "validation_size": 0, "test_size": 50},

@@ -9,13 +9,12 @@ import time
 
 import pytest
 
-from server import configure, socketio
-from server.fairness import check_limit_settings, init_limits
+from server.settings import Settings
 from server.queue_limit import MemoryPlaces, QueueLimit, RedisPlaces
 from server.start_limits import StartRateLimiter, open_storage
 from tests.support.configs import tiny_config
 from tests.support.services import Unavailable, free_port, redis_server
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 
 @pytest.fixture(scope="module")
@@ -164,19 +163,34 @@ def test_two_nodes_on_one_redis_share_the_places(redis_url):
     assert other_web.acquire("10.0.0.1", "r3") is None
 
 
-def test_a_place_whose_release_was_lost_is_taken_back_once_its_run_has_ended(storage):
+def test_the_places_of_ended_runs_are_taken_back_when_the_address_needs_them(storage):
     clock = Clock()
     active = {"r1": True, "r2": True}
-    queue = QueueLimit(2, places_at(storage), still_active=lambda run_id: active.get(run_id, False),
-                       take_back_after_s=30, clock=clock)
+
+    def still_active(run_id):
+        if run_id == "broken":
+            raise RuntimeError("the store is down")
+        return active.get(run_id)  # None: not recorded (yet)
+
+    queue = QueueLimit(2, places_at(storage), still_active=still_active, take_back_after_s=60, clock=clock)
     assert queue.acquire("10.0.0.1", "r1") is None
     assert queue.acquire("10.0.0.1", "r2") is None
-    active["r1"] = False  # ended, but its release never came
-    assert "already has 2 runs" in queue.acquire("10.0.0.1", "r3")  # too young to be taken back
-    clock.now += 31
-    assert queue.acquire("10.0.0.1", "r3") is None
+    assert "already has 2 runs" in queue.acquire("10.0.0.1", "r3")  # both live
+    active["r1"] = False  # ended, and nobody gave its place back
+    assert queue.acquire("10.0.0.1", "r3") is None  # at once
     assert sorted(queue.runs_of("10.0.0.1")) == ["r2", "r3"]
-    assert "already has 2 runs" in queue.acquire("10.0.0.1", "r4")  # live runs keep their places
+    active["r2"] = False
+    # r3 is not recorded yet (being submitted): its place is kept until it is old.
+    assert queue.acquire("10.0.0.1", "r4") is None
+    active["r4"] = True  # submitted
+    assert "already has 2 runs" in queue.acquire("10.0.0.1", "r5")
+    clock.now += 61
+    assert queue.acquire("10.0.0.1", "r5") is None  # r3 never came: lost, taken back
+    assert sorted(queue.runs_of("10.0.0.1")) == ["r4", "r5"]
+    # A place whose run cannot be looked up stays taken.
+    other = QueueLimit(1, places_at(storage), still_active=still_active, take_back_after_s=0, clock=clock)
+    assert other.acquire("10.0.0.2", "broken") is None
+    assert "already has 1 runs" in other.acquire("10.0.0.2", "r6")
 
 
 def test_a_place_expires_after_the_longest_a_run_can_last(storage):
@@ -187,19 +201,6 @@ def test_a_place_expires_after_the_longest_a_run_can_last(storage):
     assert queue.acquire("10.0.0.1", "r2") is not None
     clock.now += 2
     assert queue.acquire("10.0.0.1", "r2") is None
-
-
-def test_the_last_event_of_a_run_releases_its_place(storage):
-    queue = QueueLimit(1, places_at(storage))
-    sent = []
-    emit = queue.release_when_ended(lambda event, data, room: sent.append(event))
-    assert queue.acquire("10.0.0.1", "r1") is None
-    emit("run:epoch", {"run_id": "r1", "epoch": 1}, "r1")
-    assert queue.acquire("10.0.0.1", "r2") is not None
-    emit("run:done", {"run_id": "r1", "summary": {}}, "r1")
-    assert queue.acquire("10.0.0.1", "r2") is None
-    emit("run:error", {"run_id": "r2", "error": "boom"}, "r2")
-    assert queue.runs_of("10.0.0.1") == [] and sent == ["run:epoch", "run:done", "run:error"]
 
 
 def test_bad_limits_are_refused():
@@ -213,15 +214,16 @@ def test_bad_limits_are_refused():
 # -- settings -----------------------------------------------------------------------------------------
 
 def test_the_settings_of_the_limits():
-    config = {"MAX_QUEUED_PER_CLIENT": 3}
-    check_limit_settings(config)
-    assert config["MAX_QUEUED_PER_ADDRESS"] == 3  # no more through several connections than one
-    assert config["LIMITS_STORAGE"] == "memory://"
-    assert (config["START_RATE"], config["START_RATE_PER_ADDRESS"], config["SEARCH_RATE_PER_ADDRESS"]) \
-        == ("10/10", "30/10", "6/60")
-    config = {"MAX_QUEUED_PER_CLIENT": 3, "MAX_QUEUED_PER_ADDRESS": "12", "BROKER_URL": "redis://h:1/0"}
-    check_limit_settings(config)
-    assert config["MAX_QUEUED_PER_ADDRESS"] == 12 and config["LIMITS_STORAGE"] == "redis://h:1/0"
+    settings = Settings.load({"MAX_QUEUED_PER_CLIENT": 3}, environ={})
+    assert settings.max_queued_per_address == 3  # no more through several connections than one
+    assert (settings.start_rate, settings.start_rate_per_address, settings.search_rate_per_address) \
+        == ((10, 10.0), (30, 10.0), (6, 60.0))
+    assert "LIMITS_STORAGE" not in settings.to_config()  # then the broker's, or memory
+    settings = Settings.load({"MAX_QUEUED_PER_CLIENT": 3}, environ={
+        "PLAYGROUND_MAX_QUEUED_PER_ADDRESS": "12", "PLAYGROUND_LIMITS_STORAGE": "redis://h:1/0",
+        "PLAYGROUND_SEARCH_RATE_PER_ADDRESS": "off"})
+    assert (settings.max_queued_per_address, settings.limits_storage, settings.search_rate_per_address) \
+        == (12, "redis://h:1/0", None)
 
 
 @pytest.mark.parametrize("variable, value, key", [
@@ -230,37 +232,41 @@ def test_the_settings_of_the_limits():
     ("PLAYGROUND_SEARCH_RATE_PER_ADDRESS", "1/0", "SEARCH_RATE_PER_ADDRESS"),
     ("PLAYGROUND_LIMITS_STORAGE", "memcached://x:1", "LIMITS_STORAGE"),
 ])
-def test_bad_settings_name_the_setting_and_its_variable(monkeypatch, variable, value, key):
-    monkeypatch.setenv(variable, value)
+def test_bad_settings_name_the_setting_and_its_variable(variable, value, key):
     with pytest.raises(ValueError) as caught:
-        configure({"TESTING": True})
+        Settings.load({}, environ={variable: value})
     assert key in str(caught.value) and variable in str(caught.value)
 
 
-def test_two_web_nodes_on_one_redis_hold_one_budget(redis_url, tmp_path):
+def test_two_web_nodes_on_one_redis_hold_one_budget(make_app, gated_train, redis_url, tmp_path):
+    """Two apps (two web nodes) on one database and one Redis: one address, one budget."""
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
-    nodes = []
-    for name in ("a", "b"):
-        app = configure({"TESTING": True, "DATABASE": str(tmp_path / f"{name}.sqlite"),
-                         "BROKER_URL": redis_url, "START_RATE_PER_ADDRESS": "3/60",
-                         "MAX_QUEUED_PER_CLIENT": 2})
-        init_limits(app)
-        nodes.append(app.extensions)
-    a, b = nodes
-    assert a["queue_limit"].acquire("10.1.1.1", "r1") is None
-    assert b["queue_limit"].acquire("10.1.1.1", "r2") is None
-    assert "already has 2 runs" in a["queue_limit"].acquire("10.1.1.1", "r3")
-    assert [a["start_limiter"].acquire("s1", "10.1.1.1"), b["start_limiter"].acquire("s2", "10.1.1.1"),
-            b["start_limiter"].acquire("s3", "10.1.1.1")] == [None, None, None]
-    assert "address 10.1.1.1" in a["start_limiter"].acquire("s4", "10.1.1.1")
+    settings = {"BROKER_URL": redis_url, "START_RATE_PER_ADDRESS": "3/60", "MAX_QUEUED_PER_CLIENT": 2,
+                "MAX_CONCURRENT_RUNS": 1}
+    first, second = make_app(**settings), make_app(**settings)
+    assert first.extensions["queue_limit"].places.client is not second.extensions["queue_limit"].places.client
+    on_first, on_second = SocketUser(socket_client(first)), SocketUser(socket_client(second))
+    on_first.start(tiny_config())
+    on_second.start(tiny_config())
+    refusal = on_first.emit("run:start", {"config": tiny_config()})["error"]
+    assert "address 127.0.0.1 already has 2 runs queued or running" in refusal
+    assert sorted(first.extensions["queue_limit"].runs_of("127.0.0.1")) == \
+        sorted(second.extensions["queue_limit"].runs_of("127.0.0.1"))
+    # The start windows too: a third start (with room in the queue) is the address's last.
+    first.extensions["queue_limit"].limit = second.extensions["queue_limit"].limit = 10
+    on_second.start(tiny_config())
+    assert "from address 127.0.0.1" in on_first.emit("run:start", {"config": tiny_config()})["error"]
+    gated_train.release.set()
+    on_first.sio.disconnect()
+    on_second.sio.disconnect()
 
 
 # -- over the socket ------------------------------------------------------------------------------------
 
 def connect(app):
-    return SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    return SocketUser(socket_client(app))
 
 
 def test_one_address_cannot_queue_more_through_four_connections(make_app, gated_train, storage):
@@ -276,10 +282,11 @@ def test_one_address_cannot_queue_more_through_four_connections(make_app, gated_
         "address 127.0.0.1 already has 4 runs queued or running" in error
         and "from all its connections together" in error for error in refusals)
     # Reconnecting does not help either.
-    users[0].sio.disconnect()
+    gone = users[0]
+    gone.sio.disconnect()
     users[0] = connect(app)
     assert "already has 4 runs" in users[0].emit("run:start", {"config": tiny_config()})["error"]
-    # Stopping a queued run gives its place back at once.
+    # Stopping a queued run gives its place back.
     queued, holder = next((run_id, user) for run_id, user in started.items() if user is not users[0]
                           and app.extensions["runs"].position(run_id))
     assert holder.emit("run:stop", {"run_id": queued}) == {"ok": True}
@@ -287,13 +294,17 @@ def test_one_address_cannot_queue_more_through_four_connections(make_app, gated_
     fresh = users[0].start(tiny_config())["run_id"]
     gated_train.release.set()
     users[0].wait_finished(fresh)
-    # Every run ends (the first connection's too, though nobody watches it any more): the address
-    # has all its places back.
+    for run_id, user in started.items():
+        if user is not gone:
+            user.wait_finished(run_id)
+    # Once every run has ended (the gone connection's too), the address has all its places back.
+    [gone_run] = [run_id for run_id, user in started.items() if user is gone]
     deadline = time.monotonic() + 10
-    while app.extensions["queue_limit"].runs_of("127.0.0.1") and time.monotonic() < deadline:
+    while app.extensions["runs"].position(gone_run) is not None and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert app.extensions["queue_limit"].runs_of("127.0.0.1") == []
-    assert "run_id" in users[2].emit("run:start", {"config": tiny_config()})
+    again = [users[1].emit("run:start", {"config": tiny_config()}) for _ in range(4)]
+    assert all("run_id" in ack for ack in again)
+    assert sorted(app.extensions["queue_limit"].runs_of("127.0.0.1")) == sorted(ack["run_id"] for ack in again)
     for user in users:
         user.sio.disconnect()
 

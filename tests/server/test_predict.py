@@ -108,7 +108,7 @@ def test_server_carries_on_after_refusals(client):
 def _store_run(app, run_id, status="done", weights=True):
     """Put a tiny finished run into the store, the way the run manager would."""
     from nnengine.config import parse_config
-    from nnengine.network import build_network
+    from nnengine.models import build_network
 
     config = {"seed": 0, "data": {"train_size": 50, "validation_size": 0, "test_size": 50},
               "model": {"hidden_layers": [{"units": 10, "activation": "relu"}]},
@@ -156,7 +156,7 @@ def test_concurrent_predictions_on_one_model_give_the_sequential_answers():
     import threading
 
     from nnengine.config import parse_config
-    from nnengine.network import build_network
+    from nnengine.models import build_network
     from server.predict import LoadedModel
 
     cfg = parse_config({"model": {"hidden_layers": [{"units": 32, "activation": a, "batch_norm": True}

@@ -1,4 +1,4 @@
-"""Refuse or decode an uploaded picture, cheaply: the first step of ``server.preprocess``.
+"""Refuse or decode an uploaded picture, cheaply: the first step of ``nnengine.images.preprocess``.
 
 What it guards against is cost, not only memory: a 2 MB upload can hold a 4000x4000 PNG of flat colour
 that takes a second to inflate. So:
@@ -14,8 +14,7 @@ that takes a second to inflate. So:
   working size, so the EXIF rotation, the colour conversion and the alpha flattening never touch the
   full-size pixels.
 
-The worst accepted pictures (``bench/predict_latency.py --worst``) take well under 200 ms from bytes to
-28x28 on one core.
+What the worst accepted pictures cost is measured by ``bench/predict_worst.py`` (bench/MEASUREMENTS.md).
 """
 
 from __future__ import annotations

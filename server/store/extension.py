@@ -1,0 +1,28 @@
+"""The app's run store, `app.extensions["store"]`, opened on DATABASE at start."""
+
+import logging
+
+from .backends import ensure_folder
+from .core import Store
+from .errors import StoreError
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app):
+    """Open the store of DATABASE (an SQLite path or URI, or a postgresql:// URL), its schema created
+    or upgraded. A database that is read-only, full or unreachable still lets the app start: pages are
+    served, whatever can be read is, and each refusal names the cause (StoreError)."""
+    database = str(app.config["DATABASE"])
+    ensure_folder(database)
+    max_mb = app.config["DATABASE_MAX_MB"]
+    store = Store(database, max_bytes=None if max_mb is None else int(max_mb * 1024 * 1024))
+    try:
+        store.init_schema()
+        count = store.mark_interrupted()
+        if count:
+            log.info("marked %d unfinished runs of a previous process as interrupted", count)
+    except StoreError as exc:
+        log.error("database %s is not writable or not usable: %s", store.location, exc)
+    app.extensions["store"] = store
+    return store
