@@ -5,6 +5,9 @@
 #   scripts/cluster.sh status   what runs, with its pid and port
 #   scripts/cluster.sh stop     stops them all, removes the data (the logs stay)
 #
+# The web nodes and workers are `python -m server --broker URL --db URL` and
+# `python -m server.worker --broker URL --db URL --concurrency 1` (the cluster mode's commands).
+#
 # Everything lives in one run folder (CLUSTER_DIR, default /tmp/playground-cluster): pid files,
 # ports.env, logs/, and the data of Redis and PostgreSQL. PostgreSQL refuses to run as root, so
 # as root it runs as the `postgres` user. Settings (environment):
@@ -65,6 +68,7 @@ check_checkout() {
 start() {
     if [[ -f $RUN/ports.env ]]; then die "already started in $RUN (scripts/cluster.sh status, or stop)"; fi
     check_checkout
+    rm -rf "$RUN/nginx/logs"  # of an earlier try
     mkdir -p "$RUN/logs" "$RUN/redis" "$RUN/nginx/logs" "$RUN/nginx/temp"
     local redis_port pg_port nginx_port web_ports=() n
     redis_port=$(free_port); pg_port=$(free_port)
@@ -84,12 +88,16 @@ start() {
 
     say "postgres   127.0.0.1:$pg_port"
     mkdir -p "$RUN/pg"
-    if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$RUN/pg"; chmod 755 "$RUN"; fi
+    touch "$RUN/logs/postgres.log"
+    if [[ $(id -u) -eq 0 ]]; then
+        chown postgres:postgres "$RUN/pg" "$RUN/logs/postgres.log"
+        chmod 755 "$RUN"
+    fi
     as_postgres "$PG_BIN/initdb" -D "$RUN/pg/data" -U postgres --auth=trust -E UTF8 --no-instructions \
         >"$RUN/logs/initdb.log" 2>&1 || die "initdb failed; see $RUN/logs/initdb.log"
-    as_postgres "$PG_BIN/pg_ctl" -D "$RUN/pg/data" -l "$RUN/pg/postgres.log" -w -t 30 \
+    as_postgres "$PG_BIN/pg_ctl" -D "$RUN/pg/data" -l "$RUN/logs/postgres.log" -w -t 30 \
         -o "-p $pg_port -h 127.0.0.1 -k $RUN/pg -c max_connections=200" start >/dev/null \
-        || die "PostgreSQL did not start; see $RUN/pg/postgres.log"
+        || die "PostgreSQL did not start; see $RUN/logs/postgres.log"
     head -1 "$RUN/pg/data/postmaster.pid" >"$RUN/postgres.pid"
     as_postgres "$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres playground
 
@@ -171,8 +179,8 @@ stop() {
         stop_one postgres TERM
     fi
     stop_one redis TERM
-    rm -rf "$RUN/pg" "$RUN/redis" "$RUN/nginx" "$RUN/ports.env"
-    say "stopped; the logs are in $RUN/logs"
+    rm -rf "$RUN/pg" "$RUN/redis" "$RUN/nginx/temp" "$RUN/ports.env"
+    say "stopped; the logs are in $RUN/logs and $RUN/nginx/logs"
 }
 
 case ${1:-} in
