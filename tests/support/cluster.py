@@ -75,12 +75,15 @@ class Process:
 
 
 class WebNode(Process):
+    """`public_origin`: the origin of the proxy in front (None: clients connect to the node itself)."""
+
     def __init__(self, folder, name, broker, database, public_origin, args=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__([sys.executable, "-m", "server", "--port", str(self.port), "--broker", broker,
                           "--db", database, *args], folder, name,
-                         env={"PLAYGROUND_ALLOWED_ORIGINS": public_origin, "PLAYGROUND_TRUSTED_PROXIES": "1"})
+                         env={"PLAYGROUND_ALLOWED_ORIGINS": public_origin or self.url,
+                              "PLAYGROUND_TRUSTED_PROXIES": "1" if public_origin else "0"})
 
     def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
