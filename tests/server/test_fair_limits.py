@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from server.fairness import storage_url
 from server.settings import Settings
 from server.queue_limit import MemoryPlaces, QueueLimit, RedisPlaces
 from server.start_limits import StartRateLimiter, open_storage
@@ -219,6 +220,9 @@ def test_the_settings_of_the_limits():
     assert (settings.start_rate, settings.start_rate_per_address, settings.search_rate_per_address) \
         == ((10, 10.0), (30, 10.0), (6, 60.0))
     assert "LIMITS_STORAGE" not in settings.to_config()  # then the broker's, or memory
+    assert storage_url({}) == "memory://"
+    assert storage_url({"BROKER_URL": "redis://b:1/0"}) == "redis://b:1/0"
+    assert storage_url({"BROKER_URL": "redis://b:1/0", "LIMITS_STORAGE": "redis://l:2/3"}) == "redis://l:2/3"
     settings = Settings.load({"MAX_QUEUED_PER_CLIENT": 3}, environ={
         "PLAYGROUND_MAX_QUEUED_PER_ADDRESS": "12", "PLAYGROUND_LIMITS_STORAGE": "redis://h:1/0",
         "PLAYGROUND_SEARCH_RATE_PER_ADDRESS": "off"})
@@ -239,11 +243,12 @@ def test_bad_settings_name_the_setting_and_its_variable(variable, value, key):
 
 
 def test_two_web_nodes_on_one_redis_hold_one_budget(make_app, gated_train, redis_url, tmp_path):
-    """Two apps (two web nodes) on one database and one Redis: one address, one budget."""
+    """Two apps (two web nodes) on one database and one Redis: one address, one budget. (Their runs
+    train locally: with a broker, Flask-SocketIO's test client refuses the message queue.)"""
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
-    settings = {"BROKER_URL": redis_url, "START_RATE_PER_ADDRESS": "3/60", "MAX_QUEUED_PER_CLIENT": 2,
+    settings = {"LIMITS_STORAGE": redis_url, "START_RATE_PER_ADDRESS": "3/60", "MAX_QUEUED_PER_CLIENT": 2,
                 "MAX_CONCURRENT_RUNS": 1}
     first, second = make_app(**settings), make_app(**settings)
     assert first.extensions["queue_limit"].places.client is not second.extensions["queue_limit"].places.client
