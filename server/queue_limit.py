@@ -134,7 +134,8 @@ class RedisPlaces:
         try:
             return method(*args, **kwargs)
         except redis.RedisError as exc:
-            raise QueueUnavailable(f"{self.where()} does not answer ({exc})") from exc
+            log.error("%s does not answer: %s", self.where(), exc)
+            raise QueueUnavailable(f"the run queue ({self.where()}) is not reachable") from exc
 
 
 class QueueLimit:
@@ -174,8 +175,8 @@ class QueueLimit:
             if not taken and self._take_back_ended(address):
                 taken, held = self._take(address, run_id)
         except QueueUnavailable as exc:
-            log.error("the queue limit cannot be checked: %s", exc)
-            return f"new runs cannot start now: {exc}; stored runs can still be viewed; try again in a minute"
+            # Worded as the runs' own queue words it (server/runs/board.py).
+            return f"{exc}: new runs cannot start now; stored runs can still be viewed"
         if taken:
             return None
         return (f"address {address} already has {held} runs queued or running (at most {self.limit},"

@@ -127,8 +127,8 @@ class StartRateLimiter:
             self._forget_passed_windows()
         except StorageError as exc:
             log.error("the start limits cannot be checked: %s", exc.storage_error)
-            return (f"new {self.noun} cannot start now: {where(self.storage)} does not answer;"
-                    " stored runs can still be viewed; try again in a minute")
+            return (f"the start limits ({where(self.storage)}) are not reachable: new {self.noun} cannot"
+                    " start now; stored runs can still be viewed")
         return None
 
     def _too_many(self, window, who, wait):

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from server.fairness import storage_url
 from server.settings import Settings
 from server.queue_limit import MemoryPlaces, QueueLimit, RedisPlaces
 from server.start_limits import StartRateLimiter, open_storage
@@ -121,12 +122,13 @@ def test_redis_down_is_a_clear_refusal():
     limiter = StartRateLimiter(per_client=(1, 1.0), per_address=(1, 1.0),
                                storage=open_storage(f"redis://127.0.0.1:{port}/0"))
     began = time.monotonic()
-    assert limiter.acquire("a", "10.0.0.1") == (f"new runs cannot start now: Redis at 127.0.0.1:{port}"
-                                                " does not answer; stored runs can still be viewed; try again in a minute")
+    assert limiter.acquire("a", "10.0.0.1") == (f"the start limits (Redis at 127.0.0.1:{port}) are not"
+                                                " reachable: new runs cannot start now; stored runs can"
+                                                " still be viewed")
     limiter.forget_client("a")  # logged, not raised
     queue = QueueLimit(4, RedisPlaces.from_url(f"redis://127.0.0.1:{port}/0"))
-    assert queue.acquire("10.0.0.1", "run1").startswith(
-        f"new runs cannot start now: Redis at 127.0.0.1:{port} does not answer")
+    assert queue.acquire("10.0.0.1", "run1") == (f"the run queue (Redis at 127.0.0.1:{port}) is not reachable:"
+                                                 " new runs cannot start now; stored runs can still be viewed")
     queue.release("run1")
     assert time.monotonic() - began < 10
 
@@ -219,6 +221,9 @@ def test_the_settings_of_the_limits():
     assert (settings.start_rate, settings.start_rate_per_address, settings.search_rate_per_address) \
         == ((10, 10.0), (30, 10.0), (6, 60.0))
     assert "LIMITS_STORAGE" not in settings.to_config()  # then the broker's, or memory
+    assert storage_url({}) == "memory://"
+    assert storage_url({"BROKER_URL": "redis://b:1/0"}) == "redis://b:1/0"
+    assert storage_url({"BROKER_URL": "redis://b:1/0", "LIMITS_STORAGE": "redis://l:2/3"}) == "redis://l:2/3"
     settings = Settings.load({"MAX_QUEUED_PER_CLIENT": 3}, environ={
         "PLAYGROUND_MAX_QUEUED_PER_ADDRESS": "12", "PLAYGROUND_LIMITS_STORAGE": "redis://h:1/0",
         "PLAYGROUND_SEARCH_RATE_PER_ADDRESS": "off"})
@@ -239,10 +244,8 @@ def test_bad_settings_name_the_setting_and_its_variable(variable, value, key):
 
 
 def test_two_web_nodes_on_one_redis_hold_one_budget(make_app, gated_train, redis_url, tmp_path):
-    """Two apps (two web nodes) on one database and one Redis: one address, one budget.
-
-    The limits' storage is given on its own (a broker would also make these apps cluster nodes,
-    whose Socket.IO message queue the test client cannot use); with a broker it defaults to it."""
+    """Two apps (two web nodes) on one database and one Redis: one address, one budget. (Their runs
+    train locally: with a broker, Flask-SocketIO's test client refuses the message queue.)"""
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
