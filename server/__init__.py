@@ -237,9 +237,10 @@ def _open_store(app):
     store = Store(database, max_bytes=None if max_mb is None else int(max_mb * 1024 * 1024))
     try:
         store.init_schema()
-        count = store.mark_interrupted()
+        # Only the runs whose process is gone: another server on the same database keeps its own.
+        count = len(store.expire_leases())
         if count:
-            log.info("marked %d unfinished runs of a previous process as interrupted", count)
+            log.info("marked %d unfinished runs of a stopped process as interrupted", count)
     except StoreError as exc:
         log.error("database %s is not writable or not usable: %s", store.location, exc)
     return store

@@ -30,7 +30,8 @@ import numpy as np
 from nnengine import trainer
 
 from .budget import CoreBudget, RunThreads
-from .store import StoreError, to_json_safe
+from .periodic import Periodic
+from .store import LEASE_RENEW_S, StoreError, new_owner, to_json_safe
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +395,10 @@ class RunManager:
         self._running = {}  # run_id -> _Run
         self._closed = False
         self.warmed_up = threading.Event()  # set once the forkserver has started a child
+        # This process's runs stay alive in the store while it renews their leases; other
+        # processes' runs whose lease lapsed are marked interrupted (server/store/leases.py).
+        self.lease_owner = new_owner()
+        self._chores = [Periodic(LEASE_RENEW_S, self._keep_leases, name="run-leases").start()]
         if self._mp is not None and self._mp.get_start_method() == "forkserver":
             threading.Thread(target=self._warm_up, name="run-warm-up", daemon=True).start()
 
@@ -419,7 +424,7 @@ class RunManager:
                 )
             # Recorded before it is queued: a run that cannot be stored is refused
             # rather than trained into a permalink that would not exist.
-            self.store.create_run(run_id, config.to_dict(), origin=origin)
+            self.store.create_run(run_id, config.to_dict(), origin=origin, lease_owner=self.lease_owner)
             self._queue.append(run)
             if not self._dispatch_locked():
                 # Nobody moved: only the newcomer has a position to learn.
@@ -473,6 +478,10 @@ class RunManager:
                 return "active"
             return self.store.delete_run(run_id)
 
+    def run_alongside(self, periodic):
+        """Start `periodic` (a server.periodic.Periodic); shutdown() stops it."""
+        self._chores.append(periodic.start())
+
     def shutdown(self, wait=True):
         """Stop everything: queued runs end as 'stopped', running ones stop within a batch."""
         with self._lock:
@@ -484,6 +493,14 @@ class RunManager:
         for run in queued:
             self._finish_unstarted(run, "the server was shut down before this run started")
         self._executor.shutdown(wait=wait)
+        for chore in self._chores:
+            chore.stop()
+
+    def _keep_leases(self):
+        with self._lock:
+            active = [run.run_id for run in self._queue] + list(self._running)
+        self.store.renew_leases(self.lease_owner, active)
+        self.store.expire_leases()
 
     # -- queue bookkeeping (callers hold self._lock) ---------------------------
 

@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 
-from sqlalchemy import create_engine, event, exc as sa_exc, func, select, text
+from sqlalchemy import Double, cast, create_engine, event, exc as sa_exc, func, literal, select, text
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
@@ -141,6 +141,10 @@ class SQLite:
         sql, names = compiled
         conn.connection.driver_connection.executemany(sql, [tuple(row[name] for name in names) for row in rows])
 
+    def clock(self):
+        """Now, as the leases count time (time.time()): one machine's clock for every process."""
+        return literal(time.time(), Double)
+
     def next_seq(self):
         """The seq of a run being inserted: SQLite has one writer at a time, so the largest plus one
         (read off the runs_seq index) is never taken twice."""
@@ -264,6 +268,11 @@ class PostgreSQL:
 
     def execute_many(self, conn, statement, rows):
         conn.execute(statement, rows)
+
+    def clock(self):
+        """Now, as the leases count time: the server's clock, which every machine shares (theirs may
+        disagree by more than a lease)."""
+        return cast(func.extract("epoch", func.clock_timestamp()), Double)
 
     def next_seq(self):
         return None  # an identity column

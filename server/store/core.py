@@ -12,17 +12,19 @@ import threading
 import time
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from ..run_query import search_text
 from .backends import DRIVER_ERRORS, open_backend
 from .errors import BUSY, UNAVAILABLE, StoreError
+from .leases import LEASE_TTL_S, owner_is_dead
 from .queries import LIST_COLUMNS, list_query, where
 from .records import describe_source, dumps, loads, run_dict
 from .schema import SCHEMA_VERSION, metrics, runs, stored_version, upgrade, weights
 
-# Statuses of a run that has not finished; a new process can never finish them.
+# Statuses of a run that has not finished; only the process that holds its lease can finish it.
 ACTIVE_STATUSES = ("queued", "running")
+INTERRUPTED = "the server stopped before this run finished"
 _RUN_COLUMNS = (runs.c.run_id, runs.c.config, runs.c.status, runs.c.created_at, runs.c.started_at,
                 runs.c.finished_at, runs.c.numpy_version, runs.c.summary, runs.c.message, runs.c.origin)
 
@@ -138,8 +140,12 @@ class Store:
 
     # -- writes ----------------------------------------------------------------
 
-    def create_run(self, run_id, config_dict, origin=None):
-        """Record a queued run; `origin` is a canonical origin (server/origin.py) or None."""
+    def create_run(self, run_id, config_dict, origin=None, lease_owner=None, lease_ttl=LEASE_TTL_S):
+        """Record a queued run; `origin` is a canonical origin (server/origin.py) or None.
+
+        `lease_owner` (leases.new_owner()) holds the run's lease from now on, for `lease_ttl`
+        seconds (then it renews it: renew_leases). Without one, the run is left to whichever
+        process expires leases next."""
         origin = origin or {}
         values = {
             "run_id": run_id, "config": dumps(config_dict), "status": "queued", "created_at": time.time(),
@@ -151,6 +157,9 @@ class Store:
         seq = self._backend.next_seq()
         if seq is not None:
             values["seq"] = seq
+        if lease_owner is not None:
+            values["lease_owner"] = lease_owner
+            values["lease_expires"] = self._backend.clock() + float(lease_ttl)
         with self._transaction() as conn:
             self._backend.check_room(conn, len(values["config"]) + len(values["search_text"]) + 300)
             conn.execute(runs.insert().values(values))
@@ -211,12 +220,50 @@ class Store:
         return "deleted"
 
     def mark_interrupted(self):
-        """Mark runs a previous process left queued or running; returns how many."""
+        """Mark every queued or running run interrupted, leases or not; returns how many.
+        (A server's start calls expire_leases, which leaves the runs of live processes alone.)"""
         with self._transaction() as conn:
             return conn.execute(
                 update(runs).where(runs.c.status.in_(ACTIVE_STATUSES)).values(
-                    status="interrupted", finished_at=time.time(),
-                    message="the server stopped before this run finished")).rowcount
+                    status="interrupted", finished_at=time.time(), message=INTERRUPTED)).rowcount
+
+    # -- leases (see leases.py) ----------------------------------------------------
+
+    def renew_leases(self, owner, run_ids, ttl=LEASE_TTL_S):
+        """`owner` keeps its queued or running runs among `run_ids` alive for `ttl` more seconds.
+        Returns the ids renewed (a run already finished, or marked interrupted meanwhile, is not)."""
+        run_ids = list(run_ids)
+        if not run_ids:
+            return set()
+        with self._transaction() as conn:
+            renewed = conn.execute(
+                update(runs).where(runs.c.run_id.in_(run_ids), runs.c.status.in_(ACTIVE_STATUSES))
+                .values(lease_owner=owner, lease_expires=self._backend.clock() + float(ttl))
+                .returning(runs.c.run_id)).scalars().all()
+        return set(renewed)
+
+    def expire_leases(self, now=None):
+        """Mark interrupted the queued and running runs whose process is gone: their lease lapsed
+        before `now` (time.time(); None: the database's clock), they have none (stored by a server of
+        schema 3 or older, or without an owner), or their owner is a process of this machine that no
+        longer runs. Returns the ids marked. Reads alone while there are none (most rounds), so that a
+        read-only database is no error, and a busy one no extra write."""
+        clock = self._backend.clock() if now is None else float(now)
+        with self._transaction() as conn:
+            active = conn.execute(select(runs.c.run_id, runs.c.lease_owner, runs.c.lease_expires < clock)
+                                  .where(runs.c.status.in_(ACTIVE_STATUSES))).all()
+        dead = {owner: owner_is_dead(owner) for owner in {owner for _, owner, _ in active if owner}}
+        gone = [run_id for run_id, owner, lapsed in active if lapsed is None or lapsed or not owner or dead[owner]]
+        if not gone:
+            return []
+        with self._transaction() as conn:
+            # Checked again by the UPDATE itself: a run renewed or finished meanwhile is left alone.
+            still = or_(runs.c.lease_expires.is_(None), runs.c.lease_owner.is_(None), runs.c.lease_expires < clock,
+                        runs.c.lease_owner.in_([owner for owner, is_dead in dead.items() if is_dead]))
+            return conn.execute(
+                update(runs).where(runs.c.run_id.in_(gone), runs.c.status.in_(ACTIVE_STATUSES), still)
+                .values(status="interrupted", finished_at=time.time(), message=INTERRUPTED)
+                .returning(runs.c.run_id)).scalars().all()
 
     # -- reads -----------------------------------------------------------------
 
