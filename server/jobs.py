@@ -31,6 +31,7 @@ from nnengine import trainer
 
 from .budget import CoreBudget, RunThreads
 from .periodic import Periodic
+from .run_record import RunRecord
 from .store import LEASE_RENEW_S, StoreError, new_owner, to_json_safe
 
 log = logging.getLogger(__name__)
@@ -571,18 +572,19 @@ class RunManager:
 
     def _train_storing(self, run, store):
         run_id = run.run_id
+        record = RunRecord(store, run_id)
 
         def on_started():
-            self._write(run, store.set_status, run_id, "running")
+            record.started()
             self._send("run:started", {"run_id": run_id}, run_id)
 
         def on_epochs(records):
             # Stored before they are sent: a watcher who joins meanwhile may see an epoch
             # twice (run:watch), never miss one.
             records = [to_json_safe(dict(record)) for record in records]
-            self._write(run, store.append_metrics, run_id, records)
-            for record in records:
-                self._send("run:epoch", {"run_id": run_id, **record}, run_id)
+            record.epochs(records)
+            for one in records:
+                self._send("run:epoch", {"run_id": run_id, **one}, run_id)
 
         try:
             if self.isolation == "process":
@@ -598,19 +600,13 @@ class RunManager:
                 log.exception("run %s failed in the engine", run_id)
             else:
                 log.error("run %s failed: %s", run_id, error)
-            self._write(run, store.finish_run, run_id, "error", None, None, message=error)
+            record.finish("error", None, None, message=error)
             return "run:error", {"run_id": run_id, "error": error}
 
-        if not self._write(run, store.finish_run, run_id, outcome.status, outcome.summary,
-                           outcome.weights, message=outcome.message or None):
-            self._finish_without_weights(run, outcome, store)
-        if run.storage_error is not None:
-            # The charts were streamed, but the permalink will not hold them.
-            return "run:error", {
-                "run_id": run_id,
-                "error": f"the run finished ({outcome.status}) but could not be saved: {run.storage_error}",
-                "summary": outcome.summary,
-            }
+        unsaved = record.finish(outcome.status, outcome.summary, outcome.weights, message=outcome.message or None)
+        if unsaved is not None:
+            # The charts were streamed, but the permalink holds only what the error says.
+            return "run:error", {"run_id": run_id, "error": unsaved, "summary": outcome.summary}
         return "run:done", {"run_id": run_id, "summary": outcome.summary}
 
     def _train_in_thread(self, run, on_epoch):
@@ -626,17 +622,6 @@ class RunManager:
 
         result = trainer.train(run.config, on_epoch=on_epoch_then_yield, should_stop=should_stop)
         return _outcome(result, run.run_id)
-
-    def _finish_without_weights(self, run, outcome, store):
-        """The full record could not be written (a full disk, most likely): record what
-        fits, so that the permalink says how the run ended instead of 'running'."""
-        note = f"not fully saved: {run.storage_error}"
-        message = f"{outcome.message}; {note}" if outcome.message else note
-        if outcome.weights is not None and self._write(
-                run, store.finish_run, run.run_id, outcome.status, outcome.summary, None,
-                message=message):
-            return
-        self._write(run, store.set_status, run.run_id, outcome.status, message)
 
     def _finish_unstarted(self, run, message):
         summary = {"event": "stopped", "status": "stopped", "epochs": 0, "message": message}
