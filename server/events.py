@@ -5,6 +5,8 @@ Every handler answers through its ack and never raises: a bad payload gets
 checked in order: shape and size, the config (every field, the compute budget),
 the origin (server/origin.py), the start rate (per connection and per address,
 see security.StartRateLimiter), then the per-client queue limit and the database.
+
+Registered on the app's own Socket.IO server by init_app(app).
 """
 
 import json
@@ -15,8 +17,7 @@ from flask_socketio import join_room, leave_room
 
 from nnengine.config import ConfigError, parse_config
 
-from . import socketio
-from .jobs import ClientLimitError, is_run_id, new_run_id
+from .runs import ClientLimitError, is_run_id, new_run_id
 from .origin import OriginError, parse_origin
 from .store import StoreError
 
@@ -39,7 +40,6 @@ def _run_id(args):
     return run_id if is_run_id(run_id) else None
 
 
-@socketio.on("run:start")
 def on_start(*args):
     data = _payload(args)
     if data is None or not isinstance(data.get("config"), dict):
@@ -87,17 +87,19 @@ def on_start(*args):
     return {"run_id": run_id, "queue_position": position or 0}
 
 
-@socketio.on("run:stop")
 def on_stop(*args):
     run_id = _run_id(args)
     if run_id is None:
         return {"error": "expected {run_id: string}"}
-    if current_app.extensions["runs"].stop(run_id):
+    try:
+        stopped = current_app.extensions["runs"].stop(run_id)
+    except RuntimeError as exc:  # cluster mode: Redis cannot be reached (the message says so)
+        return {"error": str(exc)}
+    if stopped:
         return {"ok": True}
     return {"error": f"run {run_id} is not queued or running"}
 
 
-@socketio.on("run:watch")
 def on_watch(*args):
     run_id = _run_id(args)
     if run_id is None:
@@ -123,14 +125,14 @@ def on_watch(*args):
     }
 
 
-@socketio.on("disconnect")
 def on_disconnect(*args):
     # Runs keep going (they are stored); only the connection's rate bucket goes.
     current_app.extensions["start_limiter"].forget_client(request.sid)
 
 
-@socketio.on_error_default
-def on_error(exc):
-    # The return value becomes the ack, so the client is never left waiting.
-    log.exception("socket handler failed: %s", exc)
-    return {"error": "internal server error"}
+def init_app(app):
+    socketio = app.extensions["socketio"]
+    socketio.on_event("run:start", on_start)
+    socketio.on_event("run:stop", on_stop)
+    socketio.on_event("run:watch", on_watch)
+    socketio.on_event("disconnect", on_disconnect)

@@ -35,11 +35,6 @@ def default_origins(host, port):
     return [f"http://{bracket(h)}:{port}" for h in hosts] + [f"http://[::1]:{port}"]
 
 
-def parse_origins(text):
-    """Origins from a comma-separated environment variable."""
-    return [normalize_origin(part) for part in text.split(",") if part.strip()]
-
-
 def normalize_origin(origin):
     return origin.strip().rstrip("/").lower()
 
@@ -211,3 +206,22 @@ class StartRateLimiter:
         if self._client is not None:
             with self._lock:
                 self._client.forget(sid)
+
+
+# -- the app's wiring ---------------------------------------------------------------------------
+
+def init_app(app):
+    """The run:start limiter (app.extensions["start_limiter"]), and the guard around the whole app.
+
+    Call last: the guard must wrap every other middleware, Flask-SocketIO's included, so that
+    /socket.io/ is guarded as well.
+    """
+    app.extensions["start_limiter"] = StartRateLimiter(app.config["START_RATE"],
+                                                       app.config["START_RATE_PER_ADDRESS"])
+    app.wsgi_app = HostOriginGuard(app.wsgi_app, app.config["ALLOWED_ORIGINS"])
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies > 0:
+        # Outermost, so that the guard and the rate limits see the client's address, not the proxy's.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

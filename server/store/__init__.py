@@ -1,7 +1,9 @@
 """The run store: runs, their per-epoch records and their weights, on SQLite (a file, the embedded
 default) or PostgreSQL (a server several machines share), chosen by the database given.
 
-Leases (leases.py), for every process that trains runs (a server, a Celery worker):
+Leases (leases.py), for a process that trains runs with this store as their only record (a
+server on one machine; several may share an SQLite file). In cluster mode the workers' leases are
+kept in Redis instead (server/runs/board.py).
 
     owner = new_owner()                              # once per process: "HOST/PID/START/TOKEN"
     store.create_run(run_id, config, lease_owner=owner)   # the queued run is alive for LEASE_TTL_S
@@ -16,14 +18,17 @@ Leases (leases.py), for every process that trains runs (a server, a Celery worke
     errors.py    StoreError, the one error callers catch
     leases.py    lease owners, and telling a dead one of this machine
     core.py      Store, the methods the app calls
+    extension.py init_app(app): the app's store, opened at start
 """
 
 from .backends import check_database, ensure_folder
 from .core import ACTIVE_STATUSES, Store
 from .errors import REASONS, StoreError
+from .extension import init_app
 from .leases import LEASE_RENEW_S, LEASE_TTL_S, new_owner, owner_is_dead
 from .records import to_json_safe
 from .schema import SCHEMA_VERSION
 
 __all__ = ["Store", "StoreError", "REASONS", "SCHEMA_VERSION", "ACTIVE_STATUSES", "to_json_safe",
-           "check_database", "ensure_folder", "LEASE_TTL_S", "LEASE_RENEW_S", "new_owner", "owner_is_dead"]
+           "check_database", "ensure_folder", "init_app", "LEASE_TTL_S", "LEASE_RENEW_S", "new_owner",
+           "owner_is_dead"]

@@ -273,13 +273,20 @@ class Store:
         self._backend.forget_size()
         return "deleted"
 
-    def mark_interrupted(self):
-        """Mark every queued or running run interrupted, leases or not; returns how many.
-        (A server's start calls expire_leases, which leaves the runs of live processes alone.)"""
+    def mark_interrupted(self, run_ids=None, message=INTERRUPTED):
+        """Mark runs still queued or running as interrupted: every one (a previous process left
+        them), or those of `run_ids`. Returns how many changed; a run that has ended meanwhile is
+        left as it ended, so that whoever changed a run is the one who reports it. (One server's
+        start calls expire_leases instead, which leaves the runs of live processes alone.)"""
+        condition = [runs.c.status.in_(ACTIVE_STATUSES)]
+        if run_ids is not None:
+            if not run_ids:
+                return 0
+            condition.append(runs.c.run_id.in_(list(run_ids)))
         with self._transaction() as conn:
             return conn.execute(
-                update(runs).where(runs.c.status.in_(ACTIVE_STATUSES)).values(
-                    status="interrupted", finished_at=time.time(), message=INTERRUPTED)).rowcount
+                update(runs).where(*condition).values(
+                    status="interrupted", finished_at=time.time(), message=message)).rowcount
 
     # -- leases (see leases.py) ----------------------------------------------------
 

@@ -6,8 +6,9 @@ import pytest
 
 from nnengine.config import parse_config
 from nnengine.labs import LAB_SLUGS, LABS, experiments, histograms, paths, search_lab
-from nnengine.labs.__main__ import COMMANDS, main as labs_main
+from nnengine.labs.__main__ import main as labs_main
 from nnengine.labs.functions import FUNCTIONS
+from nnengine.labs.registry import COMMANDS
 from nnengine.optimizers import OPTIMIZERS
 from nnengine.presets import preset
 

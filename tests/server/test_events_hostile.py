@@ -4,10 +4,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server import socketio
 from server.security import StartRateLimiter, parse_rate
 from tests.support.configs import tiny_config
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 
 class Clock:
@@ -79,7 +78,7 @@ def test_bad_rates_are_refused(text):
 
 def test_the_eleventh_start_in_ten_seconds_is_refused(make_app, gated_train):
     app = make_app(MAX_QUEUED_PER_CLIENT=50, MAX_CONCURRENT_RUNS=1)
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app))
     for _ in range(10):
         user.start(tiny_config())
     ack = user.emit("run:start", {"config": tiny_config()})
@@ -89,7 +88,7 @@ def test_the_eleventh_start_in_ten_seconds_is_refused(make_app, gated_train):
     bad = tiny_config(epochs=0)
     assert "training.epochs" in user.emit("run:start", {"config": bad})["error"]
     # Another connection (same address, under its own limit of 30) may start.
-    other = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    other = SocketUser(socket_client(app))
     other.start(tiny_config())
     gated_train.release.set()
     user.sio.disconnect()
@@ -98,7 +97,7 @@ def test_the_eleventh_start_in_ten_seconds_is_refused(make_app, gated_train):
 
 def test_the_per_address_limit_over_several_connections(make_app, gated_train):
     app = make_app(START_RATE="off", START_RATE_PER_ADDRESS="3/60", MAX_CONCURRENT_RUNS=1)
-    users = [SocketUser(socketio.test_client(app, flask_test_client=app.test_client())) for _ in range(4)]
+    users = [SocketUser(socket_client(app)) for _ in range(4)]
     for user in users[:3]:
         user.start(tiny_config())
     ack = users[3].emit("run:start", {"config": tiny_config()})
@@ -146,7 +145,7 @@ PAYLOADS = st.one_of(
 def fuzz_user(make_app, gated_train):
     # Runs that do start are held by the gated trainer (no CPU), and stopped at teardown.
     app = make_app(MAX_CONCURRENT_RUNS=1, MAX_QUEUED_PER_CLIENT=3)
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app))
     yield user
     gated_train.release.set()
     if user.sio.is_connected():

@@ -129,9 +129,9 @@ def test_a_second_app_on_the_same_database_leaves_the_first_ones_live_runs_alone
 
 
 def test_the_lease_of_a_running_run_is_renewed_while_it_trains(make_app, monkeypatch):
-    import server.jobs
+    import server.runs.local
 
-    monkeypatch.setattr(server.jobs, "LEASE_RENEW_S", 0.05)
+    monkeypatch.setattr(server.runs.local, "LEASE_RENEW_S", 0.05)
     app = make_app()
     manager, store = app.extensions["runs"], app.extensions["store"]
     from nnengine.config import parse_config
@@ -144,7 +144,7 @@ def test_the_lease_of_a_running_run_is_renewed_while_it_trains(make_app, monkeyp
                                 {"r": run_id}).one()
 
     owner, first = lease()
-    assert owner == manager.lease_owner and first > time.time() + LEASE_TTL_S - 5
+    assert owner == manager.backend.lease_owner and first > time.time() + LEASE_TTL_S - 5
     deadline = time.monotonic() + 10
     while lease()[1] <= first and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -152,7 +152,7 @@ def test_the_lease_of_a_running_run_is_renewed_while_it_trains(make_app, monkeyp
     manager.stop(run_id)
     wait_status(app, run_id, ("stopped",))
     manager.shutdown()
-    assert all(chore.stopped for chore in manager._chores)
+    assert manager.backend._leases.stopped
 
 
 # -- two real servers on one SQLite file ----------------------------------------------------

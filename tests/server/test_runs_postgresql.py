@@ -5,10 +5,9 @@ deleted as on SQLite; with the database server down every reader and writer gets
 
 import pytest
 
-from server import socketio
 from tests.support.configs import tiny_config
 from tests.support.runs import wait_status
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 ORIGIN = {"Origin": "http://localhost:5000"}
 
@@ -21,7 +20,7 @@ def pg_app(make_app, postgres_url):
 
 @pytest.fixture
 def pg_user(pg_app):
-    sio = socketio.test_client(pg_app, flask_test_client=pg_app.test_client())
+    sio = socket_client(pg_app)
     yield SocketUser(sio)
     if sio.is_connected():
         sio.disconnect()
@@ -122,7 +121,7 @@ def test_an_app_started_before_its_database_server_works_once_the_server_is_up(p
         postgres.start()
     # The schema the start could not create is created by the first request that reaches the server.
     assert client.get("/api/runs").get_json()["total"] == 0
-    user = SocketUser(socketio.test_client(app, flask_test_client=client))
+    user = SocketUser(socket_client(app, client))
     run_id = user.start(tiny_config(epochs=1))["run_id"]
     assert user.wait_finished(run_id)[0] == "run:done"
     assert client.get(f"/api/runs/{run_id}").get_json()["status"] == "done"

@@ -1,4 +1,5 @@
-"""RunRecord: what one run stores as it trains, and what its client is told was stored.
+"""RunRecord: what one run stores as it trains, and what its client is told was stored (for the
+RunRecorder, recording.py).
 
 A write that fails does not end the run (the charts still stream), and is not forgotten either:
 epoch records that could not be stored are kept and stored with the next ones, and the end of the
@@ -12,8 +13,8 @@ import functools
 import logging
 import time
 
-from .store import StoreError
-from .store.errors import BUSY
+from ..store import StoreError
+from ..store.errors import BUSY
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,13 @@ def _listed(parts):
 
 
 class RunRecord:
-    """The store's record of run `run_id`, written through `store` (a session of the run's worker)."""
+    """The store's record of run `run_id`, written through `store` (a session of the run's worker).
+    Once `abandoned()` (someone else has ended the run: cluster.py), nothing more is written."""
 
-    def __init__(self, store, run_id):
+    def __init__(self, store, run_id, abandoned=lambda: False):
         self.store = store
         self.run_id = run_id
+        self.abandoned = abandoned
         self.unsaved = []  # epoch records streamed but not stored yet, oldest first
         self.cause = None  # the StoreError that left them unsaved
 
@@ -115,6 +118,8 @@ class RunRecord:
                 time.sleep(RETRY_PAUSE_S)
 
     def _try(self, method, *args):
+        if self.abandoned():
+            return False
         try:
             method(*args)
             return True

@@ -1,6 +1,6 @@
 """A run's status and its client tell the truth about what was stored: with the database locked by
 another process for a while, for longer than the end of the run waits, and with the disk filling up
-mid-run (server/run_record.py through the run manager, on real SQLite files)."""
+mid-run (server/runs/saving.py through the run manager, on real SQLite files)."""
 
 import re
 import subprocess
@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-import server.run_record as run_record
+import server.runs.saving as saving
 import server.store.backends as backends
 from nnengine.config import parse_config
-from server.jobs import RunManager
-from server.run_record import epoch_ranges
+from server.runs import RunManager
+from server.runs.saving import epoch_ranges
 from server.store import Store
 from tests.support.configs import tiny_config
 from tests.support.disks import small_disk  # noqa: F401 (a fixture)
@@ -69,8 +69,8 @@ class Acting(Recorder):
 def quick_busy(monkeypatch):
     """Writes give up on a lock after 0.2 s, and the end of a run after 1 s of tries."""
     monkeypatch.setattr(backends, "BUSY_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(run_record, "FINISH_RETRY_S", 1.0)
-    monkeypatch.setattr(run_record, "RETRY_PAUSE_S", 0.1)
+    monkeypatch.setattr(saving, "FINISH_RETRY_S", 1.0)
+    monkeypatch.setattr(saving, "RETRY_PAUSE_S", 0.1)
 
 
 @pytest.fixture
