@@ -15,6 +15,7 @@ from server.store import LEASE_RENEW_S, LEASE_TTL_S, SCHEMA_VERSION, Store, new_
 from tests.support.configs import long_config, tiny_config
 from tests.support.runs import wait_status
 from tests.support.server_process import Listener, ServerProcess
+from tests.support.sockets import SocketUser, socket_client
 from tests.support.store import CONFIG
 
 
@@ -108,12 +109,9 @@ def test_a_database_of_schema_3_gains_the_lease_columns_and_keeps_its_runs(datab
 # -- apps ------------------------------------------------------------------------------------
 
 
-def test_a_second_app_on_the_same_database_leaves_the_first_ones_live_runs_alone(make_app, new_user):
+def test_a_second_app_on_the_same_database_leaves_the_first_ones_live_runs_alone(make_app):
     first = make_app()
-    from server import socketio
-    from tests.support.sockets import SocketUser
-
-    user = SocketUser(socketio.test_client(first, flask_test_client=first.test_client()))
+    user = SocketUser(socket_client(first, first.test_client()))
     live = user.start(long_config())["run_id"]
     user.wait_for("run:epoch", live, count=1)
     first.extensions["store"].create_run("orphan", tiny_config(), lease_owner=dead_owner())

@@ -12,12 +12,11 @@ import sqlite3
 import pytest
 
 import server.store.core as store_core
-from server import socketio
 from server.store import SCHEMA_VERSION, Store, StoreError
 from tests.support.configs import tiny_config
 from tests.support.disks import read_only_file, small_disk  # noqa: F401 (a fixture)
 from tests.support.images import digit_image, post
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 from tests.support.store import NAMED, first_schema_database, record
 
 DISK_FULL = "the disk is full"
@@ -26,7 +25,7 @@ READ_ONLY = "the database is read-only"
 
 def trained_run(app):
     """A finished run with its weights, trained and stored by the app."""
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app, app.test_client()))
     run_id = user.start(tiny_config(epochs=2))["run_id"]
     assert user.wait_finished(run_id)[0] == "run:done"
     user.sio.disconnect()
@@ -46,7 +45,7 @@ def assert_reads_work(app, run_id):
     assert client.get(f"/api/runs/{run_id}/weights.npz").status_code == 200
     predicted = post(client, digit_image(3), run_id=run_id)
     assert predicted.status_code == 200, predicted.get_json()
-    user = SocketUser(socketio.test_client(app, flask_test_client=client))
+    user = SocketUser(socket_client(app, client))
     watched = user.emit("run:watch", {"run_id": run_id})
     assert watched["status"] == "done" and len(watched["metrics"]) == 3
     return user
@@ -93,7 +92,7 @@ def test_a_full_disk_is_read_after_a_restart_and_writes_say_it_is_full(make_app,
     user = assert_reads_work(app, run_id)
     assert_start_refused(user, DISK_FULL)
     small_disk.free()  # room again: runs are stored again
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app, app.test_client()))
     again = user.start(tiny_config())["run_id"]
     assert user.wait_finished(again)[0] == "run:done"
     user.sio.disconnect()
@@ -103,7 +102,7 @@ def test_a_run_that_fills_the_disk_ends_saying_so_and_the_reads_go_on(make_app, 
     app = make_app(DATABASE=small_disk.file("runs.sqlite"))
     run_id = trained_run(app)
     small_disk.fill()
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app, app.test_client()))
     ack = user.emit("run:start", {"config": tiny_config()})
     assert ack == {"error": f"the run could not be recorded: {DISK_FULL}"}
     assert_reads_work(app, run_id)
@@ -178,7 +177,7 @@ def test_an_app_on_a_read_only_first_schema_database_lists_and_shows_its_runs(ma
     assert [run["run_id"] for run in listed.get_json()["runs"]] == ["old3", "old2", "old1"]
     assert client.get("/api/runs/old1").get_json()["metrics"] == [record(e) for e in range(3)]
     assert client.get("/runs/old1").status_code == 200
-    user = SocketUser(socketio.test_client(app, flask_test_client=client))
+    user = SocketUser(socket_client(app, client))
     assert user.emit("run:watch", {"run_id": "old2"})["status"] == "stopped"
     ack = user.emit("run:start", {"config": tiny_config()})
     assert ack["error"].startswith(f"the run could not be recorded: {READ_ONLY} (its older schema")
