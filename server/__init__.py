@@ -16,7 +16,7 @@ def create_app(test_config=None):
     """
     # Imported here, as in Flask's tutorial: a training process that imports server.jobs
     # does not load the web side with it.
-    from . import events, interactive, jobs, labs, predict, routes, security, sockets, store
+    from . import events, interactive, jobs, labs, predict, probe, routes, security, sockets, store
     from .settings import Settings
 
     settings = Settings.load(test_config)
@@ -31,6 +31,7 @@ def create_app(test_config=None):
     events.init_app(app)       # run:start, run:stop, run:watch
     labs.init_app(app)         # /labs pages, /api/labs, search:*
     app.register_blueprint(predict.predict_bp)       # POST /api/predict
+    probe.init_app(app)        # dreams, adversarial digits, surgery, robustness, morphing
     routes.init_app(app)       # the pages, /api/runs, JSON errors
     interactive.init_app(app)  # predictions before training, a few at a time
     security.init_app(app)     # the Host/Origin guard around all of it; the run:start rate

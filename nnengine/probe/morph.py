@@ -64,5 +64,5 @@ def morph(subject: Subject, a: np.ndarray, b: np.ndarray, settings: MorphSetting
                 else:
                     hi, after = mid, answer
             flips.append({"s": round(0.5 * (lo + hi), 4), "from": int(before), "to": int(after)})
-    return {"s": np.round(s, 6).tolist(), "probabilities": np.round(p, 6).tolist(), "predictions": answers.tolist(), "flips": flips,
-            "settings": settings.to_dict()}
+    return {"s": np.round(s, 6).tolist(), "probabilities": np.round(p, 6).tolist(),
+            "predictions": answers.tolist(), "flips": flips, "settings": settings.to_dict()}

@@ -30,7 +30,7 @@ class RobustnessSettings:
     noise_max: float = 0.6
     blur_max: float = 2.5
     levels: int = 7
-    images: int = 1000
+    images: int = 500
     seed: int = 0
 
     LIMITS = {"noise_max": (0.0, 2.0), "blur_max": (0.0, 5.0), "levels": (2, 21), "images": (10, 5000),

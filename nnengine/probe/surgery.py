@@ -21,6 +21,7 @@ from ..blas import blas_threads
 from ..conv import Conv2D, MaxPool2D, Reshape
 from ..layers import Affine
 from ..maxout import Maxout
+from .cost import forward_cost
 from .settings import SettingsError
 from .subjects import Subject, as_probabilities
 
@@ -92,6 +93,7 @@ class Surgery:
         self.t = subject.t_test[:max_images]
         self._kept: tuple[int, np.ndarray] | None = None      # (layer position, its input on self.x)
         self._ranks: dict[int, dict] = {}
+        self._intact: tuple[float, float] | None = None
 
     # ------------------------------------------------------------ which units are off
 
@@ -180,6 +182,12 @@ class Surgery:
         off = self.check(off)
         if len(self.t) == 0:
             return float("nan"), float("nan")
+        if not off:
+            if self._intact is None:           # asked for alongside every cut: kept apart from those
+                with blas_threads.limit(1):
+                    self._intact = _accuracy_and_loss(self.network, self._chunked(self.x, 0, len(self.network.layers),
+                                                                                  {}), self.t)
+            return self._intact
         with blas_threads.limit(1):
             start = self._start(off)
             below = self._test_from(start)
@@ -219,7 +227,7 @@ class Surgery:
 
     def _rank_images(self, layer: HiddenLayer) -> int:
         """Test images a ranking of ``layer`` uses: within RANK_BUDGET multiply-adds for all its units."""
-        above = _multiply_adds(self.network, self.x[:1], layer.end + 1)
+        above = forward_cost(self.network, layer.end + 1)
         fits = int(RANK_BUDGET // max(1, above * layer.units))
         lo, hi = RANK_IMAGES
         return min(len(self.t), max(lo, min(hi, fits)))
@@ -229,19 +237,3 @@ def _accuracy_and_loss(network, scores: np.ndarray, t: np.ndarray) -> tuple[floa
     correct = np.mean(scores.argmax(axis=1) == t)
     loss = np.mean(network.loss_fn.per_sample(scores, t))
     return float(correct), float(loss)
-
-
-def _multiply_adds(network, x1: np.ndarray, start: int) -> int:
-    """Multiply-adds of ``network.layers[start:]`` for one row (shapes from one forward pass of x1)."""
-    x, total = x1, 0
-    for i, layer in enumerate(network.layers):
-        y, _ = layer.infer(x, False)
-        if i >= start:
-            if isinstance(layer, (Affine, Maxout)):
-                total += layer.params["W"].size
-            elif isinstance(layer, Conv2D):
-                total += layer.params["W"].size * int(np.prod(y.shape[2:]))
-            else:
-                total += int(np.prod(y.shape[1:]))
-        x = y
-    return total

@@ -27,7 +27,8 @@ def trained(hidden, epochs=12, **model):
     """A small network trained on 1000 pool images (about 90 % on its 500 test images), as a subject."""
     config = parse_config({"seed": 1, "data": {"train_size": 1000, "test_size": 500},
                            "model": {"hidden_layers": hidden, **model},
-                           "optimizer": {"name": "adam", "lr": 0.003}, "training": {"epochs": epochs, "batch_size": 50}})
+                           "optimizer": {"name": "adam", "lr": 0.003},
+                           "training": {"epochs": epochs, "batch_size": 50}})
     return run_subject(config, weights_npz(train(config).network), name="test")
 
 
@@ -254,7 +255,8 @@ def test_the_probe_lab_on_the_command_line(tmp_path, mlp):
     (tmp_path / "w.npz").write_bytes(weights_npz(mlp.network))
     run = {"config": str(tmp_path / "config.json"), "weights": str(tmp_path / "w.npz")}
     out, err = io.StringIO(), io.StringIO()
-    assert labs_main(["probe", json.dumps({**run, "task": "adversarial", "image": {"test": 2}})], out, err) == 0, err.getvalue()
+    settings = json.dumps({**run, "task": "adversarial", "image": {"test": 2}})
+    assert labs_main(["probe", settings], out, err) == 0, err.getvalue()
     result = json.loads(out.getvalue())
     direct = smallest_flip(mlp, mlp.x_test[2]).to_dict()
     assert result["epsilon"] == direct["epsilon"] and result["perturbed"] == direct["perturbed"]
