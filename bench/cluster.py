@@ -83,9 +83,9 @@ def serve_gevent(port, db, cooperative):
 
     sockets.SocketIO = GeventSocketIO
     if cooperative:
-        from server import jobs
+        from server.runs import child
 
-        receive_batch = jobs._receive_batch
+        receive_batch = child.receive_batch
 
         def receive_batch_cooperatively(receive):
             from gevent.socket import wait_read
@@ -93,7 +93,7 @@ def serve_gevent(port, db, cooperative):
             wait_read(receive.fileno())
             return receive_batch(receive)
 
-        jobs._receive_batch = receive_batch_cooperatively
+        child.receive_batch = receive_batch_cooperatively
 
     class GeventNode(serving.PlaygroundServer):
         def load_config(self):

@@ -120,8 +120,8 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     batch_size = min(config.training.batch_size, n)
     steps = -(-n // batch_size)  # ceil: the last, smaller batch is kept
     # One BLAS thread per product for the whole run (see the docstring); background evaluation threads
-    # use the other cores.  For these small products a second BLAS thread bought little even on an idle
-    # machine (the batch-norm lab's runs: about as fast, twice the CPU) and cost many times over on a busy one.
+    # use the other cores.  For these small products a second BLAS thread buys little even on an idle
+    # machine and costs many times over on a busy one (bench/MEASUREMENTS.md).
     ignore = dict(over="ignore", invalid="ignore", divide="ignore", under="ignore")
     with evaluations, blas_threads.limit(1), np.errstate(**ignore):
         pipeline.launch(0)

@@ -14,9 +14,9 @@ def create_app(test_config=None):
 
     Raises ValueError naming a setting (and its environment variable) that is wrong.
     """
-    # Imported here, as in Flask's tutorial: a training process that imports server.jobs
+    # Imported here, as in Flask's tutorial: a training process that imports server.runs
     # does not load the web side with it.
-    from . import events, interactive, jobs, labs, predict, probe, routes, security, sockets, store
+    from . import events, interactive, labs, predict, probe, routes, runs, security, sockets, store
     from .settings import Settings
 
     settings = Settings.load(test_config)
@@ -27,10 +27,10 @@ def create_app(test_config=None):
 
     store.init_app(app)        # the run database: app.extensions["store"]
     sockets.init_app(app)      # this app's Socket.IO server: app.extensions["socketio"]
-    jobs.init_app(app)         # the run manager, emitting through it: app.extensions["runs"]
+    runs.init_app(app)         # the run manager, emitting through it: app.extensions["runs"]
     events.init_app(app)       # run:start, run:stop, run:watch
     labs.init_app(app)         # /labs pages, /api/labs, search:*
-    app.register_blueprint(predict.predict_bp)       # POST /api/predict
+    predict.init_app(app)      # POST /api/predict and its model cache
     probe.init_app(app)        # dreams, adversarial digits, surgery, robustness, morphing
     routes.init_app(app)       # the pages, /api/runs, JSON errors
     interactive.init_app(app)  # predictions before training, a few at a time

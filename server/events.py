@@ -17,7 +17,7 @@ from flask_socketio import join_room, leave_room
 
 from nnengine.config import ConfigError, parse_config
 
-from .jobs import ClientLimitError, is_run_id, new_run_id
+from .runs import ClientLimitError, is_run_id, new_run_id
 from .origin import OriginError, parse_origin
 from .store import StoreError
 
@@ -91,7 +91,11 @@ def on_stop(*args):
     run_id = _run_id(args)
     if run_id is None:
         return {"error": "expected {run_id: string}"}
-    if current_app.extensions["runs"].stop(run_id):
+    try:
+        stopped = current_app.extensions["runs"].stop(run_id)
+    except RuntimeError as exc:  # cluster mode: Redis cannot be reached (the message says so)
+        return {"error": str(exc)}
+    if stopped:
         return {"ok": True}
     return {"error": f"run {run_id} is not queued or running"}
 

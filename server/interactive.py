@@ -1,5 +1,5 @@
 """Predictions before training: the requests to PRIORITY_PATHS pause the runs while they are
-served (jobs.PriorityGate), and only a few are served at once."""
+served (runs.PriorityGate), and only a few are served at once."""
 
 import json
 import threading

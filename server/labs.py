@@ -35,7 +35,7 @@ from nnengine.labs import histograms, inside, paths
 from nnengine.labs.registry import LAB_SLUGS, LABS, LABS_BY_NAME, RUN_LABS, run_lab
 
 from . import search
-from .jobs import is_run_id
+from .runs import is_run_id
 
 labs_bp = Blueprint("labs", __name__)
 
@@ -57,10 +57,13 @@ def lab_page(slug):
     lab = _lab(slug)
     if lab is None:
         abort(404, description=f"there is no lab '{slug}'; the labs are {', '.join(LAB_SLUGS)}")
+    search_workers = current_app.extensions["labs_search"].workers
+    # In a cluster, runs train on the workers: as many at once as they have processes.
+    workers = search_workers if current_app.config.get("BROKER_URL") else current_app.config.get(
+        "MAX_CONCURRENT_RUNS", 1)
     return render_template(f"labs/{slug}.html", lab=lab, labs=LABS,
                            max_per_client=current_app.config.get("MAX_QUEUED_PER_CLIENT", 4),
-                           workers=current_app.config.get("MAX_CONCURRENT_RUNS", 1),
-                           search_workers=search.search_workers(current_app), run_id=None)
+                           workers=workers, search_workers=search_workers, run_id=None)
 
 
 @labs_bp.get("/labs/inside/<run_id>")

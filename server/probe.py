@@ -52,7 +52,7 @@ from nnengine.probe.settings import SettingsError, SettingsReader
 from nnengine.probe.subjects import Subject, model_subject, run_subject
 from nnengine.probe.surgery import Surgery
 
-from .jobs import is_run_id
+from .runs import is_run_id
 from .predict import PredictError, network_picture, uploaded_picture
 
 probe_bp = Blueprint("probe", __name__)

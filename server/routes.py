@@ -14,7 +14,7 @@ from nnengine.config import ConfigError, parse_config
 from nnengine.labs import LABS
 from nnengine.schema import schema
 
-from .jobs import is_run_id
+from .runs import is_run_id
 from .origin import LAB_TITLES
 from .run_query import QueryError, parse_list_args
 from .store import StoreError

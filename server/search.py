@@ -56,14 +56,22 @@ class SearchManager:
     """Runs hyperparameter searches off the request thread, one per app at a time (a search already
     uses every core through its worker processes)."""
 
-    def __init__(self, emit, workers, is_connected=None, max_active=1, nice=0):
+    def __init__(self, emit, workers, is_connected=None, max_active=1, nice=0, search=None):
+        """`workers`: trials trained at once (a number, or a callable asked at each search's start);
+        `search(config, trials, workers, should_stop, search_id)` yields the results (default: in
+        this machine's processes, nnengine.search; in a cluster, server/runs/trials.py)."""
         self._emit = emit
-        self.workers = max(1, int(workers))
+        self._workers = workers
+        self._search = search or _search_here
         self.nice = int(nice or 0)
         self.max_active = max(1, int(max_active))
         self._is_connected = is_connected or (lambda sid: True)
         self._lock = threading.Lock()
         self._active = {}
+
+    @property
+    def workers(self):
+        return max(1, int(self._workers() if callable(self._workers) else self._workers))
 
     def start(self, config, trials, client_sid, search_id=None):
         search_id = search_id or "s-" + secrets.token_urlsafe(9)
@@ -117,8 +125,8 @@ class SearchManager:
         start = time.perf_counter()
         workers = min(self.workers, len(job.trials))
         try:
-            for result in search(job.config, job.trials, workers=workers,
-                                 should_stop=lambda: self._should_stop(job)):
+            for result in self._search(job.config, job.trials, workers=workers,
+                                       should_stop=lambda: self._should_stop(job), search_id=job.search_id):
                 results.append(result)
                 self._send("search:trial", {"search_id": job.search_id, "done": len(results),
                                             "total": len(job.trials), **_json_safe(result)}, job.search_id)
@@ -148,6 +156,11 @@ class SearchManager:
             self._emit(event, data, room)
         except Exception:
             log.exception("could not emit %s to %s", event, room)
+
+
+def _search_here(config, trials, workers, should_stop, search_id):
+    """The trials in this machine's processes (search_id names nothing here)."""
+    return search(config, trials, workers=workers, should_stop=should_stop)
 
 
 def _json_safe(value):
@@ -208,7 +221,12 @@ def init_app(app):
         except Exception:
             return True
 
-    app.extensions["labs_search"] = SearchManager(emit, search_workers(app), is_connected=is_connected,
-                                                  nice=app.config.get("TRAINING_NICE", 10))
+    cluster = app.extensions.get("cluster")
+    if cluster is None:
+        manager = SearchManager(emit, search_workers(app), is_connected=is_connected,
+                                nice=app.config.get("TRAINING_NICE", 10))
+    else:  # the trials go to the cluster's workers, as many at once as they have processes
+        manager = SearchManager(emit, cluster.search.slots, is_connected=is_connected, search=cluster.search)
+    app.extensions["labs_search"] = manager
     socketio.on_event("search:start", on_search_start)
     socketio.on_event("search:stop", on_search_stop)

@@ -1,7 +1,7 @@
 """The production server behind `python -m server`: Gunicorn, one gthread worker process.
 
 Why gthread, not gevent: Flask-SocketIO runs in threading mode (server/sockets.py) and the run
-manager (server/jobs.py) waits on its training processes in blocking calls. Under gevent its pipe
+manager (server/runs/) waits on its training processes in blocking calls. Under gevent its pipe
 read (os.read, which gevent does not patch) stops the whole hub until the next epoch arrives, and so
 do its SQLite commits and every CPU-bound request (predictions, the labs), so predictions waited
 seconds under load; even with the pipe wait made cooperative, gevent would need the run manager's

@@ -107,6 +107,13 @@ def database_address(value):
     return check_database(os.fspath(value) if isinstance(value, os.PathLike) else value)
 
 
+def broker_address(value):
+    """A redis:// URL (server/runs/broker_url.py: checked without loading Redis or Celery)."""
+    from .runs.broker_url import check_broker
+
+    return check_broker(value)
+
+
 def one_of(*choices):
     def parse(value):
         if value not in choices:
@@ -174,8 +181,11 @@ class Settings:
     port: int = _setting(whole(0, 65535), 5000)
     # None: playground.sqlite in the app's instance folder.
     database: str | None = _setting(database_address, omit_none=True)
-    # Runs trained at once.
+    # Runs trained at once (on this machine; in a cluster the workers decide).
     max_concurrent_runs: int = _setting(whole(1, MAX_WORKERS), factory=_cpus)
+    # Cluster mode: Redis, redis://HOST:PORT/N. Runs and search trials go to Celery workers
+    # (python -m server.worker) through it, and Socket.IO uses it as its message queue.
+    broker_url: str | None = _setting(broker_address, env="PLAYGROUND_BROKER_URL")
     # Threads that serve requests (server/serving.py).
     threads: int = _setting(whole(MIN_THREADS, MAX_THREADS), DEFAULT_THREADS)
     # BLAS threads per matrix product in the serving process; 0 leaves the library's default.
@@ -283,7 +293,8 @@ FLAG_SETTINGS = {
     "host": "host",
     "port": "port",
     "db": "database",
-    "workers": "max_concurrent_runs",
+    "workers": "max_concurrent_runs",  # with --broker: worker processes to start (main)
+    "broker": "broker_url",
     "threads": "threads",
     "blas_threads": "blas_threads",
 }
@@ -304,7 +315,11 @@ def parse_args(argv=None):
                         help="where runs are stored: an SQLite file (default: instance/playground.sqlite)"
                              " or a PostgreSQL server, postgresql://USER@HOST:PORT/DB")
     parser.add_argument("--workers", type=int,
-                        help="runs trained at the same time (default: number of CPUs)")
+                        help="runs trained at the same time (default: number of CPUs); with --broker,"
+                             " training workers started beside this web node (default 0)")
+    parser.add_argument("--broker", metavar="URL",
+                        help="cluster mode: Redis, redis://HOST:PORT/N, which feeds the training workers"
+                             " (python -m server.worker) and carries Socket.IO between web nodes")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="threads of each matrix product in this process (default 1: runs and"
                              " requests are the parallelism; 0 leaves the BLAS library's default)")
@@ -313,7 +328,7 @@ def parse_args(argv=None):
                              " live connection holds one, and a few are kept for pages and the API")
     args = parser.parse_args(argv)
     by_name = {f.name: f for f in settings_fields()}
-    for dest, name in FLAG_SETTINGS.items():
+    for dest, name in _flag_settings(args).items():
         value = getattr(args, dest)
         if value is not None:
             flag = "--" + dest.replace("_", "-")
@@ -321,6 +336,11 @@ def parse_args(argv=None):
                 setattr(args, dest, _parsed(by_name[name], value, flag))
             except ValueError as exc:
                 parser.error(str(exc))
+    if args.broker is not None and args.workers is not None:
+        try:
+            args.workers = whole(0, MAX_WORKERS)(args.workers)
+        except ValueError as exc:
+            parser.error(f"--workers: {exc}")
     if args.db and "://" not in args.db and not args.db.startswith("file:"):
         # Only on the command line: an app given a missing folder creates it (tests, scripts).
         folder = os.path.dirname(os.path.abspath(args.db))
@@ -331,10 +351,18 @@ def parse_args(argv=None):
     return args
 
 
+def _flag_settings(args):
+    """FLAG_SETTINGS for these arguments: with --broker, --workers counts the worker processes to
+    start (0 to 64, checked here) and sets no setting of the web node."""
+    if args.broker is None:
+        return FLAG_SETTINGS
+    return {dest: name for dest, name in FLAG_SETTINGS.items() if dest != "workers"}
+
+
 def command_line_settings(args):
     """The settings the parsed command line gives, as a mapping for Settings.load / create_app."""
     given = {}
-    for dest, name in FLAG_SETTINGS.items():
+    for dest, name in _flag_settings(args).items():
         value = getattr(args, dest)
         if value is not None:
             given[name.upper()] = value

@@ -210,13 +210,19 @@ class Store:
         self._backend.forget_size()
         return "deleted"
 
-    def mark_interrupted(self):
-        """Mark runs a previous process left queued or running; returns how many."""
+    def mark_interrupted(self, run_ids=None, message="the server stopped before this run finished"):
+        """Mark runs still queued or running as interrupted: every one (a previous process left
+        them), or those of `run_ids`. Returns how many changed; a run that has ended meanwhile is
+        left as it ended, so that whoever changed a run is the one who reports it."""
+        condition = [runs.c.status.in_(ACTIVE_STATUSES)]
+        if run_ids is not None:
+            if not run_ids:
+                return 0
+            condition.append(runs.c.run_id.in_(list(run_ids)))
         with self._transaction() as conn:
             return conn.execute(
-                update(runs).where(runs.c.status.in_(ACTIVE_STATUSES)).values(
-                    status="interrupted", finished_at=time.time(),
-                    message="the server stopped before this run finished")).rowcount
+                update(runs).where(*condition).values(
+                    status="interrupted", finished_at=time.time(), message=message)).rowcount
 
     # -- reads -----------------------------------------------------------------
 

@@ -19,7 +19,9 @@ def init_app(app):
     store = Store(database, max_bytes=None if max_mb is None else int(max_mb * 1024 * 1024))
     try:
         store.init_schema()
-        count = store.mark_interrupted()
+        # On one machine a run left queued or running belongs to a previous process; in a cluster
+        # it may be training on a worker now (the reaper finds those whose worker died).
+        count = 0 if app.config.get("BROKER_URL") else store.mark_interrupted()
         if count:
             log.info("marked %d unfinished runs of a previous process as interrupted", count)
     except StoreError as exc:

@@ -221,7 +221,7 @@ def test_a_run_stored_earlier_is_offered_on_a_fresh_dashboard(page, server):
 
 
 def test_a_diverged_run_is_not_offered(page, server):
-    """A diverged run stores no weights (server/jobs.py _KEEP_WEIGHTS): picking it could only fail."""
+    """A diverged run stores no weights (server/runs/outcome.py KEEP_WEIGHTS): picking it could only fail."""
     diverging = json.loads(json.dumps(TINY))
     diverging["model"]["hidden_layers"][0]["activation"] = "identity"
     diverging["optimizer"]["lr"] = 1e6

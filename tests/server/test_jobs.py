@@ -1,4 +1,4 @@
-"""server.jobs.RunManager, without sockets: events go to a recording emit."""
+"""server.runs.RunManager, without sockets: events go to a recording emit."""
 
 import io
 import threading
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nnengine.config import parse_config
-from server.jobs import ClientLimitError, RunManager, is_run_id
+from server.runs import ClientLimitError, RunManager, is_run_id
 from server.store import Store, StoreError
 from tests.support.configs import tiny_config
 from tests.support.runs import Recorder

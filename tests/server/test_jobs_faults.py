@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from nnengine.config import parse_config
-from server.jobs import RunManager
+from server.runs import RunManager
 from server.store import Store
 from tests.support.configs import diverging_config, long_config, tiny_config
 from tests.support.runs import wait_status

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server.jobs import PriorityGate
+from server.runs import PriorityGate
 from tests.support.configs import tiny_config
 from tests.support.images import digit, encoded, hostile, png
 from tests.support.sockets import SocketUser, socket_client

@@ -25,6 +25,10 @@ from tests.support.paths import ROOT
     (["--bogus"], "unrecognized"),
     (["--threads", "1"], "--threads"),
     (["--threads", "100000"], "--threads"),
+    (["--broker", "amqp://guest@h/"], "--broker"),
+    (["--broker", "redis://:secret@h:port/0"], "--broker"),
+    (["--broker", "redis://h:6379/0", "--workers", "-1"], "--workers"),
+    (["--broker", "redis://h:6379/0", "--workers", "65"], "--workers"),
 ])
 def test_bad_server_arguments_exit_2_with_one_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -32,6 +36,20 @@ def test_bad_server_arguments_exit_2_with_one_message(argv, message, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_with_a_broker_workers_counts_the_worker_processes_and_sets_no_setting():
+    args = parse_args(["--broker", "redis://127.0.0.1:6379/3", "--workers", "0"])
+    assert args.workers == 0
+    given = command_line_settings(args)
+    assert given["BROKER_URL"] == "redis://127.0.0.1:6379/3" and "MAX_CONCURRENT_RUNS" not in given
+    assert command_line_settings(parse_args(["--workers", "3"]))["MAX_CONCURRENT_RUNS"] == 3
+
+
+def test_a_broker_password_is_never_echoed(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--broker", "redis://:secret@h:port/0"])
+    assert "secret" not in capsys.readouterr().err
 
 
 def test_a_db_path_that_is_a_folder_is_refused(tmp_path, capsys):
@@ -108,6 +126,7 @@ BAD_SETTINGS = [
     ("RUN_ISOLATION", "fork"), ("MAX_QUEUED_PER_CLIENT", 0), ("MAX_CONTENT_LENGTH", 0),
     ("PRIORITY_PATHS", ["api/predict"]), ("PRIORITY_MAX_PAUSE_S", -1), ("PREDICT_MAX_IN_FLIGHT", 0),
     ("PREDICT_WAIT_S", "soon"), ("TRAINING_NICE", 40), ("LAB_SEARCH_WORKERS", 0), ("PREDICT_CACHE_SIZE", 2.5),
+    ("BROKER_URL", "amqp://guest@h"),
 ]
 
 
