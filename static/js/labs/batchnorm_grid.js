@@ -37,7 +37,7 @@ function gridLayout(n, epochs, scales) {
 
 /** "32 of 32 finished · 2 diverged (…)": a run that diverges at a large weight scale is one of the
  * things this lab shows, so it is named as such and not counted with runs that failed to run. */
-export function describeGrid(counts, items) {
+function describeGrid(counts, items) {
   const diverged = items.filter((it) => it.status === "diverged");
   const failed = counts.failed - diverged.length;
   const parts = [describeCounts({ ...counts, failed: 0 })];
