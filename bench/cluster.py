@@ -75,18 +75,17 @@ def serve_gevent(port, db, cooperative):
     connection until the next epoch arrives). SQLite commits and NumPy still block the hub.
     """
     import server
-    from server import serving
+    from server import serving, sockets
 
-    init_app = server.socketio.init_app
+    class GeventSocketIO(sockets.SocketIO):
+        def __init__(self, app=None, **options):
+            super().__init__(app, **{**options, "async_mode": "gevent"})
 
-    def init_app_gevent(app, **options):
-        return init_app(app, **{**options, "async_mode": "gevent"})
-
-    server.socketio.init_app = init_app_gevent
+    sockets.SocketIO = GeventSocketIO
     if cooperative:
-        from server import jobs
+        from server.runs import child
 
-        receive_batch = jobs._receive_batch
+        receive_batch = child.receive_batch
 
         def receive_batch_cooperatively(receive):
             from gevent.socket import wait_read
@@ -94,7 +93,7 @@ def serve_gevent(port, db, cooperative):
             wait_read(receive.fileno())
             return receive_batch(receive)
 
-        jobs._receive_batch = receive_batch_cooperatively
+        child.receive_batch = receive_batch_cooperatively
 
     class GeventNode(serving.PlaygroundServer):
         def load_config(self):

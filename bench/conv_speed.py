@@ -23,8 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from nnengine.config import count_weights, parse_config  # noqa: E402
-from nnengine.network import StackedEvaluation, blas_threads, build_network  # noqa: E402
+from nnengine.blas import blas_threads  # noqa: E402
+from nnengine.config import parse_config  # noqa: E402
+from nnengine.cost import count_weights  # noqa: E402
+from nnengine.evaluation import StackedEvaluation  # noqa: E402
+from nnengine.models import build_network  # noqa: E402
 from nnengine.presets import preset  # noqa: E402
 from nnengine.trainer import load_splits, make_optimizer, train  # noqa: E402
 

@@ -1,15 +1,16 @@
 """Decode + preprocess time of the most expensive pictures POST /api/predict still accepts.
 
-For each format, a picture right at its pixel limit (server/decode.py) with the features that make
+For each format, a picture right at its pixel limit (nnengine/images/decode.py) with the features that make
 decoding dearest: alpha, interlacing (Adam7), 16 bits per sample, a palette with transparency,
 progressive JPEG, CMYK JPEG, lossless WebP. Each holds a dark digit on light paper, so every step of
-server/preprocess.py runs. Prints the median and worst of ``--n`` runs of ``preprocess_bytes`` (bytes ->
+nnengine/images/preprocess.py runs. Prints the median and worst of ``--n`` runs of ``preprocess_bytes`` (bytes ->
 28x28), and of ``load_image`` alone, in milliseconds of CPU time (``time.process_time``: on a shared
 machine wall time mostly measures the other processes; both steps run on one thread).
 
     python bench/predict_worst.py [--n 7] [--repo DIR]
 
-``--repo`` measures another checkout's server/preprocess.py (for a before/after comparison); pictures
+``--repo`` measures another checkout's preprocessing (for a before/after comparison; older checkouts kept it
+in server/preprocess.py); pictures
 over that checkout's limits are reported as refused.
 """
 
@@ -99,11 +100,12 @@ def png8_interlaced(im: Image.Image) -> bytes:
 
 
 def _preprocess_module(repo: Path):
-    """server.preprocess of ``repo`` (imported fresh, so two checkouts can be compared)."""
+    """The preprocessing module of ``repo`` (imported fresh, so two checkouts can be compared)."""
     sys.path.insert(0, str(repo))
-    for name in [m for m in sys.modules if m == "server" or m.startswith("server.")]:
+    for name in [m for m in sys.modules if m.split(".")[0] in ("server", "nnengine")]:
         del sys.modules[name]
-    return importlib.import_module("server.preprocess")
+    home = "nnengine.images.preprocess" if (repo / "nnengine" / "images").is_dir() else "server.preprocess"
+    return importlib.import_module(home)
 
 
 def measure(module, data: bytes, n: int) -> str:
@@ -125,7 +127,7 @@ def measure(module, data: bytes, n: int) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=7, help="runs per picture")
-    ap.add_argument("--repo", type=Path, default=ROOT, help="checkout whose server/preprocess.py to time")
+    ap.add_argument("--repo", type=Path, default=ROOT, help="checkout whose preprocessing to time")
     args = ap.parse_args(argv)
     module = _preprocess_module(args.repo.resolve())
     pictures = worst_pictures()

@@ -12,7 +12,7 @@ import sys
 import threading
 
 from .config import ConfigError, parse_config
-from .search import LogRange, best, sample_trials, search
+from .search import SearchError, best, plan_search, search
 from .trainer import train
 
 
@@ -77,19 +77,14 @@ def command_run(args, out) -> int:
 
 def command_search(args, out, err) -> int:
     config = read_config(args.config)
-    if args.trials < 1 or args.trials > 10000:
-        raise UsageError(f"--trials must be from 1 to 10000, got {args.trials}")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     try:
-        lr = LogRange.parse(args.lr, "--lr")
-        weight_decay = LogRange.parse(args.weight_decay, "--weight-decay")
-    except ValueError as exc:
+        plan = plan_search(config, args.trials, args.lr, args.weight_decay,
+                           names={"trials": "--trials", "lr": "--lr", "weight_decay": "--weight-decay"})
+    except SearchError as exc:
         raise UsageError(str(exc)) from None
-    if config.data.validation_size <= 0:
-        raise UsageError("search ranks trials on a validation split: set data.validation_size above 0 "
-                         "(the book uses 20% of the training samples)")
-    trials = sample_trials(config, args.trials, lr, weight_decay)
+    trials = plan.trials
     results = []
     with _progress(err, len(trials), args.progress) as bar:
         for result in search(config, trials, workers=args.workers):

@@ -465,12 +465,6 @@ ACTIVATIONS = {
 }
 
 
-def activation_params(name):
-    """Keyword parameters of activation ``name`` with their defaults, e.g. {"alpha": 0.01}."""
-    cls = ACTIVATIONS[name]
-    return {k: p.default for k, p in inspect.signature(cls).parameters.items()}
-
-
 def get_activation(name, **kwargs):
     """A new activation layer ``name`` built with ``kwargs``; ValueError on an unknown name or keyword."""
     if name not in ACTIVATIONS:

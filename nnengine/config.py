@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from .activations import ACTIVATIONS
+from .cost import estimated_cost, layer_costs
 from .initializers import INITIALIZERS
+from .layer_kinds import (INPUT_SHAPE, ConvLayerConfig, LayerConfig, MaxoutLayerConfig, PoolLayerConfig,
+                          ShapeError)
 from .layers import DROPOUT_STYLES
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS, hyperparameter_rule
@@ -56,11 +59,8 @@ LIMITS = {
     "parameters": 40_000_000,
 }
 
-# The image every convolutional layer starts from: (channels, height, width) of an MNIST digit.
-INPUT_SHAPE = (1, 28, 28)
+# The kinds of hidden layer a config may list (``nnengine.layer_kinds``).
 LAYER_TYPES = ("dense", "conv", "pool", "maxout")
-# Layers that take a flat input (the maps are flattened before the first of them).
-FLAT_TYPES = ("dense", "maxout")
 
 DTYPES = ("float32", "float64")
 # What a model without these keys means (every stored config and share link from before they existed).
@@ -82,72 +82,6 @@ class DataConfig:
     train_size: int = 300
     validation_size: int = 0
     test_size: int | None = None
-
-
-class _HiddenLayer:
-    """JSON form and build spec shared by the hidden-layer configs below."""
-
-    type: ClassVar[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form: ``type`` then the fields in order."""
-        return {"type": self.type, **asdict(self)}
-
-    def spec(self) -> dict[str, Any]:
-        """The ``nnengine.conv.build_layers`` spec of this layer."""
-        return {"type": self.type, **asdict(self)}
-
-
-@dataclass(frozen=True)
-class LayerConfig(_HiddenLayer):
-    """A dense (fully connected) hidden layer: Affine -> [BatchNorm] -> activation -> [Dropout]."""
-
-    units: int = 100
-    activation: str = "relu"
-    batch_norm: bool = False
-    dropout: float = 0.0
-    type: ClassVar[str] = "dense"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Without a ``type`` key: exactly what configs (stored runs, share links) looked like before
-        conv layers, so they round-trip unchanged."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ConvLayerConfig(_HiddenLayer):
-    """A convolution: Conv2D(filters, kernel x kernel, stride, pad) -> [BatchNorm per channel] ->
-    activation -> [Dropout]. Maps (c, h, w) to (filters, oh, ow), oh = (h + 2 pad - kernel) // stride + 1."""
-
-    filters: int = 8
-    kernel: int = 5
-    stride: int = 1
-    pad: int = 2
-    activation: str = "relu"
-    batch_norm: bool = False
-    dropout: float = 0.0
-    type: ClassVar[str] = "conv"
-
-
-@dataclass(frozen=True)
-class PoolLayerConfig(_HiddenLayer):
-    """Max pooling over size x size windows: (c, h, w) -> (c, oh, ow), oh = (h - size) // stride + 1."""
-
-    size: int = 2
-    stride: int = 2
-    type: ClassVar[str] = "pool"
-
-
-@dataclass(frozen=True)
-class MaxoutLayerConfig(_HiddenLayer):
-    """Maxout (Goodfellow et al. 2013): one affine map to units x pieces values, then each unit's max over
-    its pieces, h_i = max_j (x W_ij + b_ij) -> [Dropout]. Maps (d,) to (units,). No separate activation
-    (the max is one) and no batch norm."""
-
-    units: int = 100
-    pieces: int = 2
-    dropout: float = 0.0
-    type: ClassVar[str] = "maxout"
 
 
 HiddenLayer = LayerConfig | ConvLayerConfig | PoolLayerConfig | MaxoutLayerConfig
@@ -374,18 +308,21 @@ def _parse_layer(check: _Checker, obj: Any, path: str) -> HiddenLayer:
     kind = check.choice(obj, "type", f"{path}.type", "dense", LAYER_TYPES)
     check.section({k: v for k, v in obj.items() if kind != "maxout" or k not in _NOT_MAXOUT}, path,
                   _LAYER_KEYS[kind], what=f"a {kind} layer" if kind != "dense" else "")
-    if kind == "pool":
-        size = check.integer(obj, "size", f"{path}.size", 2, *LIMITS["pool"])
-        return PoolLayerConfig(size=size, stride=check.integer(obj, "stride", f"{path}.stride", size,
-                                                                 *LIMITS["pool_stride"]))
-    if kind == "maxout":
-        return _parse_maxout(check, obj, path)
+    return _LAYER_PARSERS[kind](check, obj, path)
+
+
+def _parse_dense(check: _Checker, obj: dict, path: str) -> LayerConfig:
     activation = check.choice(obj, "activation", f"{path}.activation", "relu", tuple(ACTIVATIONS))
     batch_norm = check.boolean(obj, "batch_norm", f"{path}.batch_norm", False)
     dropout = check.number(obj, "dropout", f"{path}.dropout", 0.0, *LIMITS["dropout"])
-    if kind == "dense":
-        units = check.integer(obj, "units", f"{path}.units", 100, *LIMITS["units"])
-        return LayerConfig(units=units, activation=activation, batch_norm=batch_norm, dropout=dropout)
+    units = check.integer(obj, "units", f"{path}.units", 100, *LIMITS["units"])
+    return LayerConfig(units=units, activation=activation, batch_norm=batch_norm, dropout=dropout)
+
+
+def _parse_conv(check: _Checker, obj: dict, path: str) -> ConvLayerConfig:
+    activation = check.choice(obj, "activation", f"{path}.activation", "relu", tuple(ACTIVATIONS))
+    batch_norm = check.boolean(obj, "batch_norm", f"{path}.batch_norm", False)
+    dropout = check.number(obj, "dropout", f"{path}.dropout", 0.0, *LIMITS["dropout"])
     kernel = check.integer(obj, "kernel", f"{path}.kernel", 5, *LIMITS["kernel"])
     pad = check.integer(obj, "pad", f"{path}.pad", kernel // 2, *LIMITS["conv_pad"])
     if pad >= kernel:
@@ -394,6 +331,12 @@ def _parse_layer(check: _Checker, obj: Any, path: str) -> HiddenLayer:
                            kernel=kernel, stride=check.integer(obj, "stride", f"{path}.stride", 1,
                                                                *LIMITS["conv_stride"]),
                            pad=pad, activation=activation, batch_norm=batch_norm, dropout=dropout)
+
+
+def _parse_pool(check: _Checker, obj: dict, path: str) -> PoolLayerConfig:
+    size = check.integer(obj, "size", f"{path}.size", 2, *LIMITS["pool"])
+    return PoolLayerConfig(size=size, stride=check.integer(obj, "stride", f"{path}.stride", size,
+                                                             *LIMITS["pool_stride"]))
 
 
 def _parse_maxout(check: _Checker, obj: dict, path: str) -> MaxoutLayerConfig:
@@ -411,63 +354,30 @@ def _parse_maxout(check: _Checker, obj: dict, path: str) -> MaxoutLayerConfig:
     return MaxoutLayerConfig(units=units, pieces=pieces, dropout=dropout)
 
 
-def _conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
-    """Output length of a window of ``kernel`` sliding by ``stride`` over ``size`` padded by ``pad``."""
-    return (size + 2 * pad - kernel) // stride + 1
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "x".join(str(v) for v in shape)
+_LAYER_PARSERS = {"dense": _parse_dense, "conv": _parse_conv, "pool": _parse_pool, "maxout": _parse_maxout}
 
 
 def _check_shapes(check: _Checker, layers: list[HiddenLayer]) -> None:
     """Conv and pool layers only before the first dense (or maxout) layer, and each window fits its
-    input map."""
+    input map (``output_shape`` of each layer's kind)."""
     shape = INPUT_SHAPE
-    first_dense = None
+    first_flat = None
     for i, layer in enumerate(layers):
         path = f"model.hidden_layers[{i}]"
-        if layer.type in FLAT_TYPES:
-            first_dense = i if first_dense is None else first_dense
+        if not layer.takes_image:
+            first_flat = i if first_flat is None else first_flat
             continue
-        name = "conv" if layer.type == "conv" else "pool"
-        if first_dense is not None:
-            flat = layers[first_dense].type
-            check.fail(f"{path}.type", f"a {name} layer cannot follow a {flat} layer (hidden layer {first_dense + 1} "
+        if first_flat is not None:
+            flat = layers[first_flat].type
+            check.fail(f"{path}.type", f"a {layer.type} layer cannot follow a {flat} layer (hidden layer {first_flat + 1} "
                                        f"is {flat}): conv and pool layers come first, while the input is still "
                                        f"an image, then dense layers")
             return
-        c, h, w = shape
-        key, window = ("kernel", layer.kernel) if layer.type == "conv" else ("size", layer.size)
-        pad = layer.pad if layer.type == "conv" else 0
-        if window > h + 2 * pad:
-            padded = f" ({h + 2 * pad}x{w + 2 * pad} with padding {pad})" if pad else ""
-            check.fail(f"{path}.{key}", f"{key} {window} does not fit the {c}x{h}x{w} input of this layer{padded}; "
-                                        f"allowed: at most {h + 2 * pad}")
+        try:
+            shape = layer.output_shape(shape)
+        except ShapeError as exc:
+            check.fail(f"{path}.{exc.field}", exc.message)
             return
-        shape = _layer_output(layer, shape)
-
-
-def _layer_output(layer: HiddenLayer, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Shape of one hidden layer's output (no batch axis) given its input's shape."""
-    if layer.type in FLAT_TYPES:
-        return (layer.units,)
-    c, h, w = shape
-    if layer.type == "conv":
-        return (layer.filters, _conv_out(h, layer.kernel, layer.stride, layer.pad),
-                _conv_out(w, layer.kernel, layer.stride, layer.pad))
-    return (c, _conv_out(h, layer.size, layer.stride, 0), _conv_out(w, layer.size, layer.stride, 0))
-
-
-def layer_shapes(model: ModelConfig) -> list[tuple[int, ...]]:
-    """Output shape of every hidden layer of a valid model, for the 1x28x28 MNIST input: (c, h, w) for
-    conv and pool layers, (units,) for dense ones. E.g. conv 8 5x5 pad 2, pool 2, dense 100 ->
-    [(8, 28, 28), (8, 14, 14), (100,)]."""
-    shapes, shape = [], INPUT_SHAPE
-    for layer in model.hidden_layers:
-        shape = _layer_output(layer, shape)
-        shapes.append(shape)
-    return shapes
 
 
 def _parse_optimizer(check: _Checker, obj: Any) -> OptimizerConfig:
@@ -510,71 +420,17 @@ def _parse_training(check: _Checker, obj: Any, data: DataConfig) -> TrainingConf
     )
 
 
-def _layer_costs(model: ModelConfig, n_in: int, n_out: int):
-    """Per hidden layer and the output layer: (multiply-adds per sample, numbers unfolded per sample,
-    trainable parameters)."""
-    shape: tuple[int, ...] = INPUT_SHAPE if n_in == math.prod(INPUT_SHAPE) else (n_in,)
-    for layer in model.hidden_layers:
-        out = _layer_output(layer, shape)
-        positions = math.prod(out[1:])
-        if layer.type == "conv":
-            patch = shape[0] * layer.kernel * layer.kernel               # c k k numbers per output position
-            params = layer.filters * (patch + 1) + (2 * layer.filters if layer.batch_norm else 0)
-            # the products, plus one pass over the output (bias, activation) per number
-            yield positions * layer.filters * (patch + 1), positions * patch, params
-        elif layer.type == "pool":
-            window = out[0] * positions * layer.size * layer.size      # every window is read once
-            tiles = layer.stride == layer.size and shape[1] % layer.size == 0 and shape[2] % layer.size == 0
-            yield window, 0 if tiles else window, 0                    # else the windows go through im2col
-        elif layer.type == "maxout":
-            # one affine map to units x pieces values (the max over them is one pass, not counted)
-            width = layer.units * layer.pieces
-            yield math.prod(shape) * width, 0, (math.prod(shape) + 1) * width
-        else:
-            fan_in = math.prod(shape)
-            yield fan_in * layer.units, 0, (fan_in + 1) * layer.units + (2 * layer.units if layer.batch_norm else 0)
-        shape = out
-    fan_in = math.prod(shape)
-    yield fan_in * n_out, 0, (fan_in + 1) * n_out
-
-
-def count_weights(model: ModelConfig, n_in: int = 784, n_out: int = 10) -> int:
-    """Multiply-adds of one forward pass of one sample: the weights of the affine maps, plus for every
-    conv layer filters x (c k k) x (output positions), plus every number an im2col copies or a max-pool
-    reads. For an all-dense network, the number of weights of its affine maps."""
-    return sum(macs + unfolded for macs, unfolded, _ in _layer_costs(model, n_in, n_out))
-
-
-def unfolded_per_sample(model: ModelConfig, n_in: int = 784, n_out: int = 10) -> int:
-    """The most numbers one layer unfolds (im2col) per sample: c k k per output position of a conv
-    layer (0 for an all-dense network)."""
-    return max((unfolded for _, unfolded, _ in _layer_costs(model, n_in, n_out)), default=0)
-
-
-def count_parameters(model: ModelConfig, n_in: int = 784, n_out: int = 10) -> int:
-    """Trainable parameters: weights, biases, batch-norm gamma and beta."""
-    return sum(params for _, _, params in _layer_costs(model, n_in, n_out))
-
-
-def estimated_cost(config: Config) -> float:
-    """Multiply-adds of a whole run: forward+backward on train, forward on every evaluated set."""
-    per_sample = count_weights(config.model)
-    d = config.data
-    per_epoch = 3 * d.train_size + d.train_size + d.validation_size + config.test_size
-    return float(config.training.epochs) * per_epoch * per_sample
-
-
 def _check_budget(check: _Checker, config: Config) -> None:
     """Compute, memory and size limits of the whole run (after every field is valid)."""
     cost = estimated_cost(config)
     budget = LIMITS["compute_budget"]
-    convolutional = any(layer.type not in FLAT_TYPES for layer in config.model.hidden_layers)
+    convolutional = any(layer.takes_image for layer in config.model.hidden_layers)
     if cost > budget:
         check.fail("training.epochs",
                    f"this run needs about {cost:.2g} multiply-adds, over the budget of {budget:.2g} per run; "
                    f"use fewer epochs, samples{', units or filters' if convolutional else ' or units'}")
     batch = min(config.training.batch_size, config.data.train_size)
-    costs = list(_layer_costs(config.model, 784, 10))
+    costs = layer_costs(config.model.hidden_layers)
     for i, (_, unfolded, _) in enumerate(costs[:-1]):
         if batch * unfolded > LIMITS["unfold"]:
             layer = config.model.hidden_layers[i]

@@ -1,4 +1,4 @@
-"""Convolution and pooling layers (chapter 7 of the book: im2col / col2im), plus a spec-driven builder.
+"""Convolution and pooling layers (chapter 7 of the book: im2col / col2im).
 
 Images travel as ndarrays of shape (n, channels, height, width). ``Reshape`` turns the flat MNIST rows
 (n, 784) into (n, 1, 28, 28) at the front of a convolutional network; ``Flatten`` turns feature maps
@@ -6,31 +6,16 @@ into rows for the ``Affine`` layers at the back. Same Layer protocol as ``layers
 ``grads`` dicts, ``forward(x, train)``, ``backward(dout)`` that never writes into ``dout``; parameter
 arrays are created once and only changed in place.
 
-Layer specs for ``build_layers`` (also what the default digit model's models/default-v1.json lists)::
-
-    {"type": "reshape", "shape": [1, 28, 28]}
-    {"type": "conv", "filters": 16, "kernel": 5, "stride": 1, "pad": 2, "activation": "relu",
-     "batch_norm": false, "dropout": 0.0}
-    {"type": "pool", "size": 2, "stride": 2}
-    {"type": "flatten"}
-    {"type": "dense", "units": 128, "activation": "relu", "batch_norm": false, "dropout": 0.3}
-    {"type": "maxout", "units": 100, "pieces": 2, "dropout": 0.0}
-
-followed by an output ``Affine`` to ``n_out`` classes. The experiment config's conv / pool / dense
-hidden layers (``nnengine.config``) become these specs in ``network.build_network``.
+Which of these a network holds, and in what order, is ``nnengine.layer_kinds``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .activations import get_activation
-from .initializers import INITIALIZERS
-from .layers import Affine, BatchNorm, Dropout, Layer
-from .maxout import Maxout
+from .layers import BatchNorm, Layer
 
-__all__ = ["im2col", "col2im", "Conv2D", "MaxPool2D", "SpatialBatchNorm", "Flatten", "Reshape", "build_layers",
-           "LAYER_TYPES", "output_shape"]
+__all__ = ["im2col", "col2im", "Conv2D", "MaxPool2D", "SpatialBatchNorm", "Flatten", "Reshape"]
 
 
 def _out_size(size: int, k: int, stride: int, pad: int) -> int:
@@ -245,112 +230,3 @@ class Flatten(Reshape):
 
     def __init__(self):
         super().__init__((-1,))
-
-
-# ------------------------------------------------------------------------------------------------
-# building a network from layer specs
-
-LAYER_TYPES = ("reshape", "conv", "pool", "flatten", "dense", "maxout")
-
-
-def output_shape(specs: list[dict], input_shape=(784,)) -> tuple[int, ...]:
-    """Shape (without the batch axis) after the given layer specs; raises ValueError on a bad spec."""
-    shape = tuple(input_shape)
-    for i, spec in enumerate(specs):
-        kind = spec.get("type")
-        if kind == "reshape":
-            new = tuple(int(v) for v in spec["shape"])
-            if int(np.prod(new)) != int(np.prod(shape)):
-                raise ValueError(f"layers[{i}]: cannot reshape {shape} to {new}")
-            shape = new
-        elif kind in ("conv", "pool"):
-            if len(shape) != 3:
-                raise ValueError(f"layers[{i}]: '{kind}' needs (c, h, w) input, got {shape}")
-            c, h, w = shape
-            k = int(spec.get("kernel", 3)) if kind == "conv" else int(spec.get("size", 2))
-            s = int(spec.get("stride", 1 if kind == "conv" else k))
-            pad = int(spec.get("pad", 0))
-            oh, ow = _out_size(h, k, s, pad), _out_size(w, k, s, pad)
-            if oh < 1 or ow < 1:
-                raise ValueError(f"layers[{i}]: '{kind}' with kernel {k} leaves no output on {h}x{w}")
-            shape = (int(spec["filters"]) if kind == "conv" else c, oh, ow)
-        elif kind == "flatten":
-            shape = (int(np.prod(shape)),)
-        elif kind in ("dense", "maxout"):
-            if len(shape) != 1:
-                raise ValueError(f"layers[{i}]: '{kind}' needs flat input (add a flatten), got {shape}")
-            shape = (int(spec["units"]),)
-        else:
-            raise ValueError(f"layers[{i}]: unknown type {kind!r}; known: {', '.join(LAYER_TYPES)}")
-    return shape
-
-
-def build_layers(specs: list[dict], rng: np.random.Generator, *, n_in: int = 784, n_out: int = 10,
-                 weight_init: str = "he", weight_init_std: float = 0.01, dtype=np.float32,
-                 dropout_style: str = "inverted", batch_norm_eps: float = 1e-5) -> list[Layer]:
-    """Layers for ``specs`` (see the module docstring) followed by an output Affine to ``n_out``.
-
-    Weights: ``INITIALIZERS[weight_init](fan_in, fan_out, rng, std, dtype)``; a conv kernel's fan-in is
-    c * kh * kw (drawn as (fan_in, fn) and transposed into (fn, c, kh, kw)). Biases start at 0.
-    A conv or dense spec is: the map -> [batch norm (per channel for conv) if ``batch_norm``] ->
-    activation -> [Dropout if ``dropout`` > 0]; a maxout spec is ``Maxout`` (its own max is the
-    activation; fan-in d_in for its pieces * units columns) -> [Dropout]; the rng is drawn from for the
-    weights only, layer by layer in order (dropout layers keep it for their masks).  Every dropout layer has ``dropout_style``
-    (``layers.Dropout``) and every batch norm adds ``batch_norm_eps`` to the variance; the defaults are
-    what networks were built with before these settings existed.
-    """
-    init = INITIALIZERS[weight_init]
-    layers: list[Layer] = []
-    shape: tuple[int, ...] = (n_in,)
-    first_param = True
-    for i, spec in enumerate(specs):
-        kind = spec["type"]
-        new_shape = output_shape([spec], shape)
-        if kind == "reshape":
-            layers.append(Reshape(new_shape))
-        elif kind == "flatten":
-            layers.append(Flatten())
-        elif kind == "pool":
-            k = int(spec.get("size", 2))
-            layers.append(MaxPool2D(k, int(spec.get("stride", k)), int(spec.get("pad", 0))))
-        elif kind == "conv":
-            c = shape[0]
-            fn, k = int(spec["filters"]), int(spec.get("kernel", 3))
-            W = init(c * k * k, fn, rng, weight_init_std, dtype).T.reshape(fn, c, k, k)
-            layers.append(Conv2D(np.ascontiguousarray(W, dtype=dtype), np.zeros(fn, dtype=dtype),
-                                 stride=int(spec.get("stride", 1)), pad=int(spec.get("pad", 0)),
-                                 need_dx=not first_param))
-            first_param = False
-        elif kind == "dense":
-            units = int(spec["units"])
-            W = init(shape[0], units, rng, weight_init_std, dtype)
-            layers.append(Affine(np.ascontiguousarray(W, dtype=dtype), np.zeros(units, dtype=dtype),
-                                 need_dx=not first_param))
-            first_param = False
-        elif kind == "maxout":
-            # one affine map to pieces * units values (fan-in d_in, as a dense layer), then the max per unit
-            units, pieces = int(spec["units"]), int(spec["pieces"])
-            W = init(shape[0], pieces * units, rng, weight_init_std, dtype)
-            layers.append(Maxout(np.ascontiguousarray(W, dtype=dtype), np.zeros(pieces * units, dtype=dtype),
-                                 pieces, need_dx=not first_param))
-            first_param = False
-        if kind in ("conv", "dense"):
-            if spec.get("batch_norm"):
-                width = new_shape[0]
-                norm = SpatialBatchNorm if kind == "conv" else BatchNorm
-                layers.append(norm(np.ones(width, dtype=dtype), np.zeros(width, dtype=dtype), eps=batch_norm_eps))
-            act = spec.get("activation", "relu")
-            if act:
-                # ReLU may overwrite its input: the fresh output of the map or batch norm just before it
-                layers.append(get_activation(act, **({"inplace": True} if act == "relu" else {})))
-        if kind in ("conv", "dense", "maxout"):
-            if float(spec.get("dropout", 0.0)) > 0:
-                layers.append(Dropout(float(spec["dropout"]), rng, style=dropout_style))
-        shape = new_shape
-    if len(shape) != 1:
-        layers.append(Flatten())
-        shape = (int(np.prod(shape)),)
-    W = init(shape[0], n_out, rng, weight_init_std, dtype)
-    layers.append(Affine(np.ascontiguousarray(W, dtype=dtype), np.zeros(n_out, dtype=dtype),
-                         need_dx=not first_param))
-    return layers

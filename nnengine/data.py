@@ -50,7 +50,7 @@ def load_pool() -> tuple[np.ndarray, np.ndarray]:
     t : ndarray of shape (5000,), uint8
         Digit labels 0..9 (500 of each, rows sorted by label).
 
-    Nothing is cached: every call reads the file (about 20 ms) and returns fresh arrays.
+    Nothing is cached: every call reads the file (bench/MEASUREMENTS.md) and returns fresh arrays.
     """
     resource = resources.files(__package__).joinpath(POOL_RESOURCE)
     try:

@@ -1,18 +1,15 @@
-"""A sequential network: a list of layers, a loss, and L2 weight decay on the weights (matrices and kernels)."""
-from __future__ import annotations
+"""A sequential network: a list of layers, a loss, and L2 weight decay on the weights (matrices and kernels).
 
-import copy
-from contextlib import contextmanager
-from typing import Callable
+How a network is built from a config or a model file is ``nnengine.models``; its fast evaluation
+over many rows is ``nnengine.evaluation``.
+"""
+from __future__ import annotations
 
 import numpy as np
 
-from .activations import ACTIVATIONS
-from .config import FLAT_TYPES, INPUT_SHAPE, unfolded_per_sample
-from .conv import Conv2D, Flatten, MaxPool2D, Reshape, SpatialBatchNorm, build_layers
-from .layers import Affine, BatchNorm, Dropout, Layer
-from .losses import get_loss
-from .maxout import Maxout
+from .evaluation import evaluate_rows
+from .layers import Affine, BatchNorm, Layer
+from .scratch import Scratch
 
 
 class Network:
@@ -67,6 +64,45 @@ class Network:
             for key in self.decayed:
                 grads[key] += self.weight_decay * self.params[key]
 
+    def input_gradient(self, x: np.ndarray, target, of: str = "score") -> np.ndarray:
+        """The gradient of each row's score or loss with respect to that row, in evaluation mode.
+
+        x : ndarray of shape (n, d); target : int, or int ndarray of shape (n,), a class per row.
+        ``of="score"``: d s_t(x_i) / d x_i, s the scores before the loss's output function (the logits
+        of a softmax); ``of="loss"``: d L(x_i, t_i) / d x_i, the data loss of row i alone (weight decay
+        does not depend on x).  Evaluation mode makes the rows independent (batch norm uses its running
+        statistics, dropout its test-time scale), so row i of the result depends on row i alone.
+        Returns an ndarray of shape (n, d).  Overwrites the layers' ``grads`` (a backward pass).
+        """
+        x = np.asarray(x)
+        if x.ndim != 2:
+            raise ValueError(f"x must have shape (n, d), got {x.shape}")
+        n = x.shape[0]
+        scores = self.forward(x, train=False)
+        t = np.broadcast_to(np.asarray(target), (n,))
+        if not np.issubdtype(t.dtype, np.integer) or t.size and (t.min() < 0 or t.max() >= scores.shape[1]):
+            raise ValueError(f"target must hold classes 0 to {scores.shape[1] - 1}, got {np.asarray(target)!r}")
+        if of == "score":
+            dout = np.zeros_like(scores)
+            dout[np.arange(n), t] = 1.0                       # d s_t / d s = one-hot of t
+        elif of == "loss":
+            self.loss_fn.forward(scores, t.astype(np.int64))
+            dout = self.loss_fn.backward() * n                # the mean's gradient, times n: each row's own
+        else:
+            raise ValueError(f"of must be 'score' or 'loss', got {of!r}")
+        # The first layer with weights skips its dx while training (nothing below needs it); here x does.
+        first = next((layer for layer in self.layers if hasattr(layer, "need_dx")), None)
+        skipped = first.need_dx if first is not None else True
+        try:
+            if first is not None:
+                first.need_dx = True
+            for layer in reversed(self.layers):
+                dout = layer.backward(dout)
+        finally:
+            if first is not None:
+                first.need_dx = skipped
+        return dout.reshape(x.shape)
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities of shape (n, k) in evaluation mode."""
         return self.loss_fn.predict(self.forward(x, train=False))
@@ -75,29 +111,7 @@ class Network:
         """Mean data loss and accuracy in evaluation mode, computed in chunks of rows."""
         if len(x) == 0:
             return float("nan"), float("nan")
-        return self.evaluate_rows(x, t, [(0, len(x))], chunk)[0]
-
-    def evaluate_rows(self, x: np.ndarray, t: np.ndarray, segments: list[tuple[int, int]],
-                      chunk: int = 8192, scratch: Scratch | None = None) -> list[tuple[float, float]]:
-        """Mean data loss and accuracy of each row range ``(start, stop)`` of x, from one evaluation-mode
-        pass over all the rows (in chunks of ``chunk`` rows).
-
-        x : ndarray of shape (n, d); t : integer labels of shape (n,); the segments must be non-empty.
-        Keeps no state in the layers or the loss (a pending ``backward`` is not disturbed); ``scratch``
-        holds the work arrays, so repeated calls allocate nothing large.
-        """
-        scratch = scratch if scratch is not None else Scratch()
-        chunk = min(chunk, self.chunk_rows or chunk)
-        n = len(x)
-        losses, correct = np.empty(n, dtype=self._loss_dtype(x)), np.empty(n, dtype=bool)
-        for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-            self.score_rows(x[start:stop], t[start:stop], losses[start:stop], correct[start:stop], scratch)
-        return _segment_means(losses, correct, segments)
-
-    def _loss_dtype(self, x: np.ndarray) -> np.dtype:
-        dtypes = [x.dtype] + [v.dtype for v in self.params.values()]
-        return np.result_type(*dtypes) if all(d.kind == "f" for d in dtypes) else np.dtype(np.float64)
+        return evaluate_rows(self, x, t, [(0, len(x))], chunk)[0]
 
     def infer(self, x: np.ndarray, scratch: Scratch | None = None, columns: np.ndarray | None = None
               ) -> np.ndarray:
@@ -123,14 +137,6 @@ class Network:
                 x, owned = layer.infer(x, owned)
         return x
 
-    def score_rows(self, x: np.ndarray, t: np.ndarray, losses: np.ndarray, correct: np.ndarray,
-                   scratch: Scratch | None = None, columns: np.ndarray | None = None) -> None:
-        """Evaluation mode, per row: the data loss into ``losses`` (n,) and whether the class with the
-        highest score (the first one on a tie) is ``t`` into ``correct`` (n,) bool."""
-        scores = self.infer(x, scratch, columns)
-        losses[...] = self.loss_fn.per_sample(scores, t)
-        np.equal(scores.argmax(axis=1), t, out=correct)
-
     def state_dict(self) -> dict[str, np.ndarray]:
         """Parameters plus batch-norm running statistics, for saving as ``.npz``."""
         state = {key: value.copy() for key, value in self.params.items()}
@@ -150,334 +156,3 @@ class Network:
             if isinstance(layer, BatchNorm) and f"{i}.running_mean" in state:
                 layer.running_mean = np.asarray(state[f"{i}.running_mean"], dtype=layer.running_mean.dtype)
                 layer.running_var = np.asarray(state[f"{i}.running_var"], dtype=layer.running_var.dtype)
-
-
-class Scratch:
-    """Two flat work arrays per dtype that evaluation passes reuse (layer outputs alternate between them)."""
-
-    def __init__(self):
-        self.arrays: dict[tuple[int, np.dtype], np.ndarray] = {}
-
-    def get(self, slot: int, shape: tuple[int, int], dtype) -> np.ndarray:
-        """A C-contiguous array of ``shape`` and ``dtype`` on work array ``slot`` (0 or 1)."""
-        key, size = (slot, np.dtype(dtype)), shape[0] * shape[1]
-        flat = self.arrays.get(key)
-        if flat is None or flat.size < size:
-            flat = self.arrays[key] = np.empty(size, dtype=dtype)
-        return flat[:size].reshape(shape)
-
-    def holds(self, x: np.ndarray, slot: int) -> bool:
-        """Whether x may share memory with a work array of ``slot``."""
-        return any(np.may_share_memory(x, flat) for (s, _), flat in self.arrays.items() if s == slot)
-
-
-def _segment_means(losses: np.ndarray, correct: np.ndarray, segments) -> list[tuple[float, float]]:
-    """(mean loss, accuracy) of each row range of the per-row results."""
-    return [(float(losses[a:b].sum()) / (b - a), int(np.count_nonzero(correct[a:b])) / (b - a))
-            for a, b in segments]
-
-
-class StackedEvaluation:
-    """Loss and accuracy of several (x, t) sets in evaluation mode, over their rows stacked once.
-
-    sets : list of (x (n_i, d), t (n_i,)); empty sets are allowed (their results are NaN).
-
-    Each evaluation is one pass of large matrix products over all the rows instead of one pass per set,
-    and allocates nothing large (work arrays are kept).  Input features that are zero in every stacked
-    row add nothing to the first affine map; when the first layer is an ``Affine`` they are left out of
-    its product (``Network.infer(columns=...)``).
-
-    The stacked rows are cut into ``blocks`` blocks of a multiple of 128 rows (at most ``chunk``, or
-    the network's ``chunk_rows``), one product per layer each: ``self.chunk`` rows, the last one
-    shorter.  A row's numbers depend on the product it is part of: OpenBLAS works through a product
-    in tiles of rows and does not add up every row of a tile, nor the rows of a short last tile, in the
-    same order, so a row in another product, or at another offset in it, can come out different in its
-    last bits.  The blocks depend only on the row count and the network, never on ``workers``, so the
-    numbers are the same for any number of workers, on every call.  Every product runs with one BLAS
-    thread (see ``blas_threads``): ``__call__`` limits it, and a caller of ``start()`` holds
-    ``blas_threads.limit(1)`` (the trainer does).
-
-    With ``workers`` > 1 (default: the cores BLAS may use; at least ``min_rows_per_worker`` rows each)
-    the blocks are shared out in that many contiguous runs, each evaluated by its own thread on its own
-    replica of the network (NumPy releases the GIL in its loops and matrix products): the element-wise
-    steps run in parallel too and each block's activations stay in one core's cache.  ``start()``
-    copies the network's state into the replicas and returns at once, so the caller may go on changing
-    the network (training the next epoch) while the evaluation runs.  Replicas need layers whose
-    evaluation reads only their params and batch-norm statistics (``REPLICABLE``); with any other layer
-    there is one worker.
-
-    ``views(i)`` gives set i's (x, t) in ``dtype`` with all of its features, for training.
-    Call ``close()`` (or use it as a context manager) to stop the worker threads.
-    """
-
-    min_rows_per_worker = 1000   # below that a second thread costs more than it saves
-    # Few blocks, as each product is one more call into NumPy for every worker thread (with 512-row
-    # blocks two workers spent 12% more CPU on the book's 5,000 rows than with 1,280), enough to share
-    # out evenly between two workers (5,000 rows: 2,560 / 2,440).  Changing it changes the last bits
-    # of the records.
-    blocks = 4
-
-    def __init__(self, network: Network, sets: list[tuple[np.ndarray, np.ndarray]], dtype=None,
-                 chunk: int = 8192, workers: int | None = None):
-        self.network = network
-        dtype = np.dtype(dtype) if dtype is not None else np.result_type(*(x.dtype for x, _ in sets))
-        self.sets = [(np.asarray(x, dtype=dtype), np.asarray(t)) for x, t in sets]
-        self.t = np.concatenate([t for _, t in self.sets], axis=0)
-        stops = np.cumsum([len(x) for x, _ in sets]).tolist()
-        self.bounds = list(zip([0] + stops[:-1], stops))
-        self.segments = [(a, b) for a, b in self.bounds if b > a]
-        self.columns = self._active_columns(network)
-        self.x = self._stack(dtype)
-
-        n = len(self.x)
-        share = -(-n // self.blocks)
-        self.chunk = max(1, min(chunk, network.chunk_rows or chunk, -(-share // 128) * 128))
-        self.losses = np.empty(n, dtype=network._loss_dtype(self.x))
-        self.correct = np.empty(n, dtype=bool)
-        workers = blas_threads.cores() if workers is None else workers
-        workers = max(1, min(workers, n // self.min_rows_per_worker))
-        if not blas_threads.available or not REPLICABLE.issuperset(map(type, network.layers)):
-            workers = 1
-        cuts = self._cuts(n, workers)
-        workers = len(cuts) - 1
-        self.pool = None
-        if workers > 1:
-            from concurrent.futures import ThreadPoolExecutor
-            self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nnengine-eval")
-            replicas = [copy.deepcopy(network) for _ in range(workers)]
-        else:
-            replicas = [network]
-        self.parts = [(a, b, Scratch(), replica) for a, b, replica in zip(cuts[:-1], cuts[1:], replicas)]
-
-    def _cuts(self, n: int, workers: int) -> list[int]:
-        """Where the workers' runs of blocks start and end: block boundaries, nearest to an even
-        share of the rows (at most ``workers`` runs, none empty; [0, n] for one)."""
-        blocks = -(-n // self.chunk)
-        if workers <= 1 or blocks <= 1:
-            return [0, n]
-        inner = {min(n, self.chunk * round(n * k / workers / self.chunk)) for k in range(1, workers)}
-        return [0, *sorted(inner - {0, n}), n]
-
-    def _active_columns(self, network: Network) -> np.ndarray | None:
-        """Indices of the features that are non-zero in some row, if the first layer is an ``Affine``
-        and some feature is zero in every row; else None."""
-        parts = [x for x, _ in self.sets if len(x)]
-        if not parts or not network.layers or not isinstance(network.layers[0], Affine):
-            return None
-        used = np.zeros(parts[0].shape[1], dtype=bool)
-        for x in parts:
-            used |= x.any(axis=0)
-        active = np.flatnonzero(used)
-        return active if len(active) < len(used) else None
-
-    def _stack(self, dtype) -> np.ndarray:
-        """The rows of every set, one after another, with only ``self.columns`` when given: written
-        once into one new array (a training process builds it before its first epoch, and every
-        fresh megabyte costs page faults there)."""
-        parts = [x for x, _ in self.sets]
-        if self.columns is None:
-            return np.concatenate(parts, axis=0)
-        stacked = np.empty((sum(len(x) for x in parts), len(self.columns)), dtype=dtype)
-        start = 0
-        for x in parts:
-            np.take(x, self.columns, axis=1, out=stacked[start:start + len(x)])
-            start += len(x)
-        return stacked
-
-    def views(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.sets[i]
-
-    @property
-    def workers(self) -> int:
-        return len(self.parts)
-
-    @property
-    def background(self) -> bool:
-        """Whether ``start()`` returns before the evaluation is done (it evaluates replicas)."""
-        return self.pool is not None
-
-    def _run_part(self, part, errors: dict) -> None:
-        a, b, scratch, network = part
-        with np.errstate(**errors):                    # the caller's settings (threads start with defaults)
-            for start in range(a, b, self.chunk):
-                stop = min(start + self.chunk, b)
-                network.score_rows(self.x[start:stop], self.t[start:stop], self.losses[start:stop],
-                                   self.correct[start:stop], scratch, self.columns)
-
-    def start(self) -> Callable[[], list[tuple[float, float]]]:
-        """Start evaluating the network as it is now; returns ``wait()``, which blocks until the
-        evaluation is done and gives what ``__call__`` gives (``wait.done()`` says whether it is).
-        Only one evaluation may be under way at a time."""
-        errors = np.geterr()
-        if self.pool is None or not self.segments:
-            for part in self.parts if self.segments else []:
-                self._run_part(part, errors)
-            results = self._results()
-            wait = lambda: results  # noqa: E731
-            wait.done = lambda: True
-            return wait
-        for part in self.parts:
-            copy_state(self.network, part[3])
-        futures = [self.pool.submit(self._run_part, part, errors) for part in self.parts]
-
-        def wait() -> list[tuple[float, float]]:
-            for future in futures:
-                future.result()
-            return self._results()
-        wait.done = lambda: all(future.done() for future in futures)
-        return wait
-
-    def restore(self) -> None:
-        """Put the state of the last evaluation started back into the network."""
-        if self.pool is not None:
-            copy_state(self.parts[0][3], self.network)
-
-    def __call__(self) -> list[tuple[float, float]]:
-        """[(mean loss, accuracy)] per set, in the order given (NaN, NaN for an empty set)."""
-        with blas_threads.limit(1):
-            return self.start()()
-
-    def _results(self) -> list[tuple[float, float]]:
-        results = iter(_segment_means(self.losses, self.correct, self.segments))
-        nan = (float("nan"), float("nan"))
-        return [next(results) if b > a else nan for a, b in self.bounds]
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-            self.pool = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def copy_state(source: Network, target: Network) -> None:
-    """Copy the parameters and batch-norm running statistics of ``source`` into the arrays of ``target``
-    (a network of the same structure, e.g. a ``copy.deepcopy`` of it): everything evaluation reads."""
-    for src, dst in zip(source.layers, target.layers):
-        for key, value in src.params.items():
-            np.copyto(dst.params[key], value)
-        if isinstance(src, BatchNorm):
-            np.copyto(dst.running_mean, src.running_mean)
-            np.copyto(dst.running_var, src.running_var)
-
-
-# Layers whose evaluation reads only their params and batch-norm statistics (what copy_state copies),
-# besides constants fixed when they are built (batch norm's eps, dropout's test-time scale), which
-# the replicas' deepcopy carries.
-REPLICABLE = frozenset([Affine, BatchNorm, Dropout, Conv2D, MaxPool2D, SpatialBatchNorm, Reshape, Flatten,
-                        Maxout, *ACTIVATIONS.values()])
-
-
-class _BlasThreads:
-    """The thread count of the OpenBLAS that NumPy uses, set through its C API (found with ctypes).
-
-    ``limit(n)`` caps it while any caller is inside (reference-counted, so concurrent runs in one
-    process nest safely) and restores the previous count when the last one leaves.  Without a
-    recognisable OpenBLAS (another BLAS, another OS) ``available`` is False and ``limit`` does nothing.
-    """
-
-    def __init__(self):
-        import threading
-        self._lock = threading.Lock()
-        self._users = 0
-        self._saved = None
-        self._get = self._set = None
-        self._loaded = False
-
-    def _load(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
-        try:
-            import ctypes
-            paths = []
-            with open("/proc/self/maps") as maps:
-                for line in maps:
-                    path = line.rsplit(None, 1)[-1] if "/" in line else ""
-                    if "openblas" in path.rsplit("/", 1)[-1].lower() and path not in paths:
-                        paths.append(path)
-            for path in paths:
-                lib = ctypes.CDLL(path)
-                for prefix, suffix in (("scipy_openblas_", "64_"), ("scipy_openblas_", ""),
-                                       ("openblas_", "64_"), ("openblas_", "")):
-                    get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
-                    put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-                    if get is not None and put is not None:
-                        get.restype, put.restype, put.argtypes = ctypes.c_int, None, [ctypes.c_int]
-                        self._get, self._set = get, put
-                        return
-        except (OSError, AttributeError):
-            pass
-
-    @property
-    def available(self) -> bool:
-        self._load()
-        return self._get is not None
-
-    def get(self) -> int | None:
-        return self._get() if self.available else None
-
-    def cores(self) -> int:
-        """Cores this process may use, capped by BLAS's own thread count (which honours
-        OPENBLAS_NUM_THREADS / OMP_NUM_THREADS)."""
-        import os
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        with self._lock:
-            blas = self._saved if self._users else self.get()
-        return max(1, min(cores, blas or 1))
-
-    @contextmanager
-    def limit(self, n: int):
-        """At most ``n`` BLAS threads inside (every caller asks for the same n)."""
-        if not self.available:
-            yield
-            return
-        with self._lock:
-            if self._users == 0:
-                self._saved = self._get()
-                if self._saved > n:
-                    self._set(n)
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._users -= 1
-                if self._users == 0 and self._saved is not None and self._get() != self._saved:
-                    self._set(self._saved)
-
-
-blas_threads = _BlasThreads()
-
-
-def build_network(model, training, rng: np.random.Generator, n_in: int = 784, n_out: int = 10,
-                  dtype=np.float32) -> Network:
-    """Build the network a ``ModelConfig`` describes (see ``nnengine.conv.build_layers``).
-
-    Each dense hidden layer is Affine -> [BatchNorm] -> activation -> [Dropout]; each conv layer is
-    Conv2D -> [SpatialBatchNorm] -> activation -> [Dropout]; batch norm sits between the map and the
-    activation, dropout follows the activation.  With conv or pool layers the rows x (n, 784) are
-    reshaped to images (n, 1, 28, 28) first and the maps flattened before the first dense layer (or
-    the output layer).  Weights are drawn from ``rng`` layer by layer (fan-in c*k*k for a kernel).
-    A maxout layer is Maxout -> [Dropout], flat like a dense one (``FLAT_TYPES``).
-    Dropout layers take the model's ``dropout_style`` and batch norms its ``batch_norm_eps``.
-    """
-    specs = [layer.spec() for layer in model.hidden_layers]
-    chunk_rows = None
-    if any(spec["type"] not in FLAT_TYPES for spec in specs):
-        first_dense = next((i for i, spec in enumerate(specs) if spec["type"] in FLAT_TYPES), len(specs))
-        specs = ([{"type": "reshape", "shape": list(INPUT_SHAPE)}] + specs[:first_dense]
-                 + [{"type": "flatten"}] + specs[first_dense:])
-        chunk_rows = max(1, EVAL_UNFOLD // max(1, unfolded_per_sample(model, n_in, n_out)))
-    layers = build_layers(specs, rng, n_in=n_in, n_out=n_out, weight_init=model.weight_init,
-                          weight_init_std=model.weight_init_std, dtype=dtype,
-                          dropout_style=model.dropout_style, batch_norm_eps=model.batch_norm_eps)
-    return Network(layers, get_loss(model.loss), weight_decay=training.weight_decay, chunk_rows=chunk_rows)
-
-
-# Numbers a conv network's evaluation may unfold (im2col) at once: bounds the rows of its chunks.
-EVAL_UNFOLD = 4_000_000

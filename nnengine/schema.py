@@ -4,8 +4,9 @@ from __future__ import annotations
 import copy
 
 from .activations import ACTIVATIONS
-from .config import DEFAULT_BATCH_NORM_EPS, DEFAULT_DROPOUT_STYLE, INPUT_SHAPE, LAYER_TYPES, LIMITS, parse_config
+from .config import DEFAULT_BATCH_NORM_EPS, DEFAULT_DROPOUT_STYLE, LAYER_TYPES, LIMITS, parse_config
 from .initializers import INITIALIZERS
+from .layer_kinds import INPUT_SHAPE
 from .layers import DROPOUT_STYLES
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS

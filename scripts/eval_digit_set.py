@@ -1,6 +1,6 @@
 """Measure a digit model on the non-MNIST set made by scripts/make_digit_set.py; print a per-style table.
 
-Every picture goes through exactly what POST /api/predict does (server.preprocess.preprocess_bytes, then
+Every picture goes through exactly what POST /api/predict does (nnengine.images.preprocess_bytes, then
 the model). The preprocessed inputs are cached next to the set (inputs.npz) so that comparing models is
 quick; --no-cache recomputes them.
 
@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.predict import load_model_files  # noqa: E402
-from server.preprocess import PreprocessError, preprocess_bytes  # noqa: E402
+from nnengine.images import PreprocessError, preprocess_bytes  # noqa: E402
+from nnengine.models import load_model_files  # noqa: E402
 
 
 def load_inputs(set_dir: Path, use_cache: bool = True):

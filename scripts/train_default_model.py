@@ -8,10 +8,10 @@ Augmentation, drawn afresh every epoch (vectorised NumPy):
 - affine: rotation, shear, anisotropic scaling;
 - elastic distortion (Simard et al. 2003: a Gaussian-smoothed random displacement field);
 - stroke thickness: a blend towards a grey dilation or erosion (3x3 cross);
-- then the same size/centre normalisation the server applies to uploads (server.preprocess.normalize_ink:
+- then the same size/centre normalisation the server applies to uploads (nnengine.images.normalize_ink:
   bounding box to 20 px, centre of mass to the middle), with a little jitter of box size and centre.
 
-Model: a small convolutional network built with nnengine.conv.build_layers (see ARCH below),
+Model: a small convolutional network built with nnengine.layer_kinds.build_layers (see ARCH below),
 trained with Adam and a cosine learning-rate schedule.
 
     python scripts/train_default_model.py [--epochs 40] [--seed 0] [--out models/default-v1]
@@ -30,12 +30,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nnengine.conv import build_layers  # noqa: E402
+from nnengine.layer_kinds import build_layers  # noqa: E402
 from nnengine.data import load_pool  # noqa: E402
 from nnengine.losses import get_loss  # noqa: E402
+from nnengine.models import save_model  # noqa: E402
 from nnengine.network import Network  # noqa: E402
 from nnengine.optimizers import get_optimizer  # noqa: E402
-from server.preprocess import normalize_ink  # noqa: E402
+from nnengine.images import normalize_ink  # noqa: E402
 
 ARCH = [
     {"type": "reshape", "shape": [1, 28, 28]},
@@ -275,9 +276,6 @@ def main(argv=None) -> int:
     held_norm = accuracy(net, x_te_norm.reshape(-1, 784), t_te)
     train_acc = accuracy(net, x_tr.reshape(-1, 784), t_tr)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.astype(np.float32) for k, v in net.state_dict().items()}
-    np.savez_compressed(out.with_suffix(".npz"), **state)
     meta = {
         "name": out.name,
         "format": 1,
@@ -301,7 +299,7 @@ def main(argv=None) -> int:
         "accuracy": {"heldout_mnist": held, "heldout_mnist_normalized": held_norm, "train_mnist": train_acc,
                      "heldout_size": int(len(te))},
     }
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    save_model(out, net, meta)
     print(json.dumps(meta["accuracy"]))
     return 0
 

@@ -1,5 +1,12 @@
 """`python -m server [--host 127.0.0.1] [--port 5000] [--db PATH|URL] [--workers N] [--blas-threads 1]
-[--threads 768]`.
+[--threads 768] [--broker redis://HOST:PORT/N]`.
+
+With `--broker` this is a web node of a cluster: runs and search trials go to Celery workers
+through Redis (`python -m server.worker`), and Socket.IO uses Redis as its message queue, so that
+a run's events reach its client whichever node it is on. `--workers N` is then the number of
+worker processes this node starts beside itself (`python -m server.worker --concurrency 1` each;
+default 0: the node trains nothing). Without `--broker`, `--workers` is the number of runs this
+machine trains at once (default: the number of CPUs), and nothing of Celery is loaded.
 
 `--db` is an SQLite file (the default: instance/playground.sqlite) or a PostgreSQL server's
 ``postgresql://USER@HOST:PORT/DB``; either way the schema is created or upgraded at start.
@@ -7,104 +14,80 @@
 Served by Gunicorn (server/serving.py): this process binds the port, checks the settings and
 prints the banner; the app runs in Gunicorn's one worker process.
 
-Bad input (arguments or PLAYGROUND_* settings) exits with status 2 and one line on
-stderr; a port that cannot be opened exits with status 1, also without a traceback.
+Bad input (arguments or PLAYGROUND_* settings, both parsed in server/settings.py) exits with
+status 2 and one line on stderr; a port that cannot be opened exits with status 1, also without a traceback.
 
-Training runs in child processes at a lower priority (see server/jobs.py), each
+Training runs in child processes at a lower priority (see server/runs/), each
 with one BLAS thread; --blas-threads sets the same for the serving process, whose
 predictions would otherwise spin up a multithreaded BLAS against the runs.
 """
 
-import argparse
 import logging
-import os
 import sys
 
-from . import configure, create_app
+from nnengine.blas import limit_blas_threads
+
+from . import create_app
 from .banner import banner
-from .jobs import limit_blas_threads
 from .security import bracket
-from .serving import DEFAULT_THREADS, MAX_THREADS, MIN_THREADS, listen, serve
-from .store import check_database
+from .serving import listen, serve
+from .settings import Settings, command_line_settings, parse_args
 
 log = logging.getLogger("server")
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would print the usage block too
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def parse_args(argv=None):
-    parser = _Parser(prog="python -m server", description="Serve the neural-network playground.")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=5000)
-    parser.add_argument("--db", metavar="PATH|URL",
-                        help="where runs are stored: an SQLite file (default: instance/playground.sqlite)"
-                             " or a PostgreSQL server, postgresql://USER@HOST:PORT/DB")
-    parser.add_argument("--workers", type=int,
-                        help="runs trained at the same time (default: number of CPUs)")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="threads of each matrix product in this process (default 1: runs and"
-                             " requests are the parallelism; 0 leaves the BLAS library's default)")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help="threads that serve requests (default %(default)s); each open page's"
-                             " live connection holds one, and a few are kept for pages and the API")
-    args = parser.parse_args(argv)
-    if not MIN_THREADS <= args.threads <= MAX_THREADS:
-        parser.error(f"--threads must be from {MIN_THREADS} to {MAX_THREADS}")
-    if not 0 <= args.blas_threads <= 256:
-        parser.error("--blas-threads must be from 0 to 256")
-    if args.workers is not None and not 1 <= args.workers <= 64:
-        parser.error("--workers must be from 1 to 64")
-    if not 0 <= args.port <= 65535:
-        parser.error("--port must be from 0 to 65535")
-    if args.db is not None:
-        try:
-            args.db = check_database(args.db)
-        except ValueError as exc:
-            parser.error(f"--db: {exc}")
-    if args.db and "://" not in args.db and not args.db.startswith("file:"):
-        folder = os.path.dirname(os.path.abspath(args.db))
-        if os.path.isdir(args.db):
-            parser.error(f"--db {args.db} is a directory; give the path of a file")
-        if not os.path.isdir(folder):
-            parser.error(f"--db: the folder {folder} does not exist")
-    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = {"HOST": args.host, "PORT": args.port}
-    if args.db:
-        settings["DATABASE"] = args.db
-    if args.workers:
-        settings["MAX_CONCURRENT_RUNS"] = args.workers
-    shown = bracket(args.host)
+    given = command_line_settings(args)
     try:
         listener = listen(args.host, args.port)
     except OSError as exc:  # port in use, address not on this machine, unknown host name, ...
-        print(f"python -m server: cannot listen on {shown}:{args.port}: {exc.strerror or exc}",
+        print(f"python -m server: cannot listen on {bracket(args.host)}:{args.port}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
-    settings["PORT"] = listener.getsockname()[1]  # the real one when --port 0
+    given["PORT"] = listener.getsockname()[1]  # the real one when --port 0
     try:
         # Checked here, in this process; the app itself is created in the serving process.
-        config = configure(settings).config
+        settings = Settings.load(given)
     except ValueError as exc:  # a bad PLAYGROUND_* setting
         listener.close()
         print(f"python -m server: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(banner(args.host, settings["PORT"], config["ALLOWED_ORIGINS"])), flush=True)
+    print("\n".join(banner(settings.host, settings.port, settings.allowed_origins)), flush=True)
 
     def build_app():  # in the serving process, after Gunicorn's fork
-        limit_blas(args.blas_threads)
-        return create_app(settings)
+        limit_blas(settings.blas_threads)
+        return create_app(given)
 
-    # SIGTERM and Ctrl-C stop the runs first (stored as 'stopped'), then the server.
-    return serve(build_app, listener, threads=args.threads)
+    workers = start_workers(settings, args.workers or 0) if settings.broker_url else []
+    try:
+        # SIGTERM and Ctrl-C stop the runs first (stored as 'stopped'), then the server.
+        return serve(build_app, listener, threads=settings.threads)
+    finally:
+        stop_workers(workers)
+
+
+def start_workers(settings, count):
+    """Start `count` training workers beside this web node, one run at a time each; they die with
+    this process (SIGTERM first, which stops their runs as 'stopped')."""
+    if not count:
+        return []
+    from .worker.spawn import default_database, spawn_worker
+
+    database = settings.database or default_database()
+    return [spawn_worker(settings.broker_url, database) for _ in range(count)]
+
+
+def stop_workers(workers):
+    if not workers:
+        return
+    from .worker.spawn import stop_worker
+
+    for worker in workers:
+        worker.terminate()  # all at once: each stops its runs within a batch
+    for worker in workers:
+        stop_worker(worker)
 
 
 def limit_blas(threads):

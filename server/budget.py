@@ -2,20 +2,20 @@
 
 A run given n > 1 threads evaluates each epoch on n threads while its next
 epoch trains (nnengine.trainer); given one, it evaluates in between epochs.
-Alone on a 2-core machine it should use both cores: with one thread, the book's
-overfitting run took 1.76 times as long through the UI as through the CLI on a
-quiet machine (bench/ui_latency.py). With several runs at once, every extra thread only makes them fight each other and the request
-threads (bench/LOAD.md), so each gets its share: cores // runs, at least one.
+Alone on the machine it should use every core: with one thread, a run through
+the UI took much longer than the same run through the CLI. With several runs at
+once, every extra thread only makes them fight each other and the request
+threads, so each gets its share: cores // runs, at least one.
 The share is asked again before every epoch's evaluation, so a run that started
 alone gives its extra thread back when another starts, and takes it again when
 the other ends.
 
 Other programs count too. On a machine busy with other work, a run's extra
-threads at its low priority (nice 10) only wait for each other: alternating
-runs of the overfitting experiment took 9.5 to 13 s with two evaluation threads
-and 6.5 to 12 s with one (median 11 s against 9 s) at a load average of 9 to 10
-on 2 cores. So a child also measures the cores it actually gets
-(`CoreProbe`) and keeps to those (`RunThreads`).
+threads at its low priority (nice 10) only wait for each other, and two
+evaluation threads were slower than one. So a child also measures the cores it
+actually gets (`CoreProbe`) and keeps to those (`RunThreads`).
+
+bench/MEASUREMENTS.md has the figures behind these choices.
 """
 
 import math
@@ -125,13 +125,11 @@ class RunThreads:
     """A child's `eval_threads` for the trainer: its share of the cores among the runs
     training now (`running`, a shared counter), and no more than the machine gives it.
 
-    Measured, not guessed (bench/ui_latency.py, alternating runs): two threads that
-    get 1.2 cores between them (a browser drawing the charts beside the run) still
-    beat one thread, by about 12 %; two that get half a core lose to one by about 20 %.
-    So a thread is given up only when the run gets less than a core for each thread
-    but one, and taken again once a quarter of a core more than the threads it has
-    is there for it; between the two, nothing changes (each change rebuilds the
-    evaluation).
+    Measured, not guessed (bench/MEASUREMENTS.md): two threads that get a little more than a
+    core between them still beat one thread; two that get half a core lose to one. So a thread
+    is given up only when the run gets less than a core for each thread but one, and taken again
+    once a quarter of a core more than the threads it has is there for it; between the two,
+    nothing changes (each change rebuilds the evaluation).
     """
 
     def __init__(self, cores, running, probe=None):

@@ -3,8 +3,11 @@
 Every handler answers through its ack and never raises: a bad payload gets
 `{error}` back instead of a silent disconnect. run:start {config, origin?} is
 checked in order: shape and size, the config (every field, the compute budget),
-the origin (server/origin.py), the start rate (per connection and per address,
-see security.StartRateLimiter), then the per-client queue limit and the database.
+the origin (server/origin.py), the queue limit per address and the start rate (per connection
+and per address; both server/fairness.py), then the per-connection queue limit and the
+database. A refused start holds no place in the queue and costs no start.
+
+Registered on the app's own Socket.IO server by init_app(app).
 """
 
 import json
@@ -15,8 +18,7 @@ from flask_socketio import join_room, leave_room
 
 from nnengine.config import ConfigError, parse_config
 
-from . import socketio
-from .jobs import ClientLimitError, is_run_id, new_run_id
+from .runs import ClientLimitError, is_run_id, new_run_id
 from .origin import OriginError, parse_origin
 from .store import StoreError
 
@@ -39,7 +41,6 @@ def _run_id(args):
     return run_id if is_run_id(run_id) else None
 
 
-@socketio.on("run:start")
 def on_start(*args):
     data = _payload(args)
     if data is None or not isinstance(data.get("config"), dict):
@@ -66,38 +67,47 @@ def on_start(*args):
         log.error("could not look up the source of a re-run: %s", exc)
         return {"error": f"the run could not be recorded: {exc.public}"}
 
+    run_id = new_run_id()
+    queue = current_app.extensions["queue_limit"]
+    refusal = queue.acquire(request.remote_addr, run_id)
+    if refusal is not None:
+        return {"error": refusal}
     refusal = current_app.extensions["start_limiter"].acquire(request.sid, request.remote_addr)
     if refusal is not None:
+        queue.release(run_id)
         return {"error": refusal}
 
     manager = current_app.extensions["runs"]
-    run_id = new_run_id()
     # Join before the run exists, so not even its first event can be missed.
     join_room(run_id)
     try:
         manager.submit(config, request.sid, run_id=run_id, origin=origin)
     except (ClientLimitError, RuntimeError) as exc:
         leave_room(run_id)
+        queue.release(run_id)
         return {"error": str(exc)}
     except StoreError as exc:
         leave_room(run_id)
+        queue.release(run_id)
         log.error("could not record a new run: %s", exc)
         return {"error": f"the run could not be recorded: {exc.public}"}
     position = manager.position(run_id)
     return {"run_id": run_id, "queue_position": position or 0}
 
 
-@socketio.on("run:stop")
 def on_stop(*args):
     run_id = _run_id(args)
     if run_id is None:
         return {"error": "expected {run_id: string}"}
-    if current_app.extensions["runs"].stop(run_id):
+    try:
+        stopped = current_app.extensions["runs"].stop(run_id)
+    except RuntimeError as exc:  # cluster mode: Redis cannot be reached (the message says so)
+        return {"error": str(exc)}
+    if stopped:
         return {"ok": True}
     return {"error": f"run {run_id} is not queued or running"}
 
 
-@socketio.on("run:watch")
 def on_watch(*args):
     run_id = _run_id(args)
     if run_id is None:
@@ -123,14 +133,14 @@ def on_watch(*args):
     }
 
 
-@socketio.on("disconnect")
 def on_disconnect(*args):
     # Runs keep going (they are stored); only the connection's rate bucket goes.
     current_app.extensions["start_limiter"].forget_client(request.sid)
 
 
-@socketio.on_error_default
-def on_error(exc):
-    # The return value becomes the ack, so the client is never left waiting.
-    log.exception("socket handler failed: %s", exc)
-    return {"error": "internal server error"}
+def init_app(app):
+    socketio = app.extensions["socketio"]
+    socketio.on_event("run:start", on_start)
+    socketio.on_event("run:stop", on_stop)
+    socketio.on_event("run:watch", on_watch)
+    socketio.on_event("disconnect", on_disconnect)

@@ -28,7 +28,7 @@ _FIELDS = {
     "lab": ("kind", "lab", "batch", "key", "label"),
     "rerun": ("kind", "source"),
 }
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # batch ids are made like run ids (server/jobs.py)
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # batch ids are made like run ids (server/runs/ids.py)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_KEY = 64
 MAX_LABEL = 120

@@ -1,41 +1,47 @@
 """POST /api/predict: recognise an uploaded or drawn digit with the default model or a finished run's.
 
-- multipart field ``image`` (PNG, JPEG, GIF, BMP or WebP; at most 2 MB), optional field ``run_id``;
+- multipart field ``image`` (PNG, JPEG, GIF, BMP or WebP; at most 2 MB), optional fields ``run_id`` and
+  ``preprocess``: "auto" (the default: the digit is cropped, fitted and centred as MNIST's were) or "none"
+  (a 28x28 picture is the network's input as it is: grey, ink bright on black, 0-255 read as 0-1; a
+  dream or an adversarial digit sent back is seen pixel for pixel);
 - answers ``{prediction, probabilities: [10], input: 28x28 nested list (what the network sees, ink high),
   model: "default" | run_id}``;
 - every refusal is JSON ``{error}`` with a 4xx status (400 bad/missing file, 404 unknown run, 409 run
   without weights, 413 too large, 415 not an image, 422 no digit found); 503 if the default model files
   are missing.
 
+A prediction looks its run up once (an unknown run is a 404 before any image work), preprocesses the
+picture (``nnengine.images``) and asks the run's network, built by ``nnengine.models`` (the default
+model: ``models/default-v1.npz`` + ``.json``, or the app's ``DEFAULT_MODEL``).
+
 Models are cached per app in ``app.extensions["predict_models"]`` (a small LRU). Each model has a lock
 around its forward pass, kept on purpose: ``Network.predict`` runs the layers' ``forward``, which stores
 its input and output on the layer for ``backward`` (``self.x``, ``self.y``, ``Conv2D.col``, ...), and
 layers without a stateless ``infer`` fall back to it, so one network shared by request threads is only
-correct while CPython happens to run each store-then-read without switching threads. The lock costs
-next to nothing: it is held for the forward pass only (about 1 ms for the default CNN on one picture),
-while decoding and preprocessing (15-130 ms) run outside it, concurrently.
-The default model is ``models/default-v1.npz`` + ``.json`` (scripts/train_default_model.py).
+correct while CPython happens to run each store-then-read without switching threads. The lock is held
+for the forward pass only, a small part of a prediction next to decoding and preprocessing, which run
+outside it, concurrently (bench/MEASUREMENTS.md).
+
+Registered by ``init_app(app)``.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import re
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
-from .preprocess import MAX_BYTES, PreprocessError, preprocess_bytes
+from nnengine.images import MAX_BYTES, PreprocessError, preprocess_bytes
+from nnengine.images.network_input import network_input
+from nnengine.models import DEFAULT_MODEL, ModelFileError, load_model, network_for_run, read_description
 
-__all__ = ["predict_bp", "load_model_files", "network_from_meta", "ModelCache", "DEFAULT_MODEL_PATH"]
+__all__ = ["init_app", "predict_bp", "ModelCache", "LoadedModel"]
 
 predict_bp = Blueprint("predict", __name__)
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "default-v1"
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 CACHE_SIZE = 4
 
@@ -48,38 +54,6 @@ class PredictError(Exception):
 
 # ------------------------------------------------------------------------------------------------
 # models
-
-
-def network_from_meta(meta: dict, state) -> "Network":  # noqa: F821
-    """Rebuild the network a default-model JSON describes and load its weights (an npz mapping)."""
-    from nnengine.conv import build_layers
-    from nnengine.losses import get_loss
-    from nnengine.network import Network
-
-    layers = build_layers(meta["layers"], np.random.default_rng(0), n_in=int(meta.get("n_in", 784)),
-                          n_out=int(meta.get("n_out", 10)), weight_init=meta.get("weight_init", "he"))
-    net = Network(layers, get_loss(meta.get("loss", "cross_entropy")))
-    net.load_state_dict({k: np.asarray(state[k]) for k in state.keys()})
-    return net
-
-
-def load_model_files(npz_path, json_path):
-    """The default model (or any model saved the same way) from its .npz weights and .json description."""
-    meta = json.loads(Path(json_path).read_text())
-    with np.load(npz_path, allow_pickle=False) as state:
-        return network_from_meta(meta, state)
-
-
-def network_for_run(config: dict, weights_npz: bytes):
-    """Rebuild a stored run's network from its config and load the weights it saved."""
-    from nnengine.config import parse_config
-    from nnengine.network import build_network
-
-    cfg = parse_config(config)
-    net = build_network(cfg.model, cfg.training, np.random.default_rng(0))
-    with np.load(io.BytesIO(weights_npz), allow_pickle=False) as state:
-        net.load_state_dict({k: state[k] for k in state.files})
-    return net
 
 
 class LoadedModel:
@@ -125,19 +99,12 @@ class ModelCache:
         return model
 
 
-def _cache() -> ModelCache:
-    ext = current_app.extensions
-    if "predict_models" not in ext:
-        ext["predict_models"] = ModelCache(current_app.config.get("PREDICT_CACHE_SIZE", CACHE_SIZE))
-    return ext["predict_models"]
+def _default_model_base():
+    return current_app.config.get("DEFAULT_MODEL") or DEFAULT_MODEL
 
 
-def _default_paths():
-    base = Path(current_app.config.get("DEFAULT_MODEL", DEFAULT_MODEL_PATH))
-    return base.with_suffix(".npz"), base.with_suffix(".json")
-
-
-def _check_run(run_id: str) -> dict:
+def _find_run(run_id: str) -> dict:
+    """The stored run ``run_id`` (404 if there is none)."""
     if not RUN_ID_RE.match(run_id):
         raise PredictError(f"unknown run {run_id[:80]!r}", 404)
     run = current_app.extensions["store"].get_run(run_id)
@@ -146,13 +113,17 @@ def _check_run(run_id: str) -> dict:
     return run
 
 
-def _get_model(run_id: str | None) -> LoadedModel:
-    if not run_id or run_id == "default":
-        npz, meta = _default_paths()
-        if not npz.exists() or not meta.exists():
-            raise PredictError("the default model is not installed (models/default-v1.npz)", 503)
-        return _cache().get("default", lambda: load_model_files(npz, meta))
-    run = _check_run(run_id)
+def _default_model() -> LoadedModel:
+    def load():
+        try:
+            return load_model(_default_model_base())
+        except ModelFileError:
+            raise PredictError("the default model is not installed (models/default-v1.npz)", 503) from None
+    return current_app.extensions["predict_models"].get("default", load)
+
+
+def _run_model(run_id: str, run: dict) -> LoadedModel:
+    """The network of the stored ``run`` (found by ``_find_run``), from the cache or its saved weights."""
     store = current_app.extensions["store"]
 
     def load():
@@ -162,13 +133,11 @@ def _get_model(run_id: str | None) -> LoadedModel:
                                "wait until it finishes", 409)
         try:
             return network_for_run(run["config"], weights)
-        except PredictError:
-            raise
         except Exception as exc:  # noqa: BLE001 - a stored run we cannot rebuild is not the client's fault
             current_app.logger.warning("cannot rebuild run %s for prediction: %s", run_id, exc)
             raise PredictError(f"the weights of run {run_id} cannot be loaded for prediction", 409) from None
 
-    return _cache().get(run_id, load)
+    return current_app.extensions["predict_models"].get(run_id, load)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -185,19 +154,36 @@ def _preprocess_error(exc: PreprocessError):
     return jsonify(error=exc.message), exc.status
 
 
-@predict_bp.post("/api/predict")
-def predict():
+PREPROCESS = ("auto", "none")
+
+
+def uploaded_picture() -> tuple[bytes, str]:
+    """The multipart field ``image`` (at most MAX_BYTES + 1 bytes read) and the form's ``preprocess``:
+    "auto" (absent: crop, fit and centre the digit) or "none" (a 28x28 network input as it is)."""
     upload = request.files.get("image")
     if upload is None:
         got = ", ".join(repr(k) for k in request.files) or "none"
         raise PredictError(f"send the picture as a multipart/form-data file field named 'image' "
                            f"(file fields received: {got})", 400)
-    data = upload.stream.read(MAX_BYTES + 1)
+    preprocess = (request.form.get("preprocess") or "auto").strip()
+    if preprocess not in PREPROCESS:
+        raise PredictError(f"preprocess must be 'auto' (crop, fit and centre the digit) or 'none' (a 28x28 "
+                           f"picture taken as the network's input as it is), got {preprocess[:40]!r}", 400)
+    return upload.stream.read(MAX_BYTES + 1), preprocess
+
+
+def network_picture(data: bytes, preprocess: str) -> np.ndarray:
+    """The (28, 28) input in [0, 1], ink high, that the network is shown for an uploaded picture."""
+    return network_input(data) if preprocess == "none" else preprocess_bytes(data)
+
+
+@predict_bp.post("/api/predict")
+def predict():
+    data, preprocess = uploaded_picture()
     run_id = (request.form.get("run_id") or "").strip() or None
-    if run_id and run_id != "default":
-        _check_run(run_id)                     # an unknown run is a 404 before any image work
-    x = preprocess_bytes(data)
-    model = _get_model(run_id)
+    run = _find_run(run_id) if run_id and run_id != "default" else None
+    x = network_picture(data, preprocess)
+    model = _run_model(run_id, run) if run is not None else _default_model()
     p = model.probabilities(x)
     return jsonify(
         prediction=int(np.argmax(p)),
@@ -210,9 +196,16 @@ def predict():
 @predict_bp.get("/api/predict/default-model")
 def default_model_info():
     """The default model's description (architecture, training, measured accuracy) for the panel."""
-    _, meta = _default_paths()
-    if not meta.exists():
-        raise PredictError("the default model is not installed", 404)
-    info = json.loads(meta.read_text())
+    try:
+        info = read_description(_default_model_base())
+    except ModelFileError:
+        raise PredictError("the default model is not installed", 404) from None
     return jsonify({k: info.get(k) for k in ("name", "description", "layers", "training", "accuracy",
                                                "quality_set")})
+
+
+def init_app(app):
+    """POST /api/predict and the default model's description on ``app``, with its model cache
+    (``app.extensions["predict_models"]``, ``PREDICT_CACHE_SIZE`` models)."""
+    app.extensions["predict_models"] = ModelCache(app.config.get("PREDICT_CACHE_SIZE", CACHE_SIZE))
+    app.register_blueprint(predict_bp)

@@ -8,14 +8,13 @@ import io
 import logging
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
-from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
 from nnengine.config import ConfigError, parse_config
 from nnengine.labs import LABS
 from nnengine.schema import schema
 
-from .jobs import is_run_id
+from .runs import is_run_id
 from .origin import LAB_TITLES
 from .run_query import QueryError, parse_list_args
 from .store import StoreError
@@ -149,6 +148,12 @@ def _wants_json():
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+def init_app(app):
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp)
+    register_error_handlers(app)
+
+
 def register_error_handlers(app):
     """App-wide, because routing errors (404, 405) never reach a blueprint's handlers."""
 
@@ -163,10 +168,7 @@ def register_error_handlers(app):
                     f" (at most {limit} bytes, {limit / 2**20:g} MB)" if limit else "")
             return jsonify(error=message), exc.code
         if exc.code == 404:
-            try:
-                return _not_found_page(exc), 404
-            except TemplateNotFound:
-                pass  # the frontend's page is optional; Werkzeug's plain one will do
+            return _not_found_page(exc), 404
         return exc
 
     def _not_found_page(exc):

@@ -1,12 +1,11 @@
 """The production server behind `python -m server`: Gunicorn, one gthread worker process.
 
-Why gthread, not gevent: Flask-SocketIO runs in threading mode (server/__init__.py) and the run
-manager (server/jobs.py) waits on its training processes in blocking calls. Under gevent its pipe
+Why gthread, not gevent: Flask-SocketIO runs in threading mode (server/sockets.py) and the run
+manager (server/runs/) waits on its training processes in blocking calls. Under gevent its pipe
 read (os.read, which gevent does not patch) stops the whole hub until the next epoch arrives, and so
-do its SQLite commits and every CPU-bound request (predictions, the labs): bench/cluster.py measured
-prediction p99 of 16.7 s with 500 clients that way, against 0.2 s here. With the pipe wait made
-cooperative, gevent held 1,000 streaming clients where this worker holds about 750; getting there
-needs the run manager's waits, writes and emits reworked for gevent, or more web nodes.
+do its SQLite commits and every CPU-bound request (predictions, the labs), so predictions waited
+seconds under load; even with the pipe wait made cooperative, gevent would need the run manager's
+waits, writes and emits reworked (bench/MEASUREMENTS.md has the figures).
 
 What bounds what, in this worker:
 - `threads` is the pool that serves requests. A websocket holds one pool thread for its whole
@@ -37,15 +36,10 @@ import threading
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from .settings import DEFAULT_THREADS, MAX_THREADS, MIN_THREADS
+
 log = logging.getLogger(__name__)
 
-# 736 live connections (768 less the reserve). Measured on 2 cores (bench/cluster.py), every client
-# watching one of two streaming runs: 500 clients got their epochs 49 ms / 221 ms (p50 / p99) after the
-# quickest delivery, 735 got them at 74 / 422 ms with the other 265 refused (503) at the door; with
-# room for 1,000, the node's ~4,000 threads fought over the GIL until Gunicorn's heartbeat killed the
-# worker, and its runs with it. Refusing past the bound keeps the ones it holds served.
-DEFAULT_THREADS = 768
-MIN_THREADS, MAX_THREADS = 2, 4096
 # Threads kept for short requests (pages, static files, the API, predictions): predictions are
 # capped at a few at once anyway (PREDICT_MAX_IN_FLIGHT), the rest take milliseconds.
 MAX_RESERVED_THREADS = 32
@@ -109,9 +103,9 @@ class UncompressedWebsockets:
     """WSGI middleware: websockets without permessage-deflate.
 
     simple-websocket accepts the compression every browser offers. An epoch event is a few hundred
-    bytes of JSON, so compressing it saves little on a LAN; compressing it once per watcher cost
-    half of what the server could relay (bench/cluster.py: 4,000 against 7,600 events a second to
-    250 watchers) and about 170 KB of zlib state per connection.
+    bytes of JSON, so compressing it saves little on a LAN, while compressing it once per watcher
+    costs a large share of what the server can relay, and zlib state per connection
+    (bench/MEASUREMENTS.md).
     """
 
     def __init__(self, wsgi_app):

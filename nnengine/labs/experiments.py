@@ -17,6 +17,7 @@ from ..config import LIMITS, ConfigError, parse_config
 from ..initializers import INITIALIZERS
 from ..optimizers import OPTIMIZERS
 from ..presets import BOOK_DROPOUT_EPOCHS, preset
+from ..search import LogRange, SearchError, parse_trials
 
 POOL = 5000
 
@@ -87,6 +88,19 @@ class _Reader:
         value = self.settings.get(key, self.defaults[key])
         self.out[key] = copy.deepcopy(value)
         return value
+
+    def search_value(self, key, parse):
+        """``parse(value)`` of a search setting (``nnengine.search`` checks it); on a SearchError the
+        default, the error collected."""
+        value = self.settings.get(key, self.defaults[key])
+        try:
+            parsed = parse(value)
+        except SearchError as exc:
+            self.errors += [{"field": e["field"], "message": e["message"]} for e in exc.errors]
+            value = self.defaults[key]
+            parsed = parse(value)
+        self.out[key] = copy.deepcopy(value)
+        return parsed
 
     def fail(self, key, message):
         self.errors.append({"field": key, "message": message})
@@ -316,6 +330,8 @@ def overfitting_runs(settings: dict | None = None) -> dict:
 
 # ---------------------------------------------------------------- hyperparameter search (§6.5)
 
+# The search lab trains its trials on the server, among other people's runs.
+LAB_MAX_TRIALS = 1000
 SEARCH_DEFAULTS = {"trials": 100, "lr": [1e-6, 1e-2], "weight_decay": [1e-8, 1e-4], "samples": 500,
                    "validation": 0.2, "epochs": 50, "layers": 6, "units": 100, "batch_size": 100, "seed": 0}
 
@@ -323,16 +339,10 @@ SEARCH_DEFAULTS = {"trials": 100, "lr": [1e-6, 1e-2], "weight_decay": [1e-8, 1e-
 def search_setup(settings: dict | None = None) -> dict:
     """§6.5: the base config (500 samples, 20 % of them for validation, no test set) and the ranges."""
     r = _Reader(settings, SEARCH_DEFAULTS)
-    trials = r.int("trials", 1, 1000)
-    ranges = {}
-    for key in ("lr", "weight_decay"):
-        value = r.raw(key)
-        if (not isinstance(value, list) or len(value) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in value)
-                or value[0] > value[1]):
-            r.fail(key, f"must be [lo, hi] with 0 < lo <= hi, got {value!r}")
-            value = SEARCH_DEFAULTS[key]
-        ranges[key] = [float(value[0]), float(value[1])]
+    trials = r.search_value("trials", lambda value: parse_trials(value, max_trials=LAB_MAX_TRIALS))
+    ranges = {key: r.search_value(key, lambda value, key=key: LogRange.parse(value, key, allow_zero=key != "lr")
+                                  ).to_list()
+              for key in ("lr", "weight_decay")}
     samples = r.int("samples", 2, POOL)
     fraction = r.num("validation", 0.0, 0.9, lo_open=True)
     epochs = r.int("epochs", 1, 1000)

@@ -22,7 +22,7 @@ from ..config import Config, parse_config
 from ..data import load_pool
 from ..gradcheck import central_difference
 from ..layers import BatchNorm, Dropout
-from ..network import build_network
+from ..models import build_network
 
 DEFAULT_BATCH = 4
 MAX_BATCH = 64

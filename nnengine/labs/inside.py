@@ -1,7 +1,7 @@
 """Look inside a finished run: histograms of its weights and activations, its first layer as images.
 
 The run's weights are an ``.npz`` of ``Network.state_dict()``; the network is rebuilt from the run's
-config with ``build_network`` and the saved arrays are loaded into it.  Activations are those of the
+config and the saved arrays are loaded into it (``nnengine.models``).  Activations are those of the
 run's own test (or training) images, drawn with the run's seed exactly as the trainer drew them,
 in evaluation mode.  The first layer is drawn as images: each unit of a dense first layer as a 28x28
 image of its 784 input weights, each filter of a conv first layer as its k x k kernel, each unit of a
@@ -10,7 +10,6 @@ output (the max over its pieces) counts as an activation.
 """
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -20,7 +19,7 @@ from ..config import Config, parse_config
 from ..conv import Conv2D
 from ..layers import Affine, BatchNorm
 from ..maxout import Maxout
-from ..network import build_network
+from ..models import build_network, network_for_run
 from ..trainer import load_splits
 
 MAX_SAMPLES = 2000
@@ -31,13 +30,9 @@ MAX_ACTIVATIONS = 16_000_000
 
 
 def load_network(config_obj: dict | Config, npz_bytes: bytes):
-    """The trained network: built from the config, then the saved arrays copied in."""
+    """The parsed config and the trained network (``models.network_for_run``)."""
     config = config_obj if isinstance(config_obj, Config) else parse_config(config_obj)
-    dtype = np.dtype(config.training.dtype)
-    network = build_network(config.model, config.training, np.random.default_rng(config.seed), dtype=dtype)
-    with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as saved:
-        network.load_state_dict({key: saved[key] for key in saved.files})
-    return config, network
+    return config, network_for_run(config, npz_bytes)
 
 
 def _hist(values: np.ndarray, bins: int) -> dict:

@@ -11,9 +11,15 @@ import math
 from ..search import best
 
 KEYS = ("lr", "weight_decay")
+TOP = 5     # the best trials the narrowed ranges hold, unless asked otherwise
 
 
-def narrow(results: list[dict], top: int = 5, widen: float = 1.0) -> dict:
+def is_finite(value) -> bool:
+    """Whether value is a finite number (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def narrow(results: list[dict], top: int = TOP, widen: float = 1.0) -> dict:
     """``{"lr": [lo, hi], "weight_decay": [lo, hi], "from": [the trials used]}`` spanning the best ``top`` trials.
 
     ``widen`` >= 1 stretches each range by that factor on both sides in log scale (1: no change);

@@ -18,7 +18,7 @@ FOUR = [[(0.3, 0.1), (0.22, 0.55), (0.78, 0.55)], [(0.65, 0.12), (0.65, 0.92)]]
 
 def _store_finished_run(db_path):
     from nnengine.config import parse_config
-    from nnengine.network import build_network
+    from nnengine.models import build_network
     from server.store import Store
 
     cfg = parse_config({"seed": 0, "data": {"train_size": 50, "validation_size": 0, "test_size": 50},
@@ -221,7 +221,7 @@ def test_a_run_stored_earlier_is_offered_on_a_fresh_dashboard(page, server):
 
 
 def test_a_diverged_run_is_not_offered(page, server):
-    """A diverged run stores no weights (server/jobs.py _KEEP_WEIGHTS): picking it could only fail."""
+    """A diverged run stores no weights (server/runs/outcome.py KEEP_WEIGHTS): picking it could only fail."""
     diverging = json.loads(json.dumps(TINY))
     diverging["model"]["hidden_layers"][0]["activation"] = "identity"
     diverging["optimizer"]["lr"] = 1e6

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from nnengine.config import LIMITS, estimated_cost, parse_config
+from nnengine.config import LIMITS, parse_config
+from nnengine.cost import estimated_cost
 from tests.support.configs import over_budget_config
 from tests.support.paths import ROOT
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from nnengine.config import (LIMITS, ConfigError, count_parameters, count_weights, estimated_cost,
-                             layer_shapes, parse_config)
+from nnengine.config import LIMITS, ConfigError, parse_config
+from nnengine.cost import count_parameters, count_weights, estimated_cost, layer_shapes
 from nnengine.presets import PRESETS
 
 

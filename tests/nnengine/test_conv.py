@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from nnengine.conv import (Conv2D, Flatten, MaxPool2D, Reshape, SpatialBatchNorm, build_layers, col2im,
-                           im2col, output_shape)
+from nnengine.conv import Conv2D, Flatten, MaxPool2D, Reshape, SpatialBatchNorm, col2im, im2col
 from nnengine.gradcheck import check_layer, rel_error
+from nnengine.layer_kinds import build_layers, output_shape
 from nnengine.losses import get_loss
 from nnengine.network import Network
 

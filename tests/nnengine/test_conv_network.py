@@ -5,9 +5,10 @@ import pytest
 
 from nnengine.config import parse_config
 from nnengine.conv import Conv2D, Flatten, MaxPool2D, Reshape, SpatialBatchNorm
+from nnengine.evaluation import StackedEvaluation
 from nnengine.gradcheck import eval_numerical_gradient, rel_error
 from nnengine.layers import Affine, BatchNorm, Dropout
-from nnengine.network import StackedEvaluation, build_network
+from nnengine.models import build_network
 from nnengine.presets import preset
 from nnengine.trainer import train
 

@@ -6,8 +6,9 @@ import pytest
 
 from nnengine.config import parse_config
 from nnengine.labs import LAB_SLUGS, LABS, experiments, histograms, paths, search_lab
-from nnengine.labs.__main__ import COMMANDS, main as labs_main
+from nnengine.labs.__main__ import main as labs_main
 from nnengine.labs.functions import FUNCTIONS
+from nnengine.labs.registry import COMMANDS
 from nnengine.optimizers import OPTIMIZERS
 from nnengine.presets import preset
 
@@ -314,7 +315,7 @@ def test_narrow_takes_the_best_trials_by_validation_accuracy():
 # ---------------------------------------------------------------- registry and CLI
 
 def test_labs_index_lists_every_lab_once():
-    assert len(set(LAB_SLUGS)) == len(LABS) == 9
+    assert len(set(LAB_SLUGS)) == len(LABS) == 10
     assert all(lab["title"] and lab["summary"] for lab in LABS)
 
 

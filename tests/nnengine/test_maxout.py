@@ -4,15 +4,16 @@ state, evaluation replicas, training) and its place in the activation-histograms
 import numpy as np
 import pytest
 
-from nnengine.config import (LIMITS, ConfigError, MaxoutLayerConfig, count_parameters, count_weights,
-                             estimated_cost, layer_shapes, parse_config)
+from nnengine.config import LIMITS, ConfigError, MaxoutLayerConfig, parse_config
 from nnengine.conv import Conv2D, Flatten, MaxPool2D, Reshape
+from nnengine.cost import count_parameters, count_weights, estimated_cost, layer_shapes
+from nnengine.evaluation import REPLICABLE, StackedEvaluation
 from nnengine.gradcheck import check_layer, eval_numerical_gradient, rel_error
 from nnengine.labs import histograms
 from nnengine.labs.inside import maxout_images
 from nnengine.labs.gradcheck_lab import gradcheck
 from nnengine.maxout import Maxout
-from nnengine.network import REPLICABLE, StackedEvaluation, build_network
+from nnengine.models import build_network
 from nnengine.trainer import train
 from tests.support.gradients import check_whole_network
 

@@ -4,8 +4,9 @@ import pytest
 
 from nnengine.config import parse_config
 from nnengine.conv import SpatialBatchNorm
+from nnengine.evaluation import StackedEvaluation
 from nnengine.layers import Affine, BatchNorm, Dropout
-from nnengine.network import StackedEvaluation, build_network
+from nnengine.models import build_network
 from nnengine.optimizers import get_optimizer
 from tests.support.gradients import check_whole_network
 

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from nnengine import trainer
+from nnengine.blas import blas_threads
 from nnengine.config import parse_config
-from nnengine.network import StackedEvaluation, blas_threads, build_network
+from nnengine.evaluation import StackedEvaluation
+from nnengine.models import build_network
 
 
 @pytest.fixture(autouse=True)

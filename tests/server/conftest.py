@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from server import create_app, socketio
-from tests.support.sockets import SocketUser
+from server import create_app
+from tests.support.sockets import SocketUser, socket_client
 # The store's databases: `postgres`, `postgres_url`, `database` (SQLite and PostgreSQL).
 from tests.support.store_backends import (database, postgres, postgres_database, postgres_template,  # noqa: F401
                                           postgres_url)
@@ -52,7 +52,7 @@ def client(app):
 
 @pytest.fixture
 def socketio_client(app, client):
-    sio = socketio.test_client(app, flask_test_client=client)
+    sio = socket_client(app, client)
     yield sio
     if sio.is_connected():
         sio.disconnect()
@@ -69,7 +69,7 @@ def new_user(app, client):
     clients = []
 
     def factory():
-        sio = socketio.test_client(app, flask_test_client=app.test_client())
+        sio = socket_client(app)
         clients.append(sio)
         return SocketUser(sio)
 

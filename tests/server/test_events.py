@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.configs import long_config, tiny_config
 from tests.support.runs import wait_status
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 
 def without_elapsed(records):
@@ -146,10 +146,8 @@ def test_watching_a_running_run_streams_the_rest(user, new_user):
 
 
 def test_queue_positions_with_one_worker(make_app, gated_train):
-    from server import socketio
-
     app = make_app(MAX_CONCURRENT_RUNS=1)
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app))
     first = user.start(tiny_config())
     second = user.start(tiny_config())
     assert first["queue_position"] == 0
@@ -166,10 +164,10 @@ def test_queue_positions_with_one_worker(make_app, gated_train):
 
 
 def test_the_per_client_limit(make_app, gated_train):
-    from server import socketio
-    app = make_app(MAX_CONCURRENT_RUNS=1, MAX_QUEUED_PER_CLIENT=2)
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
-    other = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    # The address may hold more than one connection: this is the limit of a connection.
+    app = make_app(MAX_CONCURRENT_RUNS=1, MAX_QUEUED_PER_CLIENT=2, MAX_QUEUED_PER_ADDRESS=3)
+    user = SocketUser(socket_client(app))
+    other = SocketUser(socket_client(app))
     user.start(tiny_config())
     user.start(tiny_config())
     ack = user.emit("run:start", {"config": tiny_config()})
@@ -209,12 +207,11 @@ def test_a_disconnected_clients_run_keeps_going_and_is_stored(app, user):
 
 
 def test_a_read_only_database_refuses_runs_but_keeps_serving(make_app, tmp_path):
-    from server import socketio
     writable = make_app()  # creates the schema
     writable.extensions["store"].create_run("oldrun1234", tiny_config())
     app = make_app(DATABASE=f"file:{tmp_path / 'runs.sqlite'}?mode=ro")
     client = app.test_client()
-    user = SocketUser(socketio.test_client(app, flask_test_client=client))
+    user = SocketUser(socket_client(app, client))
 
     ack = user.emit("run:start", {"config": tiny_config()})
     assert "run_id" not in ack
@@ -224,3 +221,23 @@ def test_a_read_only_database_refuses_runs_but_keeps_serving(make_app, tmp_path)
     assert client.get("/api/schema").status_code == 200
     assert user.emit("run:watch", {"run_id": "oldrun1234"})["status"] in ("queued", "interrupted")
     user.sio.disconnect()
+
+
+def test_two_apps_in_one_process_have_their_own_socket_servers(make_app, tmp_path):
+    """A run started on one app streams to its client only: the other app's clients see nothing."""
+    first = make_app()
+    second = make_app(DATABASE=str(tmp_path / "other.sqlite"))
+    assert first.extensions["socketio"] is not second.extensions["socketio"]
+    mine = SocketUser(socket_client(first))
+    neighbour = SocketUser(socket_client(second))
+
+    run_id = mine.start(tiny_config())["run_id"]
+    assert mine.wait_finished(run_id)[0] == "run:done"
+    assert mine.events("run:epoch", run_id)
+    assert neighbour.events() == []
+    # The other app's server works: its own run reaches its own client, and not the first one's.
+    other_id = neighbour.start(tiny_config())["run_id"]
+    assert neighbour.wait_finished(other_id)[0] == "run:done"
+    assert mine.events(run_id=other_id) == []
+    mine.sio.disconnect()
+    neighbour.sio.disconnect()

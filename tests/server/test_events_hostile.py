@@ -4,64 +4,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server import socketio
-from server.security import StartRateLimiter, parse_rate
+from server.start_limits import parse_rate
 from tests.support.configs import tiny_config
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-# -- the token buckets --------------------------------------------------------------------
-
-def test_a_burst_then_one_start_per_refill_interval():
-    clock = Clock()
-    limiter = StartRateLimiter(per_client=(10, 10.0), per_address=None, clock=clock)
-    assert all(limiter.acquire("sid", "1.2.3.4") is None for _ in range(10))
-    refusal = limiter.acquire("sid", "1.2.3.4")
-    assert refusal.startswith("too many runs started:")
-    assert "at most 10 every 10 s from this connection" in refusal and "try again in 1 s" in refusal
-    clock.now += 0.5
-    assert "try again in 1 s" in limiter.acquire("sid", "1.2.3.4")
-    clock.now += 0.5
-    assert limiter.acquire("sid", "1.2.3.4") is None  # one token back after 1 s
-    assert limiter.acquire("sid", "1.2.3.4") is not None
-    clock.now += 100
-    assert all(limiter.acquire("sid", "1.2.3.4") is None for _ in range(10))  # never more than the burst
-    assert limiter.acquire("sid", "1.2.3.4") is not None
-    assert limiter.acquire("other", "1.2.3.4") is None  # per connection
-
-
-def test_the_address_limit_spans_connections_and_refusals_cost_nothing():
-    clock = Clock()
-    limiter = StartRateLimiter(per_client=(2, 60.0), per_address=(3, 30.0), clock=clock)
-    assert limiter.acquire("a", "10.0.0.1") is None
-    assert limiter.acquire("a", "10.0.0.1") is None
-    assert "this connection" in limiter.acquire("a", "10.0.0.1")  # refused: not charged to the address
-    assert limiter.acquire("b", "10.0.0.1") is None
-    refusal = limiter.acquire("c", "10.0.0.1")
-    assert "address 10.0.0.1" in refusal and "try again in 10 s" in refusal
-    assert limiter.acquire("c", "10.0.0.2") is None  # another machine
-    clock.now += 10
-    assert limiter.acquire("c", "10.0.0.1") is None
-
-
-def test_memory_is_bounded():
-    clock = Clock()
-    limiter = StartRateLimiter(per_client=(1, 1.0), per_address=(1, 1.0), clock=clock, max_keys=50)
-    for i in range(1000):
-        limiter.acquire(f"sid{i}", f"10.0.{i // 256}.{i % 256}")
-        clock.now += 0.01
-    assert len(limiter._client._state) <= 50 and len(limiter._address._state) <= 50
-    limiter.forget_client("sid999")
-    assert "sid999" not in limiter._client._state
-
+# -- the rates (the limits themselves: tests/server/test_fair_limits.py) -------------------------
 
 @pytest.mark.parametrize("text, rate", [("10/10", (10, 10.0)), (" 3/0.5 ", (3, 0.5)), ("off", None),
                                         ("0", None), ("", None), ((5, 2), (5, 2.0)), (None, None)])
@@ -79,7 +27,7 @@ def test_bad_rates_are_refused(text):
 
 def test_the_eleventh_start_in_ten_seconds_is_refused(make_app, gated_train):
     app = make_app(MAX_QUEUED_PER_CLIENT=50, MAX_CONCURRENT_RUNS=1)
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app))
     for _ in range(10):
         user.start(tiny_config())
     ack = user.emit("run:start", {"config": tiny_config()})
@@ -89,7 +37,7 @@ def test_the_eleventh_start_in_ten_seconds_is_refused(make_app, gated_train):
     bad = tiny_config(epochs=0)
     assert "training.epochs" in user.emit("run:start", {"config": bad})["error"]
     # Another connection (same address, under its own limit of 30) may start.
-    other = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    other = SocketUser(socket_client(app))
     other.start(tiny_config())
     gated_train.release.set()
     user.sio.disconnect()
@@ -98,11 +46,11 @@ def test_the_eleventh_start_in_ten_seconds_is_refused(make_app, gated_train):
 
 def test_the_per_address_limit_over_several_connections(make_app, gated_train):
     app = make_app(START_RATE="off", START_RATE_PER_ADDRESS="3/60", MAX_CONCURRENT_RUNS=1)
-    users = [SocketUser(socketio.test_client(app, flask_test_client=app.test_client())) for _ in range(4)]
+    users = [SocketUser(socket_client(app)) for _ in range(4)]
     for user in users[:3]:
         user.start(tiny_config())
     ack = users[3].emit("run:start", {"config": tiny_config()})
-    assert "from address 127.0.0.1" in ack["error"] and "try again in 20 s" in ack["error"]
+    assert "from address 127.0.0.1" in ack["error"] and "try again in 60 s" in ack["error"]
     gated_train.release.set()
     for user in users:
         user.sio.disconnect()
@@ -146,7 +94,7 @@ PAYLOADS = st.one_of(
 def fuzz_user(make_app, gated_train):
     # Runs that do start are held by the gated trainer (no CPU), and stopped at teardown.
     app = make_app(MAX_CONCURRENT_RUNS=1, MAX_QUEUED_PER_CLIENT=3)
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app))
     yield user
     gated_train.release.set()
     if user.sio.is_connected():

@@ -12,12 +12,11 @@ import sqlite3
 import pytest
 
 from nnengine.config import parse_config
-from server import socketio
-from server.jobs import RunManager, blas_threads, limit_blas_threads
+from server.runs import RunManager
 from server.store import Store
-from tests.support.configs import diverging_config, long_config, tiny_config
+from tests.support.configs import diverging_config, exploding_config, long_config, tiny_config
 from tests.support.runs import wait_status
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 
 # -- clients that leave ---------------------------------------------------------------------
@@ -45,6 +44,20 @@ def test_a_diverging_run_ends_as_diverged_over_the_socket(user, client):
     # Streamed and stored records are plain JSON: no NaN or Infinity tokens.
     assert b"NaN" not in client.get(f"/api/runs/{run_id}").data
     assert client.get(f"/api/runs/{run_id}/weights.npz").status_code == 404  # NaN weights are not kept
+
+
+def test_a_loss_that_explodes_while_finite_ends_as_diverged_over_the_socket(user, client):
+    run_id = user.start(exploding_config())["run_id"]
+    name, done = user.wait_finished(run_id)
+    assert name == "run:done"
+    summary = done["summary"]
+    assert summary["status"] == "diverged" and summary["epochs_completed"] == 1
+    assert summary["message"].startswith("the training loss exploded to ")
+    assert "over 100 times its starting" in summary["message"] and "learning rate" in summary["message"]
+    stored = client.get(f"/api/runs/{run_id}").get_json()
+    assert stored["status"] == "diverged" and stored["message"] == summary["message"]
+    assert [m["epoch"] for m in stored["metrics"]] == [0, 1]
+    assert client.get(f"/api/runs/{run_id}/weights.npz").status_code == 404
 
 
 def test_an_engine_exception_ends_that_run_only(new_user, monkeypatch):
@@ -106,7 +119,7 @@ def test_a_full_database_refuses_new_runs_clearly_and_keeps_serving(make_app, tm
 
     app = make_app(DATABASE_MAX_MB=1)  # already at its cap
     client = app.test_client()
-    user = SocketUser(socketio.test_client(app, flask_test_client=client))
+    user = SocketUser(socket_client(app, client))
     ack = user.emit("run:start", {"config": tiny_config()})
     assert "run_id" not in ack
     assert ack["error"] == "the run could not be recorded: the database is at its size cap of 1 MB"
@@ -120,7 +133,7 @@ def test_a_full_database_refuses_new_runs_clearly_and_keeps_serving(make_app, tm
 def test_a_run_whose_weights_do_not_fit_is_still_recorded_as_finished(make_app, tmp_path):
     app = make_app(DATABASE_MAX_MB=0.5)
     client = app.test_client()
-    user = SocketUser(socketio.test_client(app, flask_test_client=client))
+    user = SocketUser(socket_client(app, client))
     config = tiny_config(epochs=2)
     config["model"]["hidden_layers"] = [{"units": 300}]  # 784 x 300 float32 weights: 0.9 MB
     run_id = user.start(config)["run_id"]
@@ -256,15 +269,3 @@ def test_a_crashing_child_ends_its_run_only(process_manager, monkeypatch, failur
     after = manager.submit(parse_config(tiny_config()), "b")
     assert recorder.finished(after)[0] == "run:done"
 
-
-def test_blas_threads_can_be_limited(monkeypatch):
-    before = blas_threads()
-    if before is None:
-        pytest.skip("this NumPy's BLAS cannot be asked for its threads")
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.setenv(var, "1")  # so that the environment is restored afterwards
-    try:
-        assert limit_blas_threads(1) is not None
-        assert blas_threads() == 1
-    finally:
-        limit_blas_threads(before)

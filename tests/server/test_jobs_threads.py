@@ -8,7 +8,8 @@ import pytest
 
 from nnengine.config import parse_config
 from server.budget import CoreBudget, CoreProbe, RunThreads, read_proc_stat, share_of
-from server.jobs import RunManager, _receive_batch
+from server.runs import RunManager
+from server.runs.child import receive_batch
 from server.store import Store
 from tests.support.configs import tiny_config
 from tests.support.runs import Recorder
@@ -163,14 +164,14 @@ def test_records_that_arrived_together_are_handed_over_together():
     receive, send = multiprocessing.Pipe(duplex=False)
     for epoch in range(3):
         send.send(("epoch", {"epoch": epoch}))
-    assert _receive_batch(receive) == ([{"epoch": 0}, {"epoch": 1}, {"epoch": 2}], None)
+    assert receive_batch(receive) == ([{"epoch": 0}, {"epoch": 1}, {"epoch": 2}], None)
     send.send(("epoch", {"epoch": 3}))
     send.send(("result", "done"))
     send.send(("epoch", {"epoch": 99}))  # never happens, but must not be taken with the result
-    assert _receive_batch(receive) == ([{"epoch": 3}], ("result", "done"))
+    assert receive_batch(receive) == ([{"epoch": 3}], ("result", "done"))
     send.close()  # the child is gone: what it sent still counts, then the end
-    assert _receive_batch(receive) == ([{"epoch": 99}], ("eof",))
-    assert _receive_batch(receive) == ([], ("eof",))
+    assert receive_batch(receive) == ([{"epoch": 99}], ("eof",))
+    assert receive_batch(receive) == ([], ("eof",))
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")

@@ -10,11 +10,10 @@ from nnengine.labs import LAB_SLUGS
 from nnengine.presets import preset
 from nnengine import search as search_module
 from nnengine.trainer import TrainResult, load_splits, train
-from server import socketio
 
 from tests.support.configs import tiny_config
 from tests.support.runs import wait_status
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 SEARCH_CONFIG = {
     "seed": 0,
@@ -32,7 +31,7 @@ def lclient(labs_app):
 
 @pytest.fixture
 def luser(labs_app, lclient):
-    sio = socketio.test_client(labs_app, flask_test_client=lclient)
+    sio = socket_client(labs_app, lclient)
     yield SocketUser(sio)
     if sio.is_connected():
         sio.disconnect()
@@ -288,6 +287,16 @@ def test_search_start_refuses_bad_input(luser):
     assert "error" in luser.emit("search:start", {"config": {"seed": -1}})
     assert "error" in luser.emit("search:start", "nonsense")
     assert "error" in luser.emit("search:stop", {"search_id": "s-none"})
+
+
+def test_search_start_names_every_field_at_fault_and_the_budget(luser):
+    ack = luser.emit("search:start", {"config": SEARCH_CONFIG, "trials": 0, "lr": [1, 0.1], "sampler_seed": "x"})
+    assert [e["field"] for e in ack["errors"]] == ["trials", "lr", "sampler_seed"]
+    assert ack["error"].startswith("trials must be a whole number from 1 to 1000, got 0; lr must be [lo, hi]")
+    dear = copy.deepcopy(SEARCH_CONFIG)
+    dear["data"]["train_size"], dear["training"]["epochs"] = 4000, 1000
+    ack = luser.emit("search:start", {"config": dear, "trials": 1000})
+    assert "over the budget of 2e+13" in ack["error"] and ack["errors"][0]["field"] == "search"
 
 
 def test_search_stop_ends_it_early(labs_app, luser):

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from nnengine.__main__ import main as cli_main
-from server import socketio
 from tests.support.images import digit_image, post
 from tests.support.runs import wait_status, without_elapsed
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 MAXOUT_RUN = {
     "seed": 2,
@@ -29,7 +28,7 @@ MAXOUT_RUN = {
 def maxout_runs(labs_app):
     """Two runs of MAXOUT_RUN through the socket API (the second from the first's stored config)."""
     client = labs_app.test_client()
-    sio = socketio.test_client(labs_app, flask_test_client=client)
+    sio = socket_client(labs_app, client)
     user = SocketUser(sio)
     first = user.start(MAXOUT_RUN)["run_id"]
     name, done = user.wait_finished(first, timeout=60)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server.predict import DEFAULT_MODEL_PATH, load_model_files
+from nnengine.models import DEFAULT_MODEL as DEFAULT_MODEL_PATH
+from nnengine.models import load_model_files
 from tests.support.images import digit_image, post
 
 needs_default_model = pytest.mark.skipif(not DEFAULT_MODEL_PATH.with_suffix(".npz").exists(),
@@ -108,7 +109,7 @@ def test_server_carries_on_after_refusals(client):
 def _store_run(app, run_id, status="done", weights=True):
     """Put a tiny finished run into the store, the way the run manager would."""
     from nnengine.config import parse_config
-    from nnengine.network import build_network
+    from nnengine.models import build_network
 
     config = {"seed": 0, "data": {"train_size": 50, "validation_size": 0, "test_size": 50},
               "model": {"hidden_layers": [{"units": 10, "activation": "relu"}]},
@@ -156,7 +157,7 @@ def test_concurrent_predictions_on_one_model_give_the_sequential_answers():
     import threading
 
     from nnengine.config import parse_config
-    from nnengine.network import build_network
+    from nnengine.models import build_network
     from server.predict import LoadedModel
 
     cfg = parse_config({"model": {"hidden_layers": [{"units": 32, "activation": a, "batch_norm": True}
@@ -178,3 +179,16 @@ def test_concurrent_predictions_on_one_model_give_the_sequential_answers():
     for thread in threads:
         thread.join(30)
     assert not wrong
+
+
+def test_a_prediction_looks_its_run_up_once_and_caches_its_network(client, app, monkeypatch):
+    _store_run(app, "run-looked-up")
+    store = app.extensions["store"]
+    lookups, weights = [], []
+    get_run, get_weights = store.get_run, store.get_weights
+    monkeypatch.setattr(store, "get_run", lambda run_id: lookups.append(run_id) or get_run(run_id))
+    monkeypatch.setattr(store, "get_weights", lambda run_id: weights.append(run_id) or get_weights(run_id))
+    for _ in range(2):
+        assert post(client, digit_image(4), run_id="run-looked-up").status_code == 200
+    assert lookups == ["run-looked-up"] * 2            # once per prediction
+    assert weights == ["run-looked-up"]                # the network is built once, then cached

@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import socketio
-from server.jobs import PriorityGate
+from server.runs import PriorityGate
 from tests.support.configs import tiny_config
 from tests.support.images import digit, encoded, hostile, png
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 
 def legitimate():
@@ -60,7 +59,7 @@ def predict_app(tmp_path_factory):
 
     app = create_app({"TESTING": True, "MAX_CONCURRENT_RUNS": 1,
                       "DATABASE": str(tmp_path_factory.mktemp("predict") / "runs.sqlite")})
-    user = SocketUser(socketio.test_client(app, flask_test_client=app.test_client()))
+    user = SocketUser(socket_client(app))
     run_id = user.start(tiny_config(epochs=2))["run_id"]
     assert user.wait_finished(run_id)[0] == "run:done"
     user.sio.disconnect()
@@ -132,7 +131,7 @@ def test_a_size_refusal_names_the_pictures_size_and_the_limit_it_broke(predict_a
 
 def test_the_biggest_accepted_pictures_are_processed_quickly(predict_app):
     """Decoded at reduced scale: a 13 MP JPEG or a 4K PNG costs little more than a small picture."""
-    from server.preprocess import preprocess_bytes
+    from nnengine.images import preprocess_bytes
 
     for name in ("4160x3120 JPEG (13 MP phone photo)", "3840x2160 PNG (4K screenshot)"):
         data = legitimate()[name]

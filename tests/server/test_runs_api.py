@@ -7,7 +7,7 @@ import pytest
 from nnengine.config import parse_config
 from tests.support.configs import tiny_config
 from tests.support.runs import wait_status
-from tests.support.sockets import WAIT_S, SocketUser
+from tests.support.sockets import WAIT_S, SocketUser, socket_client
 from tests.support.store import NAMED, first_schema_database
 
 LAB = {"kind": "lab", "lab": "batchnorm", "batch": "batch-1", "key": "3-bn", "label": "Batch norm"}
@@ -110,10 +110,8 @@ def test_a_bad_origin_is_refused_in_the_ack_and_nothing_is_stored(user, client, 
 
 
 def test_a_bad_origin_costs_no_start(make_app):
-    from server import socketio
-
     app = make_app(START_RATE="1/60")
-    sio = socketio.test_client(app, flask_test_client=app.test_client())
+    sio = socket_client(app)
     try:
         for _ in range(3):
             ack = sio.emit("run:start", {"config": tiny_config(), "origin": {"kind": "?"}}, callback=True)
@@ -250,10 +248,9 @@ def test_deleting_an_unknown_run_is_a_json_404(client, run_id):
 @pytest.fixture
 def one_worker(make_app):
     """An app that trains one run at a time, and a socket user of it."""
-    from server import socketio
 
     app = make_app(MAX_CONCURRENT_RUNS=1)
-    sio = socketio.test_client(app, flask_test_client=app.test_client())
+    sio = socket_client(app)
     yield app, SocketUser(sio)
     if sio.is_connected():
         sio.disconnect()

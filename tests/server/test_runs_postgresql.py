@@ -5,10 +5,9 @@ deleted as on SQLite; with the database server down every reader and writer gets
 
 import pytest
 
-from server import socketio
 from tests.support.configs import tiny_config
 from tests.support.runs import wait_status
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 ORIGIN = {"Origin": "http://localhost:5000"}
 
@@ -21,7 +20,7 @@ def pg_app(make_app, postgres_url):
 
 @pytest.fixture
 def pg_user(pg_app):
-    sio = socketio.test_client(pg_app, flask_test_client=pg_app.test_client())
+    sio = socket_client(pg_app)
     yield SocketUser(sio)
     if sio.is_connected():
         sio.disconnect()
@@ -103,7 +102,8 @@ def test_a_run_whose_database_goes_away_mid_run_tells_its_client(postgres, pg_ap
     finally:
         postgres.start()
     assert name == "run:error"
-    assert payload["error"] == "the run finished (done) but could not be saved: the database server is not reachable"
+    assert payload["error"] == ("the run finished (done) but could not be saved: the database server is not reachable"
+                                " (missing: its weights and how it ended)")
     # The epoch stored before the server went stays; the run is not recorded as finished and whole.
     stored = pg_app.test_client().get(f"/api/runs/{run_id}").get_json()
     assert [m["epoch"] for m in stored["metrics"]] == [0]
@@ -121,7 +121,7 @@ def test_an_app_started_before_its_database_server_works_once_the_server_is_up(p
         postgres.start()
     # The schema the start could not create is created by the first request that reaches the server.
     assert client.get("/api/runs").get_json()["total"] == 0
-    user = SocketUser(socketio.test_client(app, flask_test_client=client))
+    user = SocketUser(socket_client(app, client))
     run_id = user.start(tiny_config(epochs=1))["run_id"]
     assert user.wait_finished(run_id)[0] == "run:done"
     assert client.get(f"/api/runs/{run_id}").get_json()["status"] == "done"

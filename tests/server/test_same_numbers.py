@@ -14,9 +14,8 @@ import pytest
 
 from nnengine.labs.experiments import batchnorm_runs
 from nnengine.presets import preset
-from server import socketio
 from tests.support.paths import ROOT
-from tests.support.sockets import SocketUser
+from tests.support.sockets import SocketUser, socket_client
 
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TIMEOUT_S = 60.0
@@ -70,7 +69,7 @@ def production_user(make_app):
     """A Socket.IO client of an app that trains in child processes, as `python -m server` does."""
     app = make_app(RUN_ISOLATION="process", LAB_SEARCH_WORKERS=2)
     assert app.extensions["runs"].isolation == "process"
-    sio = socketio.test_client(app, flask_test_client=app.test_client())
+    sio = socket_client(app)
     yield app, SocketUser(sio)
     if sio.is_connected():
         sio.disconnect()

@@ -60,21 +60,50 @@ def _stop(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10.0) 
             process.wait(5)
 
 
+class RedisServer:
+    """A Redis server on a loopback port that tests can stop and start again (the same port, and
+    empty again: nothing is persisted): `url`, `stop()`, `start()`."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.port = free_port()
+        self.program = _program("redis-server")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.folder, "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, process=self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self.process = None
+
+
+@contextlib.contextmanager
+def redis_instance():
+    """Yields a started RedisServer; stops it at the end."""
+    with tempfile.TemporaryDirectory(prefix="test-redis-") as folder:
+        server = RedisServer(folder)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 @contextlib.contextmanager
 def redis_server():
     """Yields ``redis://127.0.0.1:PORT/0``; no persistence, so nothing is written to disk."""
-    program = _program("redis-server")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="test-redis-") as folder:
-        process = subprocess.Popen(
-            [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", folder, "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for_port(port, process=process)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            _stop(process)
+    with redis_instance() as server:
+        yield server.url
 
 
 def _as_postgres() -> dict:

@@ -9,6 +9,12 @@ import time
 WAIT_S = 10.0  # upper bound for any single wait; tests normally finish far sooner
 
 
+def socket_client(app, client=None):
+    """A Socket.IO test client of `app`'s own server (each app has one), over `client`
+    (a Flask test client of the same app; a new one if None)."""
+    return app.extensions["socketio"].test_client(app, flask_test_client=client or app.test_client())
+
+
 class Inbox(list):
     """Stands in for SocketIOTestClient.queue: the test client appends every
     received event to it (from worker threads too), and we can block on it."""

@@ -1,4 +1,4 @@
-"""Checks of the fast evaluation path (``python -m pytest bench/test_eval_paths.py -q``).
+"""The fast evaluation path (nnengine/evaluation.py).
 
 ``Network.infer`` / ``evaluate_rows`` / ``StackedEvaluation`` must give the numbers of the plain
 ``forward(x, train=False)`` + ``loss.forward`` path, keep no layer state, and be the same on every call
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from nnengine.config import parse_config
+from nnengine.evaluation import StackedEvaluation
 from nnengine.losses import LOSSES
-from nnengine.network import StackedEvaluation, build_network
+from nnengine.models import build_network
 from nnengine.presets import PRESETS
 
 

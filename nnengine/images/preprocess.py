@@ -4,7 +4,7 @@ The steps follow how MNIST itself was made (LeCun et al.: digits size-normalised
 their aspect ratio, anti-aliased, then centred by centre of mass in a 28x28 field), preceded by what a
 photo or a canvas export needs before that:
 
-1. ``load_image`` (``server/decode.py``): refuse what is not a small, well-formed raster image (size cap,
+1. ``load_image`` (``decode.py``): refuse what is not a small, well-formed raster image (size cap,
    magic-byte sniffing, dimensions read from the header *before* decoding, truncated files), decode at
    reduced scale (JPEG DCT scaling, then an integer box reduction), apply the EXIF orientation.
 2. ``ink_map``: flatten transparency onto white, decide the polarity from the border (dark ink on a light

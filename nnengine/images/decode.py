@@ -1,4 +1,4 @@
-"""Refuse or decode an uploaded picture, cheaply: the first step of ``server.preprocess``.
+"""Refuse or decode an uploaded picture, cheaply: the first step of ``nnengine.images.preprocess``.
 
 What it guards against is cost, not only memory: a 2 MB upload can hold a 4000x4000 PNG of flat colour
 that takes a second to inflate. So:
@@ -14,8 +14,7 @@ that takes a second to inflate. So:
   working size, so the EXIF rotation, the colour conversion and the alpha flattening never touch the
   full-size pixels.
 
-The worst accepted pictures (``bench/predict_latency.py --worst``) take well under 200 ms from bytes to
-28x28 on one core.
+What the worst accepted pictures cost is measured by ``bench/predict_worst.py`` (bench/MEASUREMENTS.md).
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ MAX_SIDE = 8192                      # largest accepted width or height: refuses
 # JPEG: every 12-13 MP phone camera passes (4000x3000, 4032x3024 = 12.2 MP, 4080x3072 = 12.5 MP,
 # 4160x3120 = 12.98 MP); they decode at reduced scale, so this costs little.
 MAX_PIXELS = 13_000_000
-# PNG, GIF, BMP, WebP are inflated in full (about 10 ms per megapixel of 8-bit RGBA here): a 4K
+# PNG, GIF, BMP, WebP are inflated in full (their cost per megapixel: bench/MEASUREMENTS.md): a 4K
 # screenshot (3840x2160 = 8.29 MP) passes.
 MAX_PIXELS_FULL_DECODE = 8_300_000
 # 16-bit PNGs carry twice the bytes per pixel, and inflating costs per byte.
@@ -176,7 +175,7 @@ def load_image(data: bytes) -> Image.Image:
     w, h = im.size                                  # from the header: nothing decoded yet
     check_size(w, h, fmt, data)
     if fmt == "BMP" and im.info.get("compression") in _BMP_RLE:
-        # Pillow decodes RLE bitmaps in pure Python: about 0.3 s for 2 MB of runs
+        # Pillow decodes RLE bitmaps in pure Python, slowly (bench/MEASUREMENTS.md)
         raise PreprocessError("RLE-compressed BMP files are not supported: send a PNG or JPEG", 415)
     try:
         return _decode_reduced(im, fmt)

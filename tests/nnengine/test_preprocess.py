@@ -1,4 +1,4 @@
-"""Unit tests of the MNIST-style preprocessing in server/preprocess.py."""
+"""Unit tests of the MNIST-style preprocessing in nnengine/images/ (decode.py, preprocess.py)."""
 import io
 import struct
 import zlib
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from server.decode import MAX_PIXELS, MAX_PIXELS_16BIT, MAX_PIXELS_FULL_DECODE, MAX_SIDE, check_size
-from server.preprocess import (CENTER, MAX_BYTES, PreprocessError, load_image, normalize_ink,
-                               preprocess_bytes, preprocess_image, sniff_format)
+from nnengine.images.decode import MAX_PIXELS, MAX_PIXELS_16BIT, MAX_PIXELS_FULL_DECODE, MAX_SIDE, check_size
+from nnengine.images.preprocess import (CENTER, MAX_BYTES, PreprocessError, load_image, normalize_ink,
+                                        preprocess_bytes, preprocess_image, sniff_format)
 from tests.support.images import rle8_bmp
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
