@@ -41,9 +41,6 @@ export class Live {
 
   get socket() { return this.socketOf(); }
 
-  /** Connect early (the dashboard): the first Train then does not wait for the handshake. */
-  connect() { return this.socket; }
-
   /**
    * Ask the server to train `config`. Resolves to the ack: {run_id, queue_position} or {error, errors}.
    * On success the run is on the charts and followed by the status panel. origin: see socket.js.

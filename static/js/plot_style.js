@@ -3,7 +3,7 @@
 
 export const PALETTE = ["#1f6fd1", "#d6402b", "#1e9e5a", "#e08a00", "#7b4fc9", "#8c5a3c", "#d0479b", "#0f9bb0", "#8a9a12", "#5f6b7a"];
 /** PALETTE and seven more, all distinct: a lab can show all 17 optimizers at once (paths, MNIST optimizers). */
-export const WIDE_PALETTE = [...PALETTE, "#111111", "#e3c500", "#17296e", "#9b1236", "#6fcf3f", "#b88aea", "#f28e6b"];
+const WIDE_PALETTE = [...PALETTE, "#111111", "#e3c500", "#17296e", "#9b1236", "#6fcf3f", "#b88aea", "#f28e6b"];
 /** The colour of the i-th line of a lab. */
 export const colourOf = (i) => WIDE_PALETTE[i % WIDE_PALETTE.length];
 

@@ -1,7 +1,7 @@
 // The Model list of the predict panel: "default" or a run with stored weights.
 //
 // A run can recognise digits once it has stored weights: the server keeps them for "done" and "stopped"
-// runs (server/jobs.py _KEEP_WEIGHTS; a stopped run may still have none if it stopped before training),
+// runs (server/runs/outcome.py KEEP_WEIGHTS; a stopped run may still have none if it stopped before training),
 // never for diverged or failed ones, so a run is offered only after a HEAD request for its weights.
 // Offered are: the run of a run's page (at once; chosen when it is done), the runs of the page's run
 // list that finished with weights (named as in that list: "run #1 — ..."), and the newest finished runs

@@ -1,8 +1,8 @@
 // Lab §6.1.8: optimizers compared on MNIST (784-100x4-10 ReLU, batch 128, ~2,000 iterations).
 
-import { compareLab } from "./mnist_compare.js";
-import { api } from "./common.js";
-import { optimizerLabel } from "../format.js";
+import { getSchema } from "../../api.js";
+import { optimizerLabel } from "../../format.js";
+import { mnistCompareLab } from "../../labs/mnist_compare.js";
 
 const BOOK = {
   optimizers: [{ name: "sgd", lr: 0.01 }, { name: "momentum", lr: 0.01 }, { name: "adagrad", lr: 0.01 }, { name: "adam", lr: 0.001 }],
@@ -13,12 +13,11 @@ async function main() {
   let defaults = { sgd: { lr: 0.01 } };
   let activations = ["relu", "sigmoid", "tanh"];
   try {
-    const schema = await api("/api/schema");
+    const schema = await getSchema();
     defaults = schema.optimizers;
     activations = schema.activations;
   } catch (err) { /* the book's four still work */ }
-  compareLab({
-    slug: "optimizers",
+  mnistCompareLab({
     book: BOOK,
     fields: [
       { key: "iterations", label: "Iterations", min: 1, max: 100000, step: 1, integer: true, help: "Mini-batch updates per run (the book: 2,000); rounded up to whole epochs." },
@@ -35,6 +34,7 @@ async function main() {
       options: Object.keys(defaults).map((n) => [n, optimizerLabel(n)]),
       number: { key: "lr", label: "Learning rate" },
       numberFor: () => true,
+      label: (row) => optimizerLabel(row.name),
       defaultRow: (name) => ({ name, lr: (defaults[name] && defaults[name].lr) || 0.01 }),
     },
   });

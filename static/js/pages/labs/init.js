@@ -1,8 +1,10 @@
 // Lab §6.2.4: weight initialisation compared on MNIST (std 0.01 vs Xavier vs He, SGD lr 0.01).
 
-import { compareLab } from "./mnist_compare.js";
-import { api } from "./common.js";
-import { optimizerLabel } from "../format.js";
+import { getSchema } from "../../api.js";
+import { optimizerLabel } from "../../format.js";
+import { mnistCompareLab } from "../../labs/mnist_compare.js";
+
+const INITS = [["std", "Gaussian"], ["xavier", "Xavier 1/√n"], ["he", "He √(2/n)"]];
 
 const BOOK = {
   inits: [{ init: "std", std: 0.01 }, { init: "xavier" }, { init: "he" }],
@@ -14,12 +16,11 @@ async function main() {
   let optimizers = ["sgd"];
   let activations = ["relu", "sigmoid", "tanh"];
   try {
-    const schema = await api("/api/schema");
+    const schema = await getSchema();
     optimizers = Object.keys(schema.optimizers);
     activations = schema.activations;
   } catch (err) { /* SGD still works */ }
-  compareLab({
-    slug: "init",
+  mnistCompareLab({
     book: BOOK,
     fields: [
       { key: "optimizer", label: "Optimizer", type: "select", options: optimizers.map((n) => [n, optimizerLabel(n)]) },
@@ -34,7 +35,8 @@ async function main() {
     ],
     rows: {
       key: "inits", nameKey: "init", noun: "Initialisation", addLabel: "+ add an initialisation…",
-      options: [["std", "Gaussian"], ["xavier", "Xavier 1/√n"], ["he", "He √(2/n)"]],
+      options: INITS,
+      label: (row) => (INITS.find(([value]) => value === row.init) || [row.init, row.init])[1],
       number: { key: "std", label: "Standard deviation" },
       numberFor: (row) => row.init === "std",
       defaultRow: (init) => (init === "std" ? { init, std: 0.01 } : { init }),

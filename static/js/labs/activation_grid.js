@@ -1,15 +1,13 @@
-// Lab §6.2.2: per-layer activation histograms of the book's 5-layer random network
-// (POST /api/labs/histograms), drawn as one grid: a row per weight initialisation, a column per layer.
+// The activation-histograms lab's view: one Plotly figure, a row of histograms per weight
+// initialisation and a column per layer, what to look for with the activation shown, and a table of
+// each layer's mean, std and share of saturated (or zero) values.
 
-import { $, h, api, buildFields, debounce, linkTools, readSettings, writeSettings, showNotice, FONT, GRID, PLOTLY_CONFIG, fmtNum } from "./common.js";
-import { watchConnection } from "./common.js";
-import { getSchema } from "../api.js";
-import { percent } from "../format.js";
+import { h, fmtNum, percent } from "../format.js";
+import { FONT, GRID, PLOTLY_CONFIG } from "../plot_style.js";
 
-const BOOK = { activation: "sigmoid", std_a: 1, std_b: 0.01, xavier: true, he: true, bins: 30, samples: 1000,
-  units: 100, layers: 5, seed: 0, cap: true, pieces: 2 };
 const ROW_COLOURS = ["#d6402b", "#8a97a8", "#1f6fd1", "#1e9e5a", "#7b4fc9", "#e08a00"];
-const FIRST = ["sigmoid", "tanh", "relu"];
+// Maxout is not a function of one number: a layer of its own weights, k pieces per unit (nnengine/maxout.py).
+export const MAXOUT = "maxout";
 // What to look for with the activation shown (the book's three; the rest get the general advice).
 const LOOK = {
   sigmoid: "Sigmoid: with std 1 the values pile up at 0 and 1 (saturated: the gradient vanishes); with std 0.01 "
@@ -21,8 +19,6 @@ const LOOK = {
     + "0 in deeper layers; He keeps the same spread in every layer. With std 1 they grow about eightfold per layer, "
     + "far beyond the range drawn.",
 };
-// Maxout is not a function of one number: a layer of its own weights, k pieces per unit (nnengine/maxout.py).
-const MAXOUT = "maxout";
 const lookMaxout = (k) => (k === 2
   ? "Maxout, 2 pieces: each unit is the larger of x·W₁ and x·W₂, so a quarter of the values are below 0 and the "
     + "mean sits above 0. The mean square of max(z₁, z₂) is the variance of one piece, twice what ReLU keeps: so "
@@ -33,61 +29,6 @@ const lookMaxout = (k) => (k === 2
     + "grows faster; 2 pieces with Xavier keep it the same.");
 const LOOK_ANY = "Compare the rows: values piled up at the ends of the range are saturated (no gradient), values "
   + "squeezed into one bin have lost their expressiveness (every unit says the same).";
-
-let seq = 0;
-
-async function main() {
-  watchConnection();
-  let activations = FIRST;
-  try { activations = (await getSchema()).activations; } catch (err) { /* the book's three still work */ }
-  const ordered = [...FIRST, ...activations.filter((a) => !FIRST.includes(a)), MAXOUT];
-  const { settings, error } = readSettings(BOOK);
-  if (error) showNotice(`The settings in this link could not be read (${error}); the book's settings are shown.`, "warning");
-  const form = buildFields($("fields"), [
-    { key: "activation", label: "Activation", type: "select",
-      options: ordered.map((a) => [a, a === MAXOUT ? "maxout (k pieces)" : a.replace(/_/g, " ")]) },
-    { key: "pieces", label: "Maxout pieces k", min: 2, max: 10, step: 1, integer: true,
-      help: "Each unit is the largest of k products x·W, each with a W of its own drawn like the others (fan-in n)." },
-    { key: "std_a", label: "Weight std, row 1", min: 1e-6, max: 100, help: "Gaussian weights with this standard deviation (the book: 1)." },
-    { key: "std_b", label: "Weight std, row 2", min: 1e-6, max: 100, help: "The book: 0.01." },
-    { key: "xavier", label: "Xavier: std 1/√n", type: "checkbox" },
-    { key: "he", label: "He: std √(2/n)", type: "checkbox" },
-    { key: "layers", label: "Layers", min: 1, max: 10, step: 1, integer: true },
-    { key: "units", label: "Units per layer (n)", min: 1, max: 1000, step: 1, integer: true },
-    { key: "samples", label: "Random inputs", min: 1, max: 10000, step: 1, integer: true },
-    { key: "bins", label: "Bins", min: 2, max: 200, step: 1, integer: true },
-    { key: "seed", label: "Seed", min: 0, step: 1, integer: true },
-    { key: "cap", label: "Cap the y axis", type: "checkbox",
-      help: "A huge bar of exact zeros or saturated values then goes off the chart, as in the book." },
-  ], settings, () => refresh());
-  const showPieces = () => { form.inputs.pieces.closest(".field").hidden = settings.activation !== MAXOUT; };
-  showPieces();
-  form.inputs.activation.addEventListener("change", showPieces);   // at once; a reset shows it in refresh()
-
-  const refresh = debounce(async () => {
-    showPieces();
-    writeSettings(settings);
-    const inits = [{ init: "std", std: settings.std_a }, { init: "std", std: settings.std_b }];
-    if (settings.xavier) inits.push({ init: "xavier", label: "Xavier" });
-    if (settings.he) inits.push({ init: "he", label: "He" });
-    const mine = ++seq;
-    let result;
-    try {
-      result = await api("/api/labs/histograms", { activation: settings.activation, inits, bins: settings.bins,
-        samples: settings.samples, units: settings.units, layers: settings.layers, seed: settings.seed,
-        ...(settings.activation === MAXOUT ? { pieces: settings.pieces } : {}) });
-    } catch (err) {
-      if (mine === seq) showNotice(`These settings do not work: ${err.message}`);
-      return;
-    }
-    if (mine !== seq) return;
-    showNotice(null);
-    draw(result, settings);
-  }, 200);
-
-  linkTools({ onReset: () => { Object.assign(settings, structuredClone(BOOK)); form.sync(); refresh(); } });
-  refresh();
-}
 
 /** The counts as drawn: values outside the range (counted in the end bins by the server, so that
  * every layer sums to its total) are left out of the bars, as the book's plt.hist(range=...) does,
@@ -112,7 +53,20 @@ function cellNote(layer, activation) {
   return `saturated ${pctOf(layer.saturated, layer.total)}`;
 }
 
-function draw(result, settings) {
+/**
+ * el: {grid (the figure), title, look (what to look for), meta (its line), stats (the table)}.
+ * -> {show(result, {cap})}: result is /api/labs/histograms's answer; cap: cap the y axes (the book's way).
+ */
+export function activationGrid(el) {
+  return {
+    show(result, { cap }) {
+      draw(el, result, cap);
+      drawTable(el.stats, result);
+    },
+  };
+}
+
+function draw(el, result, capped) {
   const rows = result.inits.length;
   const cols = result.layers;
   const traces = [];
@@ -127,7 +81,7 @@ function draw(result, settings) {
       second = Math.max(second, sorted[1] || 0);
     }
     // headroom above the bars for each chart's note
-    return settings.cap && top > 2.5 * second ? Math.ceil(second * 1.35) : Math.max(1, top * 1.3);
+    return capped && top > 2.5 * second ? Math.ceil(second * 1.35) : Math.max(1, top * 1.3);
   });
   const [lo, hi] = result.range;
   result.inits.forEach((init, r) => {
@@ -170,21 +124,19 @@ function draw(result, settings) {
       showticklabels: (n - 1) % cols === 0, tickformat: "~s" };
     if (row === rows - 1) layout[`xaxis${n === 1 ? "" : n}`].title = { text: "activation value", font: { size: 11 }, standoff: 4 };
   }
-  const div = $("grid");
-  div.style.height = `${layout.height}px`;
-  Plotly.react(div, traces, layout, PLOTLY_CONFIG);
-  $("grid-title").textContent = result.activation === MAXOUT ? `maxout (${result.pieces} pieces) activations per layer`
+  el.grid.style.height = `${layout.height}px`;
+  Plotly.react(el.grid, traces, layout, PLOTLY_CONFIG);
+  el.title.textContent = result.activation === MAXOUT ? `maxout (${result.pieces} pieces) activations per layer`
     : `${result.activation.replace(/_/g, " ")} activations per layer`;
-  $("grid-look").textContent = result.activation === MAXOUT ? lookMaxout(result.pieces) : LOOK[result.activation] || LOOK_ANY;
-  $("grid-meta").textContent = `${result.samples.toLocaleString()} inputs × ${result.units} units = ${(result.samples * result.units).toLocaleString()} values per histogram · range ${fmtNum(lo)} … ${fmtNum(hi)}`;
-  drawTable(result);
+  el.look.textContent = result.activation === MAXOUT ? lookMaxout(result.pieces) : LOOK[result.activation] || LOOK_ANY;
+  el.meta.textContent = `${result.samples.toLocaleString()} inputs × ${result.units} units = ${(result.samples * result.units).toLocaleString()} values per histogram · range ${fmtNum(lo)} … ${fmtNum(hi)}`;
 }
 
-function drawTable(result) {
-  const head = $("stats").querySelector("thead");
+function drawTable(table, result) {
+  const head = table.querySelector("thead");
   head.replaceChildren(h("tr", {}, h("th", {}, "initialisation"), h("th", {}, "measure"),
     ...Array.from({ length: result.layers }, (_, i) => h("th", { class: "num" }, `layer ${i + 1}`))));
-  const body = $("stats").querySelector("tbody");
+  const body = table.querySelector("tbody");
   const rows = [];
   for (const init of result.inits) {
     const measures = [["mean", (l) => fmtNum(l.mean)], ["std", (l) => fmtNum(l.std)],
@@ -196,5 +148,3 @@ function drawTable(result) {
   }
   body.replaceChildren(...rows);
 }
-
-main();
