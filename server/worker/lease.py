@@ -84,3 +84,28 @@ class RunLease:
             except Exception:
                 pass
         return None
+
+
+class Heartbeat:
+    """A thread that calls `beat()` every `every` seconds until stopped (a context manager).
+
+    `beat` must not raise: a failed beat is the caller's to log, and the next one comes anyway.
+    """
+
+    def __init__(self, beat, every, name):
+        self._beat = beat
+        self._every = every
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join(self._every + 5)
+
+    def _loop(self):
+        while not self._done.wait(self._every):
+            self._beat()

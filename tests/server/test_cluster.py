@@ -149,7 +149,9 @@ def test_stop_from_another_node_reaches_the_worker_within_a_batch_and_the_line_m
     name, done = alice.wait_finished(first, timeout=10)
     stopped_after = time.monotonic() - asked
     assert name == "run:done" and done["summary"]["status"] == "stopped"
-    assert stopped_after < 3.0  # a batch of long_config takes milliseconds; the rest is the relay
+    # A batch of long_config takes milliseconds; the rest is two relays through Redis and nginx.
+    assert stopped_after < 5.0
+    print(f"stop from the other node: run:done after {stopped_after * 1000:.0f} ms")
     name, done = alice.wait_finished(waiting["run_id"], timeout=30)  # the freed worker took it
     assert name == "run:done" and done["summary"]["status"] == "done"
     assert alice.of("run:started", waiting["run_id"])
