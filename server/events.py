@@ -2,9 +2,10 @@
 
 Every handler answers through its ack and never raises: a bad payload gets
 `{error}` back instead of a silent disconnect. run:start {config, origin?} is
-checked in order: shape and size, the config (every field, the compute budget),
-the origin (server/origin.py), the start rate (per connection and per address,
-see security.StartRateLimiter), then the per-client queue limit and the database.
+checked in order: shape and size, the config (every field, the compute budget, the weights it
+would store: server/stored_weights.py), the origin (server/origin.py), the start rate (per
+connection and per address, see security.StartRateLimiter), then the per-client queue limit and
+the database.
 
 Registered on the app's own Socket.IO server by init_app(app).
 """
@@ -20,6 +21,7 @@ from nnengine.config import ConfigError, parse_config
 from .runs import ClientLimitError, is_run_id, new_run_id
 from .origin import OriginError, parse_origin
 from .store import StoreError
+from .stored_weights import weights_limit_errors
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ def on_start(*args):
     except Exception:  # a validator bug must not reach the client as a dropped ack
         log.exception("parse_config failed on %r", raw)
         return {"error": "the config could not be validated"}
+    too_large = weights_limit_errors(config, current_app.config["RUN_WEIGHTS_MAX_MB"])
+    if too_large:
+        return {"error": too_large[0]["message"], "errors": too_large}
     try:
         origin = parse_origin(data.get("origin"), run_config=current_app.extensions["store"].get_config)
     except OriginError as exc:
