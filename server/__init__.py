@@ -16,7 +16,7 @@ def create_app(test_config=None):
     """
     # Imported here, as in Flask's tutorial: a training process that imports server.runs
     # does not load the web side with it.
-    from . import events, fairness, interactive, labs, predict, probe, routes, runs, security, sockets, store
+    from . import events, fairness, interactive, labs, predict, probe, retention, routes, runs, security, sockets, store
     from .settings import Settings
 
     settings = Settings.load(test_config)
@@ -29,6 +29,7 @@ def create_app(test_config=None):
     sockets.init_app(app)      # this app's Socket.IO server: app.extensions["socketio"]
     runs.init_app(app)         # the run manager, emitting through it: app.extensions["runs"]
     fairness.init_app(app)     # start rates and queue places per address (memory, or Redis)
+    retention.init_app(app)    # finished runs older than RETENTION_DAYS deleted, at start and daily
     events.init_app(app)       # run:start, run:stop, run:watch
     labs.init_app(app)         # /labs pages, /api/labs, search:*
     predict.init_app(app)      # POST /api/predict and its model cache

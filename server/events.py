@@ -2,7 +2,8 @@
 
 Every handler answers through its ack and never raises: a bad payload gets
 `{error}` back instead of a silent disconnect. run:start {config, origin?} is
-checked in order: shape and size, the config (every field, the compute budget),
+checked in order: shape and size, the config (every field, the compute budget, the weights it
+would store: server/stored_weights.py),
 the origin (server/origin.py), the queue limit per address and the start rate (per connection
 and per address; both server/fairness.py), then the per-connection queue limit and the
 database. A refused start holds no place in the queue and costs no start.
@@ -21,6 +22,7 @@ from nnengine.config import ConfigError, parse_config
 from .runs import ClientLimitError, is_run_id, new_run_id
 from .origin import OriginError, parse_origin
 from .store import StoreError
+from .stored_weights import weights_limit_errors
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,9 @@ def on_start(*args):
     except Exception:  # a validator bug must not reach the client as a dropped ack
         log.exception("parse_config failed on %r", raw)
         return {"error": "the config could not be validated"}
+    too_large = weights_limit_errors(config, current_app.config["RUN_WEIGHTS_MAX_MB"])
+    if too_large:
+        return {"error": too_large[0]["message"], "errors": too_large}
     try:
         origin = parse_origin(data.get("origin"), run_config=current_app.extensions["store"].get_config)
     except OriginError as exc:

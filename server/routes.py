@@ -18,6 +18,7 @@ from .runs import is_run_id
 from .origin import LAB_TITLES
 from .run_query import QueryError, parse_list_args
 from .store import StoreError
+from .stored_weights import weights_limit_errors
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ def validate():
         config = parse_config(raw)
     except ConfigError as exc:
         return jsonify(error=str(exc), errors=exc.errors), 400
+    too_large = weights_limit_errors(config, current_app.config["RUN_WEIGHTS_MAX_MB"])
+    if too_large:  # as run:start would refuse it
+        return jsonify(error=too_large[0]["message"], errors=too_large), 400
     return jsonify(ok=True, config=config.to_dict())
 
 

@@ -77,6 +77,16 @@ def number(low, unit=""):
     return parse
 
 
+def megabytes_or_off(value):
+    """A number of megabytes >= 0.1, or "off" (0.0: no cap)."""
+    if isinstance(value, str) and value.strip().lower() == "off":
+        return 0.0
+    try:
+        return number(0.1, " of megabytes")(value)
+    except ValueError:
+        raise ValueError(f"must be a number of megabytes >= 0.1, or off, got {value!r}") from None
+
+
 def switch(value):
     if isinstance(value, bool):
         return value
@@ -210,8 +220,13 @@ class Settings:
     limits_storage: str | None = _setting(limits_storage, env="PLAYGROUND_LIMITS_STORAGE", omit_none=True)
     # Reverse proxies in front of the app whose X-Forwarded-For is believed.
     trusted_proxies: int = _setting(whole(0), 0, env="PLAYGROUND_TRUSTED_PROXIES")
-    # Cap on the run database's size (None: no cap but the disk's).
-    database_max_mb: float | None = _setting(number(0.1, " of megabytes"), env="PLAYGROUND_DATABASE_MAX_MB")
+    # Cap on the run database's size; None: the store's default (2000 MB for an SQLite file, none
+    # on PostgreSQL); "off": no cap but the disk's.
+    database_max_mb: float | None = _setting(megabytes_or_off, env="PLAYGROUND_DATABASE_MAX_MB")
+    # Finished runs older than this many days are deleted, at start and daily (None: kept).
+    retention_days: float | None = _setting(number(0.001, " of days"), env="PLAYGROUND_RETENTION_DAYS")
+    # The weights one run may store (server/stored_weights.py), checked at run:start.
+    run_weights_max_mb: float = _setting(number(0.1, " of megabytes"), 64.0, env="PLAYGROUND_RUN_WEIGHTS_MAX_MB")
     # Off: GET /api/runs refuses to list runs, so that run ids stay secret.
     list_runs: bool = _setting(switch, True, env="PLAYGROUND_LIST_RUNS")
     # Base path (no extension) of the digit model POST /api/predict uses by default.

@@ -37,6 +37,7 @@ class RunManager:
         # past the limit nor become active between delete's check and its delete.
         self._lock = threading.Lock()
         self._closed = False
+        self._on_shutdown = []  # what else stops with the runs (the app's retention, say)
 
     @property
     def isolation(self):
@@ -112,9 +113,15 @@ class RunManager:
                 return "active"
             return self.store.delete_run(run_id)
 
+    def on_shutdown(self, stop):
+        """Call `stop()` when the manager shuts down (after its runs have ended)."""
+        self._on_shutdown.append(stop)
+
     def shutdown(self, wait=True):
         """Stop taking runs; the backend ends what it holds (locally: queued runs end as
         'stopped', running ones stop within a batch)."""
         with self._lock:
             self._closed = True
         self.backend.shutdown(wait=wait)
+        for stop in self._on_shutdown:
+            stop()

@@ -273,6 +273,26 @@ class Store:
         self._backend.forget_size()
         return "deleted"
 
+    def delete_finished_before(self, cutoff, batch=100):
+        """Delete the runs that finished before `cutoff` (time.time(); a run without a finish time by
+        when it was created), with their metrics and weights; never a queued or running one.
+        Returns how many. A transaction per `batch` runs, so that a large purge never holds the
+        write lock for long."""
+        ended = func.coalesce(runs.c.finished_at, runs.c.created_at)
+        deleted = 0
+        while True:
+            with self._transaction() as conn:
+                ids = conn.execute(select(runs.c.run_id).where(runs.c.status.not_in(ACTIVE_STATUSES),
+                                                               ended < float(cutoff)).limit(batch)).scalars().all()
+                if not ids:
+                    break
+                conn.execute(delete(metrics).where(metrics.c.run_id.in_(ids)))
+                conn.execute(delete(weights).where(weights.c.run_id.in_(ids)))
+                deleted += conn.execute(delete(runs).where(runs.c.run_id.in_(ids),
+                                                           runs.c.status.not_in(ACTIVE_STATUSES))).rowcount
+            self._backend.forget_size()
+        return deleted
+
     def mark_interrupted(self, run_ids=None, message=INTERRUPTED):
         """Mark runs still queued or running as interrupted: every one (a previous process left
         them), or those of `run_ids`. Returns how many changed; a run that has ended meanwhile is

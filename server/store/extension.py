@@ -2,11 +2,16 @@
 
 import logging
 
-from .backends import ensure_folder
+from .backends import ensure_folder, is_url
 from .core import Store
 from .errors import StoreError
 
 log = logging.getLogger(__name__)
+
+# An SQLite file's cap unless DATABASE_MAX_MB says otherwise: room for about 10,000 runs of the
+# book's experiments (150 KB of weights each) or 30 of the largest allowed (64 MB), well before
+# a small disk fills up (reads go on then, but no run is stored).
+DEFAULT_SQLITE_MAX_MB = 2000.0
 
 
 def init_app(app):
@@ -16,7 +21,9 @@ def init_app(app):
     database = str(app.config["DATABASE"])
     ensure_folder(database)
     max_mb = app.config["DATABASE_MAX_MB"]
-    store = Store(database, max_bytes=None if max_mb is None else int(max_mb * 1024 * 1024))
+    if max_mb is None and not is_url(database):
+        max_mb = DEFAULT_SQLITE_MAX_MB
+    store = Store(database, max_bytes=int(max_mb * 1024 * 1024) if max_mb else None)  # 0: "off"
     try:
         store.init_schema()
         # On one machine a run left queued or running whose lease lapsed (or whose server process is

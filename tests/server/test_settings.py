@@ -127,7 +127,7 @@ BAD_SETTINGS = [
     ("RUN_ISOLATION", "fork"), ("MAX_QUEUED_PER_CLIENT", 0), ("MAX_CONTENT_LENGTH", 0),
     ("PRIORITY_PATHS", ["api/predict"]), ("PRIORITY_MAX_PAUSE_S", -1), ("PREDICT_MAX_IN_FLIGHT", 0),
     ("PREDICT_WAIT_S", "soon"), ("TRAINING_NICE", 40), ("LAB_SEARCH_WORKERS", 0), ("PREDICT_CACHE_SIZE", 2.5),
-    ("BROKER_URL", "amqp://guest@h"),
+    ("BROKER_URL", "amqp://guest@h"), ("RETENTION_DAYS", "weekly"), ("RUN_WEIGHTS_MAX_MB", 0),
 ]
 
 
