@@ -23,7 +23,7 @@ function main() {
   const { settings, error } = readSettings(DEFAULTS);
   if (error) showNotice(`The settings in this link could not be read (${error}).`, "warning");
   if (lab.dataset.runId) settings.run = lab.dataset.runId;          // /labs/probe/<run_id>
-  const labels = { default: "the default model" };
+  const labels = { default: "The default model" };
   const label = (id) => labels[id] || `run ${id}`;
 
   const dreams = dreamsPanel({ rows: $("dream-rows"), chart: $("dream-chart"), settingsLine: $("dream-settings"), onError: showNotice });
@@ -74,7 +74,7 @@ function main() {
   listRuns({ status: "done,stopped", limit: 200 }).then(({ runs }) => {
     const usable = runs.filter((r) => WITH_WEIGHTS.has(r.status));
     for (const r of usable) labels[r.run_id] = r.config && r.config.name ? r.config.name : `run ${r.run_id.slice(0, 8)}`;
-    const options = () => [h("option", { value: "default" }, "the default model"),
+    const options = () => [h("option", { value: "default" }, "The default model"),
       ...usable.map((r) => h("option", { value: r.run_id }, `${labels[r.run_id]} · ${when(r.finished_at || r.created_at)} · ${describeConfig(r.config)}`))];
     select.replaceChildren(...options());
     compare.replaceChildren(h("option", { value: "" }, "nothing"), ...options());
@@ -98,10 +98,12 @@ function main() {
       return;
     }
     const what = info.config ? describeConfig(info.config) : info.about;
-    $("subject-line").replaceChildren(h("strong", {}, info.model === "default" ? "The default model" : label(info.model)), " · ", what,
-      ` · test accuracy ${pct(info.accuracy)} on ${info.test_images} images it never trained on`,
-      info.model !== "default" ? h("span", {}, " · ", h("a", { href: `/runs/${encodeURIComponent(info.model)}` }, "its run"), " · ",
-        h("a", { href: `/labs/inside/${encodeURIComponent(info.model)}` }, "look inside")) : null);
+    const line = [h("strong", {}, label(info.model)), " · ", what, ` · test accuracy ${pct(info.accuracy)} on ${info.test_images} images it never trained on`];
+    if (info.model !== "default") {
+      line.push(" · ", h("a", { href: `/runs/${encodeURIComponent(info.model)}` }, "its run"), " · ",
+        h("a", { href: `/labs/inside/${encodeURIComponent(info.model)}` }, "look inside"));
+    }
+    $("subject-line").replaceChildren(...line);
     for (const source of Object.values(sources)) source.setExamples(examples);
     surgery.setLayers(info.layers, info.accuracy);
     dream();
