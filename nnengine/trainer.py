@@ -1,4 +1,16 @@
-"""Mini-batch training with per-epoch evaluation, a stop flag and divergence handling."""
+"""Mini-batch training with per-epoch evaluation, a stop flag and divergence handling.
+
+A run diverges when its training loss stops being a number (NaN or infinity, in a batch or in an
+epoch's evaluation), or when it explodes while staying finite: when the training loss of an epoch's
+evaluation exceeds ``DIVERGENCE_FACTOR`` times the starting one (epoch 0's), or ``DIVERGENCE_FACTOR``
+if that was below 1 -- ``train_loss(e) > 100 * max(train_loss(0), 1)``. A run that learns lowers
+that loss (overfitting raises the test loss, not this one); an exploding one passes the limit
+within an epoch or two (SGD at lr 1e6 reached 1e31 from 2.4 in one epoch, Adamax with beta2 = 0
+3.7e7), long before its numbers overflow. Of 70 runs (ten optimizers at learning rates 0.01 to 100,
+a 784-50-50-10 net on 200 samples, 15 epochs), every one that ended above a training accuracy of
+0.35 stayed under 45 times its starting loss, and every one that passed 100 times ended at 0.34 or
+less, most at chance.
+"""
 from __future__ import annotations
 
 import inspect
@@ -18,6 +30,13 @@ from .network import Network
 from .optimizers import OPTIMIZERS, get_optimizer
 
 EpochCallback = Callable[[dict], None]
+
+DIVERGENCE_FACTOR = 100.0  # see the module's docstring
+
+
+def divergence_limit(starting_loss: float) -> float:
+    """The training loss past which a run that started at ``starting_loss`` has diverged."""
+    return DIVERGENCE_FACTOR * max(starting_loss, 1.0)
 
 
 @dataclass
@@ -100,7 +119,11 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
     start = time.perf_counter()
     result = TrainResult(status="done", network=network)
 
-    def report(epoch: int, results) -> bool:
+    limit = math.inf  # set by epoch 0's record
+
+    def report(epoch: int, results) -> str | None:
+        """Report an epoch's record; returns why the run diverged, or None."""
+        nonlocal limit
         record = {"epoch": epoch}
         (train_loss, train_acc), (test_loss, test_acc), (val_loss, val_acc) = results
         record["train_loss"], record["train_acc"] = train_loss, train_acc
@@ -108,12 +131,19 @@ def train(config: Config, *, data: Splits | None = None, on_epoch: EpochCallback
         if has_val:
             record["val_loss"], record["val_acc"] = val_loss, val_acc
         record["elapsed_s"] = time.perf_counter() - start
-        finite = math.isfinite(record["train_loss"])
+        loss = record["train_loss"]
         # JSON has no NaN/Infinity: an empty test set or a diverged loss is reported as null.
         record = {k: (v if isinstance(v, int) or math.isfinite(v) else None) for k, v in record.items()}
         result.records.append(record)
         on_epoch(record)
-        return finite
+        if not math.isfinite(loss):
+            return f"the training loss became non-finite after epoch {epoch}; try a smaller learning rate"
+        if epoch == 0:
+            limit = divergence_limit(loss)
+        elif loss > limit:
+            return (f"the training loss exploded to {loss:.3g} after epoch {epoch}, over {DIVERGENCE_FACTOR:g} times"
+                    f" its starting {result.records[0]['train_loss']:.3g}; try a smaller learning rate")
+        return None
 
     pipeline = _Pipeline(evaluations, report)
     n = len(x_train)
@@ -196,9 +226,9 @@ class _Pipeline:
     on copies, when the evaluation has several workers; else right away); ``poll()`` reports a finished evaluation
     between batches; ``finish()`` waits for and reports the pending one.  So each record is the
     evaluation of exactly the weights at the end of its epoch, and the records, the stop points and the
-    returned network are those of evaluating in between epochs: when a record shows a non-finite
-    training loss (``poll`` / ``finish`` return False, ``message`` says why), the network is put back
-    to that epoch's state, as if the next epoch had never started.
+    returned network are those of evaluating in between epochs: when a record shows that the run
+    diverged (``report`` says why; ``poll`` / ``finish`` return False, ``message`` is that reason), the
+    network is put back to that epoch's state, as if the next epoch had never started.
     """
 
     def __init__(self, evaluations: _Evaluations, report):
@@ -219,11 +249,11 @@ class _Pipeline:
         if self.pending is None:
             return True
         (epoch, evaluate, wait), self.pending = self.pending, None
-        if self.report(epoch, wait()):
+        diverged = self.report(epoch, wait())
+        if diverged is None:
             return True
         evaluate.restore()
-        self.message = (f"the training loss became non-finite after epoch {epoch}; "
-                        f"try a smaller learning rate")
+        self.message = diverged
         return False
 
 

@@ -7,6 +7,7 @@ or a Celery worker), behind one small interface (backend.py).
     outcome.py    a finished training's status, summary and weights, serialised
     child.py      the child entry point: one run in a process of its own
     context.py    the multiprocessing context training processes start from
+    saving.py     what one run stores, and the account of what is missing when not all of it could be
     recording.py  a run's life in the store and on its room (the same wherever it trains)
     backend.py    the backend interface, Run, ClientLimitError
     local.py      the local backend: this machine's bounded pool and visible queue

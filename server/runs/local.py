@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from nnengine import trainer
 
 from ..budget import CoreBudget
+from ..periodic import Periodic
+from ..store import LEASE_RENEW_S, new_owner
 from .child import train_in_child, warm_child
 from .context import multiprocessing_context
 from .gate import PriorityGate
@@ -56,6 +58,10 @@ class LocalBackend:
         self._running = {}  # run_id -> Run
         self._closed = False
         self.warmed_up = threading.Event()  # set once the forkserver has started a child
+        # This process's runs stay alive in the store while it renews their leases; runs of other
+        # processes whose lease lapsed are marked interrupted (server/store/leases.py).
+        self.lease_owner = new_owner()
+        self._leases = Periodic(LEASE_RENEW_S, self._keep_leases, name="run-leases").start()
         if self._mp is not None and self._mp.get_start_method() == "forkserver":
             threading.Thread(target=self._warm_up, name="run-warm-up", daemon=True).start()
 
@@ -115,6 +121,13 @@ class LocalBackend:
         for run in queued:
             self.recorder.finish_unstarted(run, "the server was shut down before this run started")
         self._executor.shutdown(wait=wait)
+        self._leases.stop()
+
+    def _keep_leases(self):
+        with self._lock:
+            active = [run.run_id for run in self._queue] + list(self._running)
+        self.recorder.store.renew_leases(self.lease_owner, active)
+        self.recorder.store.expire_leases()
 
     # -- queue bookkeeping (callers hold self._lock) ---------------------------
 

@@ -80,7 +80,8 @@ class RunManager:
                     f"you already have {self.max_queued_per_client} runs queued or running;"
                     " stop one or wait for it to finish"
                 )
-            self.store.create_run(run_id, config.to_dict(), origin=origin)
+            self.store.create_run(run_id, config.to_dict(), origin=origin,
+                                  lease_owner=getattr(self.backend, "lease_owner", None))
             try:
                 self.backend.submit(run)
             except RuntimeError as exc:

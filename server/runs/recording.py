@@ -8,6 +8,7 @@ import logging
 
 from ..store import StoreError, to_json_safe
 from .child import ChildFailed
+from .saving import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +31,17 @@ class RunRecorder:
 
     def _record(self, run, train, store):
         run_id = run.run_id
+        saved = RunRecord(store, run_id, abandoned=run.is_abandoned)
 
         def on_started():
-            self.write(run, store.set_status, run_id, "running")
+            saved.started()
             self.send(run, "run:started", {"run_id": run_id})
 
         def on_epochs(records):
             # Stored before they are sent: a watcher who joins meanwhile may see an epoch
             # twice (run:watch), never miss one.
             records = [to_json_safe(dict(record)) for record in records]
-            self.write(run, store.append_metrics, run_id, records)
+            saved.epochs(records)
             for record in records:
                 self.send(run, "run:epoch", {"run_id": run_id, **record})
 
@@ -52,31 +54,14 @@ class RunRecorder:
                 log.exception("run %s failed in the engine", run_id)
             else:
                 log.error("run %s failed: %s", run_id, error)
-            self.write(run, store.finish_run, run_id, "error", None, None, message=error)
+            saved.finish("error", None, None, message=error)
             return "run:error", {"run_id": run_id, "error": error}
 
-        if not self.write(run, store.finish_run, run_id, outcome.status, outcome.summary,
-                          outcome.weights, message=outcome.message or None):
-            self._finish_without_weights(run, outcome, store)
-        if run.storage_error is not None:
-            # The charts were streamed, but the permalink will not hold them.
-            return "run:error", {
-                "run_id": run_id,
-                "error": f"the run finished ({outcome.status}) but could not be saved: {run.storage_error}",
-                "summary": outcome.summary,
-            }
+        unsaved = saved.finish(outcome.status, outcome.summary, outcome.weights, message=outcome.message or None)
+        if unsaved is not None:
+            # The charts were streamed, but the permalink holds only what the error says.
+            return "run:error", {"run_id": run_id, "error": unsaved, "summary": outcome.summary}
         return "run:done", {"run_id": run_id, "summary": outcome.summary}
-
-    def _finish_without_weights(self, run, outcome, store):
-        """The full record could not be written (a full disk, most likely): record what
-        fits, so that the permalink says how the run ended instead of 'running'."""
-        note = f"not fully saved: {run.storage_error}"
-        message = f"{outcome.message}; {note}" if outcome.message else note
-        if outcome.weights is not None and self.write(
-                run, store.finish_run, run.run_id, outcome.status, outcome.summary, None,
-                message=message):
-            return
-        self.write(run, store.set_status, run.run_id, outcome.status, message)
 
     def finish_unstarted(self, run, message):
         """A queued run that will never train: stored and announced as stopped."""

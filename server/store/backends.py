@@ -9,19 +9,22 @@ size cap, and how a driver's error becomes a StoreError.
 
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import sqlite3
 import threading
 import time
+import urllib.parse
 import weakref
 
-from sqlalchemy import create_engine, event, exc as sa_exc, func, select, text
+from sqlalchemy import Double, cast, create_engine, event, exc as sa_exc, func, literal, select, text
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 
+from ..run_query import search_text
 from . import errors
 from .errors import StoreError
 from .schema import runs
@@ -92,6 +95,14 @@ class SQLite:
     for opening the file; a run's worker holds one for the whole run (`holds_sessions`): opening and
     closing one per write cost 1.0-1.4 ms of CPU per epoch stored (the last close of a WAL database also
     checkpoints it), against 0.2-0.3 ms on a held connection, on the cores the training needs.
+
+    Reads go on where writes cannot (`reader()`): a WAL database is opened for reading through its
+    -shm file, which a full disk cannot grow and a read-only mount cannot create, so a read that fails
+    for either is made again on a read-only connection: ``mode=ro`` (which reads through the -shm and
+    -wal files if they are there), else, if the WAL holds nothing (the file then holds every committed
+    write), ``immutable=1``, which needs neither. A database of an older schema that could not be
+    upgraded (read-only, or no room to rebuild it) is read through temporary views of the current
+    tables over its own (`legacy`, see _legacy_views); writes to it are refused.
     """
 
     name = "sqlite"
@@ -111,9 +122,51 @@ class SQLite:
         self.engine = create_engine("sqlite+pysqlite://", creator=connect, poolclass=QueuePool,
                                     pool_size=POOL_SIZE, max_overflow=-1)
         self._compiled = {}  # statement -> (SQL, names of its parameters in order)
+        self.legacy = None  # the schema version of a database that could not be upgraded
+        self._reader = None
+        self._reader_lock = threading.Lock()
         event.listen(self.engine, "connect", self._on_connect)
         event.listen(self.engine, "begin", _begin)
         _forget_connections_in_forked_children(self.engine)
+
+    def set_legacy(self, version):
+        """The database stays at schema `version` (None: it was upgraded): reads go to reader(),
+        whose connections read it through views of the current tables (never the engine's, which
+        upgrade it)."""
+        self.legacy = version
+
+    def can_read_instead(self, error):
+        """Whether a read that failed with StoreError `error` may be made on `reader()`."""
+        return error.reason in (errors.DISK_FULL, errors.READ_ONLY, errors.UNAVAILABLE)
+
+    def reader(self):
+        """An engine of read-only connections (see the class), opened per read (NullPool): each read
+        sees what was committed when it began, an immutable one what the last checkpoint wrote."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = create_engine("sqlite+pysqlite://", creator=self._open_read_only,
+                                             poolclass=NullPool)
+                event.listen(self._reader, "connect", self._on_connect_read_only)
+                event.listen(self._reader, "begin", _begin)
+            return self._reader
+
+    def _open_read_only(self):
+        target = urllib.parse.quote(os.path.abspath(self.file))
+        conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                               check_same_thread=False)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the -shm, if it must
+            return conn
+        except sqlite3.Error:
+            conn.close()
+            if _wal_holds_data(self.file):
+                raise  # the committed writes still in the WAL cannot be read without the -shm
+        return sqlite3.connect(f"file:{target}?immutable=1", uri=True, check_same_thread=False)
+
+    def _on_connect_read_only(self, dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA temp_store = MEMORY")  # the views, off the full disk
+        _legacy_views(dbapi_connection)
 
     def _on_connect(self, dbapi_connection, _record):
         # The transactions are ours (see _begin), not the sqlite3 module's implicit ones, which
@@ -140,6 +193,10 @@ class SQLite:
             compiled = self._compiled[statement] = (str(done), tuple(done.positiontup))
         sql, names = compiled
         conn.connection.driver_connection.executemany(sql, [tuple(row[name] for name in names) for row in rows])
+
+    def clock(self):
+        """Now, as the leases count time (time.time()): one machine's clock for every process."""
+        return literal(time.time(), Double)
 
     def next_seq(self):
         """The seq of a run being inserted: SQLite has one writer at a time, so the largest plus one
@@ -202,6 +259,44 @@ class SQLite:
                 raw.close()
 
 
+def _wal_holds_data(path):
+    """Whether the WAL of the database `path` may hold committed writes not yet in the file."""
+    try:
+        return os.path.getsize(f"{path}-wal") > 0
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
+def _legacy_views(dbapi_connection):
+    """On a connection to a database of an older schema, temporary views named as the current
+    tables, over the old ones (temp names come before main ones): the columns the old table lacks
+    are NULL, or what the upgrade would have computed (seq from the rowid, the search words from the
+    config), and schema 0's weights column becomes the weights table. Nothing if the schema is current.
+    """
+    have = {row[1] for row in dbapi_connection.execute("PRAGMA main.table_info(runs)")}
+    tables = {row[0] for row in dbapi_connection.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+    wanted = [c.name for c in runs.columns]
+    if not have or (set(wanted) <= have and "weights" in tables):
+        return
+    dbapi_connection.create_function("playground_search_text", 2, _search_text_of, deterministic=True)
+    derived = {"seq": "rowid", "search_text": "playground_search_text(run_id, config)"}
+    columns = ", ".join(name if name in have else f"{derived.get(name, 'NULL')} AS {name}" for name in wanted)
+    dbapi_connection.execute(f"CREATE TEMP VIEW IF NOT EXISTS runs AS SELECT {columns} FROM main.runs")
+    if "weights" not in tables and "weights" in have:
+        dbapi_connection.execute("CREATE TEMP VIEW IF NOT EXISTS weights AS SELECT run_id, weights AS npz"
+                                 " FROM main.runs WHERE weights IS NOT NULL")
+
+
+def _search_text_of(run_id, config):
+    try:
+        config = json.loads(config)
+    except (TypeError, ValueError):
+        config = None
+    return search_text(run_id, config, None)
+
+
 def _upsert(dialect_insert, table, keys):
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET every other column (SQLite 3.24+ and PostgreSQL
     write it alike; each dialect's insert() renders it)."""
@@ -236,6 +331,7 @@ class PostgreSQL:
 
     name = "postgresql"
     holds_sessions = False
+    legacy = None  # PostgreSQL upgrades in one transaction, or not at all (and then fails clearly)
 
     def __init__(self, value, max_bytes):
         url = make_url(value).set(drivername="postgresql+psycopg")
@@ -265,6 +361,11 @@ class PostgreSQL:
     def execute_many(self, conn, statement, rows):
         conn.execute(statement, rows)
 
+    def clock(self):
+        """Now, as the leases count time: the server's clock, which every machine shares (theirs may
+        disagree by more than a lease)."""
+        return cast(func.extract("epoch", func.clock_timestamp()), Double)
+
     def next_seq(self):
         return None  # an identity column
 
@@ -284,6 +385,12 @@ class PostgreSQL:
 
     def check_room(self, conn, adding):
         self._room.check(conn, adding)
+
+    def can_read_instead(self, error):
+        return False  # a read-only or full PostgreSQL server still serves reads
+
+    def set_legacy(self, version):
+        pass
 
     def forget_size(self):
         self._room.forget()

@@ -19,11 +19,12 @@ def init_app(app):
     store = Store(database, max_bytes=None if max_mb is None else int(max_mb * 1024 * 1024))
     try:
         store.init_schema()
-        # On one machine a run left queued or running belongs to a previous process; in a cluster
+        # On one machine a run left queued or running whose lease lapsed (or whose server process is
+        # gone) belongs to a stopped process, not to another server on the same file; in a cluster
         # it may be training on a worker now (the reaper finds those whose worker died).
-        count = 0 if app.config.get("BROKER_URL") else store.mark_interrupted()
+        count = 0 if app.config.get("BROKER_URL") else len(store.expire_leases())
         if count:
-            log.info("marked %d unfinished runs of a previous process as interrupted", count)
+            log.info("marked %d unfinished runs of a stopped process as interrupted", count)
     except StoreError as exc:
         log.error("database %s is not writable or not usable: %s", store.location, exc)
     app.extensions["store"] = store

@@ -5,7 +5,8 @@ search words and moved the weights into a table of their own (SQLite's PRAGMA us
 3 gave every run a `seq`, the tie-break of the newest-first order that both databases index (SQLite's
 rowid was that before; PostgreSQL has none), and records the version in `schema_version`, a row per
 version applied. SQLite also keeps PRAGMA user_version at the version, so that a server of schema 2
-still opens the file.
+still opens the file. 4 added each run's lease (`lease_owner`, `lease_expires`: see core.Store's
+leases), columns that servers of schema 3 leave alone.
 """
 
 import json
@@ -17,7 +18,7 @@ from sqlalchemy.schema import CreateTable
 
 from ..run_query import search_text
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -43,6 +44,10 @@ runs = Table(
     Column("search_text", Text, nullable=False, server_default=""),
     # An identity in PostgreSQL; SQLite's inserts compute it (see backends.SQLite.next_seq).
     Column("seq", BigInteger, Identity(), nullable=False),
+    # Who keeps a queued or running run alive, and until when (time.time() of the database's clock):
+    # an active run whose lease lapsed has lost its process (see Store.expire_leases).
+    Column("lease_owner", Text),
+    Column("lease_expires", Double),
 )
 metrics = Table(
     "metrics", metadata,
@@ -75,6 +80,7 @@ for _name, _column in (("runs_batch", runs.c.origin_batch), ("runs_source", runs
 V1_COLUMNS = ("run_id", "config", "status", "created_at", "started_at", "finished_at", "numpy_version",
               "summary", "message")
 V2_COLUMNS = V1_COLUMNS + ("origin", "origin_kind", "origin_lab", "origin_batch", "origin_source", "search_text")
+LEASE_COLUMNS = ("lease_owner", "lease_expires")  # schema 4
 
 
 def stored_version(conn):
@@ -98,10 +104,20 @@ def upgrade(conn):
         if "seq" not in columns:
             _rebuild_sqlite_runs(conn, columns)
     metadata.create_all(conn)
+    _add_missing_columns(conn, runs, LEASE_COLUMNS)
     conn.execute(insert(schema_version).values(version=SCHEMA_VERSION, applied_at=time.time()))
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return True
+
+
+def _add_missing_columns(conn, table, names):
+    """Schema 3 -> 4: columns added to an existing table (nullable, so its rows need nothing)."""
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
 
 
 def _rebuild_sqlite_runs(conn, columns):

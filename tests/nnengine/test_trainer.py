@@ -6,7 +6,7 @@ import pytest
 
 from nnengine.config import parse_config
 from nnengine.data import Splits
-from nnengine.trainer import train
+from nnengine.trainer import DIVERGENCE_FACTOR, divergence_limit, train
 
 RECORD_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "elapsed_s"}
 
@@ -103,6 +103,37 @@ def test_divergence_ends_the_run_without_an_exception():
     assert summary["event"] == "diverged" and summary["message"]
     for record in result.records:  # JSON-safe: no NaN or infinity anywhere
         assert all(v is None or math.isfinite(v) for v in record.values())
+
+
+def exploding(optimizer, epochs):
+    """Runs whose training loss explodes while staying finite for their first epochs."""
+    return parse_config({"seed": 0, "data": {"train_size": 300, "test_size": 100},
+                         "optimizer": optimizer, "training": {"epochs": epochs}})
+
+
+@pytest.mark.parametrize("optimizer", [{"name": "sgd", "lr": 1e6}, {"name": "adamax", "lr": 0.01, "beta2": 0.0}])
+def test_a_loss_that_explodes_while_finite_ends_the_run_as_diverged(optimizer):
+    result = train(exploding(optimizer, epochs=3))
+    assert result.status == "diverged"
+    start, last = result.records[0]["train_loss"], result.records[-1]["train_loss"]
+    assert [r["epoch"] for r in result.records] == [0, 1]  # it ends at the first epoch past the limit
+    assert math.isfinite(last) and last > divergence_limit(start) == DIVERGENCE_FACTOR * start
+    assert result.message == (f"the training loss exploded to {last:.3g} after epoch 1, over 100 times its"
+                              f" starting {start:.3g}; try a smaller learning rate")
+    assert result.summary()["status"] == "diverged" and result.summary()["message"] == result.message
+
+
+def test_the_divergence_limit_is_a_hundred_times_the_starting_loss_or_a_hundred():
+    assert divergence_limit(2.3) == pytest.approx(230) and divergence_limit(1000.0) == 100_000
+    assert divergence_limit(0.05) == 100  # a small starting loss (squared error) may still rise to 1
+
+
+def test_a_loss_that_rises_but_stays_under_the_limit_trains_to_the_end():
+    # Adam at a high rate: the training loss goes up to four times its start, then learns.
+    result = train(exploding({"name": "adam", "lr": 0.1}, epochs=6))
+    losses = [r["train_loss"] for r in result.records]
+    assert max(losses[1:]) > losses[0] and max(losses) < divergence_limit(losses[0])
+    assert result.status == "done" and len(result.records) == 7
 
 
 def test_empty_test_set_reports_null():

@@ -179,10 +179,16 @@ def test_a_diverged_run_reports_its_message_and_keeps_no_weights(make_manager, r
 
 
 class FailingStore(Store):
-    """A database that fills up once the run is under way."""
+    """A database that fills up once the run is under way: no new epoch rows fit any more (an
+    update of the run's own row still does)."""
 
     def append_metrics(self, run_id, records):
         raise StoreError("the disk is full", "disk_full")
+
+    def finish_run(self, run_id, status, summary, weights_npz_bytes=None, message=None, records=()):
+        if records:
+            raise StoreError("the disk is full", "disk_full")
+        return super().finish_run(run_id, status, summary, weights_npz_bytes, message)
 
 
 def test_a_database_failure_mid_run_is_reported_not_fatal(make_manager, recorder, tmp_path):
@@ -195,6 +201,11 @@ def test_a_database_failure_mid_run_is_reported_not_fatal(make_manager, recorder
     name, error = recorder.wait_finished(first)
     assert name == "run:error"
     assert "could not be saved" in error["error"] and "disk is full" in error["error"]
+    assert error["error"].endswith("(missing: epochs 0-3)")
+    # What is stored says the same: finished, without its epochs.
+    stored = store.get_run(first)
+    assert stored["status"] == "done" and stored["metrics"] == []
+    assert stored["message"] == "not fully saved: the disk is full (missing: epochs 0-3)"
     # The epochs were still streamed, and the worker lives on for the next run.
     assert len(recorder.of(first, "run:epoch")) == 4
     assert recorder.wait_finished(second)[0] == "run:error"

@@ -14,7 +14,7 @@ import pytest
 from nnengine.config import parse_config
 from server.runs import RunManager
 from server.store import Store
-from tests.support.configs import diverging_config, long_config, tiny_config
+from tests.support.configs import diverging_config, exploding_config, long_config, tiny_config
 from tests.support.runs import wait_status
 from tests.support.sockets import SocketUser, socket_client
 
@@ -44,6 +44,20 @@ def test_a_diverging_run_ends_as_diverged_over_the_socket(user, client):
     # Streamed and stored records are plain JSON: no NaN or Infinity tokens.
     assert b"NaN" not in client.get(f"/api/runs/{run_id}").data
     assert client.get(f"/api/runs/{run_id}/weights.npz").status_code == 404  # NaN weights are not kept
+
+
+def test_a_loss_that_explodes_while_finite_ends_as_diverged_over_the_socket(user, client):
+    run_id = user.start(exploding_config())["run_id"]
+    name, done = user.wait_finished(run_id)
+    assert name == "run:done"
+    summary = done["summary"]
+    assert summary["status"] == "diverged" and summary["epochs_completed"] == 1
+    assert summary["message"].startswith("the training loss exploded to ")
+    assert "over 100 times its starting" in summary["message"] and "learning rate" in summary["message"]
+    stored = client.get(f"/api/runs/{run_id}").get_json()
+    assert stored["status"] == "diverged" and stored["message"] == summary["message"]
+    assert [m["epoch"] for m in stored["metrics"]] == [0, 1]
+    assert client.get(f"/api/runs/{run_id}/weights.npz").status_code == 404
 
 
 def test_an_engine_exception_ends_that_run_only(new_user, monkeypatch):

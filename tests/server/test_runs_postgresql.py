@@ -102,7 +102,8 @@ def test_a_run_whose_database_goes_away_mid_run_tells_its_client(postgres, pg_ap
     finally:
         postgres.start()
     assert name == "run:error"
-    assert payload["error"] == "the run finished (done) but could not be saved: the database server is not reachable"
+    assert payload["error"] == ("the run finished (done) but could not be saved: the database server is not reachable"
+                                " (missing: its weights and how it ended)")
     # The epoch stored before the server went stays; the run is not recorded as finished and whole.
     stored = pg_app.test_client().get(f"/api/runs/{run_id}").get_json()
     assert [m["epoch"] for m in stored["metrics"]] == [0]

@@ -39,6 +39,16 @@ def diverging_config():
     return config
 
 
+def exploding_config():
+    """A run whose training loss explodes while staying finite (no NaN for its first epochs):
+    Adamax with beta2 = 0 divides by the last gradient's size alone."""
+    config = tiny_config(epochs=4, batch_size=100)
+    config["data"] = {"train_size": 300, "validation_size": 0, "test_size": 100}
+    config["model"] = {"hidden_layers": [{"units": 100, "activation": "relu"}]}
+    config["optimizer"] = {"name": "adamax", "lr": 0.01, "beta2": 0.0}
+    return config
+
+
 def over_budget_config():
     config = tiny_config()
     config["data"] = {"train_size": 4000, "validation_size": 0, "test_size": 1000}

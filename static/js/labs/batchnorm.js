@@ -3,7 +3,7 @@
 
 import { $, api, buildFields, linkTools, readSettings, writeSettings, showNotice, FONT, GRID, PLOTLY_CONFIG,
   RunBatch, LiveLines, describeCounts, progress, isFinal, fmtNum } from "./common.js";
-import { watchConnection } from "../page.js";
+import { watchConnection } from "./common.js";
 
 const BOOK = { scales: 16, scale_from: 0, scale_to: -4, epochs: 20, train_size: 1000, batch_size: 100,
   units: 100, layers: 5, activation: "relu", optimizer: "sgd", lr: 0.01, batch_norm_eps: 1e-6, seed: 0 };

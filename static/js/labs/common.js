@@ -3,9 +3,10 @@
 // API (run:start per config) while staying within the server's per-connection limits.
 
 import { encodeConfig, decodeConfig } from "../hash.js";
-import { getSocket } from "../socket.js";
+import { lazySocket } from "../socket.js";
 import { h, fmtNum } from "../format.js";
-import { PALETTE } from "../charts.js";
+import { PALETTE } from "../plot_style.js";
+import { connectionBadge } from "../components/connection_badge.js";
 
 export { h, fmtNum, PALETTE };
 
@@ -218,16 +219,9 @@ export function sup(exponent) { return `10<sup>${exponent}</sup>`; }
 
 // ------------------------------------------------------------------ many runs through run:start
 
-let socketWired = false;
 /** The page's one Socket.IO connection; its state shows in the header badge. */
-export function labSocket() {
-  const socket = getSocket();
-  if (!socketWired) {
-    socketWired = true;
-    socket.onConnection((state) => document.dispatchEvent(new CustomEvent("playground:connection", { detail: { state } })));
-  }
-  return socket;
-}
+export const labSocket = lazySocket({ onConnection: connectionBadge(document.getElementById("conn")).show });
+export function watchConnection() {}
 
 const RETRYABLE = /queued or running|too many runs started|try again/i;
 

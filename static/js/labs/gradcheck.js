@@ -3,9 +3,9 @@
 // or a preset; the page follows its address, so editing the #config= part reloads the network.
 
 import { $, h, api, axis, baseLayout, buildFields, debounce, linkTools, readSettings, writeSettings, showNotice, PLOTLY_CONFIG, fmtNum } from "./common.js";
+import { watchConnection } from "./common.js";
 import { configPart, decodeConfig, encodeConfig, builderLink } from "../hash.js";
 import { describeConfig } from "../format.js";
-import { watchConnection } from "../page.js";
 
 const BOOK = { batch: 4, max_entries: 20, seed: 0 };
 const TOLERANCE = 1e-6;

@@ -2,7 +2,7 @@
 // (POST /api/labs/histograms), drawn as one grid: a row per weight initialisation, a column per layer.
 
 import { $, h, api, buildFields, debounce, linkTools, readSettings, writeSettings, showNotice, FONT, GRID, PLOTLY_CONFIG, fmtNum } from "./common.js";
-import { watchConnection } from "../page.js";
+import { watchConnection } from "./common.js";
 import { getSchema } from "../api.js";
 import { percent } from "../format.js";
 

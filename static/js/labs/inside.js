@@ -2,8 +2,8 @@
 // and the first layer's weights drawn as 28x28 images.
 
 import { $, h, api, buildFields, linkTools, readSettings, writeSettings, showNotice, FONT, GRID, PLOTLY_CONFIG, fmtNum } from "./common.js";
+import { watchConnection } from "./common.js";
 import { describeConfig, pct, when } from "../format.js";
-import { watchConnection } from "../page.js";
 
 const BOOK = { split: "test", samples: 1000, images: 100, first_layer: "change" };
 const KEEP = new Set(["done", "stopped"]);

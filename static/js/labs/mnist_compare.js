@@ -4,8 +4,8 @@
 
 import { $, h, api, axis, baseLayout, buildFields, linkTools, readSettings, writeSettings, showNotice, colourOf,
   RunBatch, LiveLines, describeCounts, progress, badge, runLinks, isFinal, fmtNum } from "./common.js";
+import { watchConnection } from "./common.js";
 import { pct } from "../format.js";
-import { watchConnection } from "../page.js";
 
 /**
  * spec: {slug, book, fields: [...buildFields spec], rows: {key, options: [[value, label]], number: {key, label, min},

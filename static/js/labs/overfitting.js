@@ -3,8 +3,8 @@
 
 import { $, h, api, axis, baseLayout, buildFields, linkTools, readSettings, writeSettings, showNotice, PALETTE,
   RunBatch, LiveLines, describeCounts, progress, badge, runLinks, isFinal } from "./common.js";
+import { watchConnection } from "./common.js";
 import { pct } from "../format.js";
-import { watchConnection } from "../page.js";
 
 const BOOK = { epochs: 301, train_size: 300, weight_decay: 0.1, dropout: 0.2, dropout_style: "book", layers: 6, units: 100, lr: 0.01, seed: 0 };
 const STYLES = [["book", "the book's (×(1 − p) at test time)"], ["inverted", "inverted (×1/(1 − p) while training)"],

@@ -2,8 +2,8 @@
 // The paths come from POST /api/labs/paths (the Python optimizers, driven with update(params, grads)).
 
 import { $, h, api, baseLayout, axis, buildFields, debounce, linkTools, readSettings, writeSettings, showNotice, colourOf, PLOTLY_CONFIG, fmtNum } from "./common.js";
+import { watchConnection } from "./common.js";
 import { optimizerLabel } from "../format.js";
-import { watchConnection } from "../page.js";
 
 const BOOK = { function: "book", steps: 30, start_x: -7, start_y: 2, speed: 6,
   optimizers: [{ name: "sgd", lr: 0.95 }, { name: "momentum", lr: 0.1 }, { name: "adagrad", lr: 1.5 }, { name: "adam", lr: 0.3 }] };

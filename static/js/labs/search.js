@@ -3,8 +3,8 @@
 
 import { $, h, api, axis, baseLayout, buildFields, linkTools, readSettings, writeSettings, showNotice, PALETTE,
   PLOTLY_CONFIG, progress, labSocket, fmtNum } from "./common.js";
+import { watchConnection } from "./common.js";
 import { pct, duration } from "../format.js";
-import { watchConnection } from "../page.js";
 
 const BOOK = { trials: 100, lr_from: -6, lr_to: -2, wd_from: -8, wd_to: -4, samples: 500, validation: 0.2,
   epochs: 50, layers: 6, units: 100, batch_size: 100, seed: 0, top: 5 };

@@ -2,9 +2,8 @@
 // morphing on the default model or any finished run, each panel a module of pages/probe/ over the
 // endpoints of server/probe.py (static/js/api.js).
 
-import { $, buildFields, h, linkTools, readSettings, showNotice, writeSettings } from "../labs/common.js";
+import { $, buildFields, h, linkTools, readSettings, showNotice, watchConnection, writeSettings } from "../labs/common.js";
 import { describeConfig, pct, when } from "../format.js";
-import { watchConnection } from "../page.js";
 import { getExamples, getProbeInfo, listRuns } from "../api.js";
 import { adversarialPanel } from "./probe/adversarial.js";
 import { digitSource } from "./probe/digit_source.js";

@@ -8,21 +8,13 @@
 // (7 s against 5 s for the 200-epoch overfitting run, bench/ui_latency.py) on the same 2 cores;
 // every 200 ms, still 2.3 s; every second, 0.8 s. The first epoch after a pause is drawn at once.
 
-import { lossLabel } from "./format.js";
-
-export const PALETTE = ["#1f6fd1", "#d6402b", "#1e9e5a", "#e08a00", "#7b4fc9", "#8c5a3c", "#d0479b", "#0f9bb0", "#8a9a12", "#5f6b7a"];
+import { lossLabel } from "../format.js";
+import { FONT, GRID, PLOTLY_CONFIG } from "../plot_style.js";
 
 const MIN_FLUSH_MS = 200;
 const MAX_FLUSH_MS = 1000;
 const FLUSH_COST_FACTOR = 10;  // redraws take at most about a tenth of the page's time
 
-const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#2b3440" };
-const GRID = "#e6e9ef";
-const PLOTLY_CONFIG = {
-  responsive: true,
-  displaylogo: false,
-  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
-};
 
 // What each chart shows: per run, which traces and how a record maps to a y value.
 const CHARTS = {

@@ -2,8 +2,8 @@
 // Every input carries `data-field` = the config path the server uses in its error messages
 // (e.g. "model.hidden_layers[2].units"), so server errors land under the right input.
 
-import { h, optimizerLabel, fmtNum } from "./format.js";
-import { LAYER_TYPES, TYPE_LABELS, changeType, isImageLayer, layerShapes, layerType, normalizeLayer, shapeSize, shapeText } from "./layers.js";
+import { h, optimizerLabel, fmtNum } from "../format.js";
+import { LAYER_TYPES, TYPE_LABELS, changeType, isImageLayer, layerShapes, layerType, normalizeLayer, shapeSize, shapeText } from "../layers.js";
 
 const TIPS = {
   "data.train_size": "How many MNIST images the network trains on. The book uses 300 so that overfitting shows quickly. Every image not used for training (or validation) is a test image.",

@@ -1,6 +1,6 @@
 // The run bar: status line, progress bar (epoch i/N, elapsed, ETA), queue position, Stop button(s).
 
-import { duration, pct } from "./format.js";
+import { duration, pct } from "../format.js";
 
 export class StatusPanel {
   /** el: {line, bar, fill, epoch, time, stop}; stop: a button, or several that act as one. hideStop: Stop
@@ -29,6 +29,26 @@ export class StatusPanel {
     }
     this.el.bar.dataset.state = kind;
     if (!active) this._stopTimer();
+  }
+
+  /** A "Not started: ... marked in red" line no longer describes the builder: back to ready. */
+  clearInvalid() {
+    if (this.el.line.dataset.status === "invalid") this.set("idle", "Ready. Press Train to start.");
+  }
+
+  /** A run that is not training, drawn from its stored metrics: how far it got and how long it took. */
+  showStored(run) {
+    const metrics = run.metrics || [];
+    const n = metrics.length;
+    const trained = n ? n - 1 : 0;
+    const epochs = (run.config.training || {}).epochs;
+    const how = { done: "finished", stopped: "was stopped", diverged: "diverged", interrupted: "was interrupted", error: "failed" }[run.status];
+    this.set(run.status === "done" ? "done" : run.status,
+      `Drawn from the stored metrics: ${trained} trained epoch${trained === 1 ? "" : "s"} plus epoch 0, the untrained network`
+      + (how && run.status !== "done" ? ` (the run ${how}).` : "."));
+    this.el.fill.style.width = run.status === "done" ? "100%" : `${100 * Math.max(0, n - 1) / Math.max(1, epochs || 1)}%`;
+    this.el.epoch.textContent = `epoch ${n ? metrics[n - 1].epoch : 0} / ${epochs ?? "?"}`;
+    this.el.time.textContent = run.summary && run.summary.elapsed_s !== undefined ? `took ${duration(run.summary.elapsed_s, { tenths: true })}` : "";
   }
 
   /** Follow a run: {id, short, epochs}. */

@@ -1,10 +1,10 @@
 // The compare list: every run drawn on the charts, with its colour, a visibility toggle,
 // a link to its permalink and a remove button; plus a picker to add stored runs.
 
-import { h, describeConfig, pct, when } from "./format.js";
-import { PALETTE } from "./charts.js";
-import { permalink } from "./api.js";
-import { originGroup, pickerRuns } from "./origin.js";
+import { h, describeConfig, pct, when } from "../format.js";
+import { PALETTE } from "../plot_style.js";
+import { permalink } from "../api.js";
+import { originGroup, pickerRuns } from "../origin.js";
 
 const STORED_OFFERED = 100; // of the dashboard's runs (and re-runs, and runs from before origins)
 const STORED_PER_LAB = 50;  // of each lab's
