@@ -21,7 +21,7 @@ Run id ``default`` is the default model; any other is a stored run with saved we
 
 Every refusal is JSON ``{error, errors?}``: 400 bad settings or pictures (``errors`` names each field),
 404 unknown run, 409 a run without weights, 503 busy or no default model.  Cost is bounded twice: at
-most ``PROBE_MAX_IN_FLIGHT`` probes run at once (the others wait up to ``PREDICT_WAIT_S``, then 503),
+most ``PROBE_MAX_IN_FLIGHT`` probes run at once (the others wait up to ``PROBE_WAIT_S``, then 503),
 and a request whose settings would cost more than ``PROBE_MAX_MACS`` multiply-adds on its network is
 refused with the largest setting that fits.  Interactive probes (surgery, adversarial, morph, dreams)
 pause training between batches as predictions do (``jobs.PriorityGate``).
@@ -59,6 +59,9 @@ probe_bp = Blueprint("probe", __name__)
 
 # Probes computed at once per app (each takes one core for up to a few seconds).
 MAX_IN_FLIGHT = 2
+# How long a probe waits for a slot before the answer is 503: a page asks for several at once
+# (dreams, an attack, surgery, a morph), each a few seconds on a convolutional network.
+WAIT_S = 20.0
 # Multiply-adds one request may cost: about 5 s of one core.
 MAX_MACS = 6e10
 # Networks kept loaded (with their test images and the surgery's kept activations, up to ~80 MB each).
@@ -172,9 +175,9 @@ def _probed(run_id: str | None) -> Probed:
 
 @contextlib.contextmanager
 def _slot(probed: Probed, interactive: bool = True):
-    """One of the app's probe slots (503 after PREDICT_WAIT_S), training paused between batches while
+    """One of the app's probe slots (503 after PROBE_WAIT_S), training paused between batches while
     an interactive probe runs, and the network's lock."""
-    if not _cache().slots.acquire(timeout=current_app.config.get("PREDICT_WAIT_S", 5.0)):
+    if not _cache().slots.acquire(timeout=current_app.config.get("PROBE_WAIT_S", WAIT_S)):
         raise ProbeError("the server is busy with other probes; try again in a moment", 503)
     try:
         runs = current_app.extensions.get("runs")
@@ -309,12 +312,14 @@ def dreams_api(run_id):
     _within_budget(cost.dreams_cost(per, settings), "steps",
                    (float(current_app.config.get("PROBE_MAX_MACS", MAX_MACS)) / (per * 10) - settings.frames - 1)
                    / cost.GRADIENT, f"{settings.steps} steps of 10 dreams")
-    with _slot(probed):
+    def compute():
         began = time.perf_counter()
-        result = probed.remembered(("dreams", settings),
-                                   lambda: dream(probed.subject, settings).to_dict(frames=settings.frames > 0))
-        elapsed = time.perf_counter() - began
-    return jsonify({**result, "model": probed.key, "elapsed_s": round(elapsed, 4)})
+        doc = dream(probed.subject, settings).to_dict(frames=settings.frames > 0)
+        return {**doc, "elapsed_s": round(time.perf_counter() - began, 4)}     # kept with the result
+
+    with _slot(probed):
+        result = probed.remembered(("dreams", settings), compute)
+    return jsonify({**result, "model": probed.key})
 
 
 @probe_bp.post("/api/adversarial")

@@ -32,7 +32,7 @@ class DreamSettings:
     steps : ascent steps; step_size : multiplies the (normalised) gradient; l2, smoothness : the
     penalties' weights; start : "grey" (every pixel ``grey``) or "noise" (uniform in [0, 2 grey],
     drawn with ``seed``); objective : "score" (the class's score s_c) or "log_probability" (log p_c,
-    which also pushes the other classes' scores down); frames : pictures kept along the way.
+    which also pushes the other classes' scores down); frames : pictures kept along the way (``frame_steps``).
     """
 
     steps: int = 200
@@ -112,19 +112,26 @@ def starting_pictures(settings: DreamSettings, n: int, dtype) -> np.ndarray:
     return np.full((n, SIDE * SIDE), settings.grey, dtype=dtype)
 
 
+def frame_steps(steps: int, frames: int) -> set[int]:
+    """The steps whose pictures are kept: ``frames`` of them spaced evenly in log scale from the first
+    step to the last (a dream changes most in its first steps), fewer where they would coincide; the
+    last step always."""
+    if frames <= 1:
+        return {steps}
+    return set(np.unique(np.rint(np.geomspace(1, steps, frames)).astype(int)).tolist()) | {steps}
+
+
 def dream(subject: Subject, settings: DreamSettings | None = None, classes=range(10),
           on_frame: Callable[[int, np.ndarray], None] | None = None) -> Dreams:
     """Gradient ascent on J_c for each class c of ``classes`` (module docstring).
 
     Returns ``Dreams``; ``on_frame(step, images (len(classes), 784))`` is called for every frame kept
-    (``settings.frames`` of them, evenly spaced, the last at the final step).
+    (at the steps ``frame_steps`` gives, the last at the final step).
     """
     settings = settings or DreamSettings()
     classes = np.asarray(list(classes), dtype=np.int64)
     x = starting_pictures(settings, len(classes), subject.dtype)
-    keep = set(np.linspace(0, settings.steps, settings.frames + 1).round().astype(int)[1:].tolist()) \
-        if settings.frames else set()
-    keep.add(settings.steps)
+    keep = frame_steps(settings.steps, settings.frames)
     frames, own = [], []
     of = "score" if settings.objective == "score" else "loss"
     sign = 1.0 if of == "score" else -1.0        # log p_c = -loss: ascend it by descending the loss

@@ -72,8 +72,9 @@ def noisy(x: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def robustness_curves(subject: Subject, settings: RobustnessSettings | None = None) -> dict:
-    """{"noise": [{"sigma", "accuracy"}], "blur": [...], "images": n, "settings"}: test accuracy at each
-    strength, strength 0 being the clean test images."""
+    """{"noise": [{"sigma", "accuracy", "example"}], "blur": [...], "images": n, "settings"}: test accuracy
+    at each strength, strength 0 being the clean test images; ``example`` is the first test image as it
+    was corrupted at that strength (28x28)."""
     settings = settings or RobustnessSettings()
     x, t = subject.x_test[:settings.images], subject.t_test[:settings.images]
     with blas_threads.limit(1):       # the same numbers whoever calls, and no contention between requests
@@ -81,7 +82,11 @@ def robustness_curves(subject: Subject, settings: RobustnessSettings | None = No
         for sigma in np.linspace(0.0, settings.noise_max, settings.levels):
             # one generator per strength: a curve's point does not depend on how many came before it
             rng = np.random.default_rng([settings.seed, int(round(sigma * 1e6))])
-            noise.append({"sigma": round(float(sigma), 6), "accuracy": subject.accuracy(noisy(x, sigma, rng), t)})
-        blurred = [{"sigma": round(float(sigma), 6), "accuracy": subject.accuracy(blur(x, sigma), t)}
-                   for sigma in np.linspace(0.0, settings.blur_max, settings.levels)]
+            noise.append(_point(subject, sigma, noisy(x, sigma, rng), t))
+        blurred = [_point(subject, sigma, blur(x, sigma), t) for sigma in np.linspace(0.0, settings.blur_max, settings.levels)]
     return {"noise": noise, "blur": blurred, "images": int(len(t)), "settings": settings.to_dict()}
+
+
+def _point(subject: Subject, sigma: float, corrupted: np.ndarray, t: np.ndarray) -> dict:
+    example = np.round(corrupted[0].astype(np.float64).reshape(SIDE, SIDE), 3).tolist() if len(t) else []
+    return {"sigma": round(float(sigma), 6), "accuracy": subject.accuracy(corrupted, t), "example": example}

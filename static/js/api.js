@@ -95,3 +95,54 @@ export async function predictDigit(image, filename, runId = null) {
 
 /** GET /api/predict/default-model -> {accuracy: {heldout_mnist, ...}, ...}. */
 export const defaultModel = () => getJSON("/api/predict/default-model");
+
+// ---------------------------------------------------------------- probing a trained network (server/probe.py)
+
+/** `json`, but a busy server (503 with Retry-After: all its probe slots taken) is asked again, up to
+ * `retries` times, after the pause it asks for. */
+async function probeJSON(url, init = {}, retries = 3) {
+  try {
+    return await json(url, init);
+  } catch (err) {
+    if (err.status !== 503 || retries <= 0) throw err;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return probeJSON(url, init, retries - 1);
+  }
+}
+
+const probeUrl = (runId, what = "") => `/api/probe/${encodeURIComponent(runId || "default")}${what ? "/" + what : ""}`;
+const query = (settings = {}) => {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(settings)) if (value !== undefined && value !== null && value !== "") q.set(key, String(value));
+  const text = q.toString();
+  return text ? `?${text}` : "";
+};
+const probePost = (url, body) => probeJSON(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+
+/** GET /api/runs/<id>/dreams -> {images: 10 x 28x28, probabilities, steps, settings, frames?, own_probability}. */
+export const getDreams = (runId, settings) => probeJSON(`/api/runs/${encodeURIComponent(runId || "default")}/dreams${query(settings)}`);
+/** GET /api/probe/<id> -> {model, about, layers, test_images, accuracy, loss, config?}. */
+export const getProbeInfo = (runId) => probeJSON(probeUrl(runId));
+/** GET /api/probe/<id>/examples -> {digits: 10 x [{index, image}]}: the network's own test images. */
+export const getExamples = (runId, count = 3) => probeJSON(probeUrl(runId, "examples") + query({ count }));
+/** POST /api/probe/<id>/surgery {off, image?, layer?, k?} -> {accuracy, intact_accuracy, off, probabilities?, ...}. */
+export const postSurgery = (runId, body) => probePost(probeUrl(runId, "surgery"), body);
+/** GET /api/probe/<id>/rank?layer=i -> {units: [{unit, drop, accuracy, loss}], accuracy, images}. */
+export const getRank = (runId, layer) => probeJSON(probeUrl(runId, "rank") + query({ layer }));
+/** GET /api/probe/<id>/robustness -> {noise, blur: [{sigma, accuracy, example}], images}. */
+export const getRobustness = (runId, settings) => probeJSON(probeUrl(runId, "robustness") + query(settings));
+/** POST /api/probe/<id>/morph {a, b, points} -> {s, probabilities, predictions, flips}. */
+export const postMorph = (runId, body) => probePost(probeUrl(runId, "morph"), body);
+
+/** POST a picture (Blob) as multipart `image` with extra form fields to `url`. */
+function postPicture(url, blob, fields) {
+  const form = new FormData();
+  form.append("image", blob, "digit.png");
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined && value !== null && value !== "") form.append(key, String(value));
+  return probeJSON(url, { method: "POST", body: form });
+}
+/** POST /api/adversarial -> {original: {input, prediction, probabilities}, epsilon, perturbed, prediction, probabilities, curve}. */
+export const postAdversarial = (blob, fields) => postPicture("/api/adversarial", blob, fields);
+/** POST /api/predict with form fields ({run_id, preprocess: "none" for a 28x28 picture taken as it is}) ->
+ * {prediction, probabilities, input}. */
+export const postPredict = (blob, fields) => postPicture("/api/predict", blob, fields);

@@ -95,7 +95,7 @@ def test_dreams_of_a_stored_run_keep_the_contract(client, stored, subject):
     p = np.asarray(body["probabilities"])
     assert p.shape == (10, 10) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
     assert body["steps"] == 60 and body["settings"]["steps"] == 60 and body["model"] == RUN
-    assert [f["step"] for f in body["frames"]] == body["frame_steps"] == [20, 40, 60]
+    assert [f["step"] for f in body["frames"]] == body["frame_steps"] == [1, 8, 60]
     # the dream of each digit is, to the network, that digit (checked by the network itself)
     assert np.mean(p.argmax(axis=1) == np.arange(10)) >= 0.8
     own = [predict_as_is(client, image, RUN)["probabilities"][c] for c, image in enumerate(body["images"])]
@@ -266,7 +266,7 @@ def test_settings_over_the_cost_budget_are_refused_with_what_fits(make_app, weig
 
 
 def test_a_busy_server_answers_503_and_serves_again_after(make_app, weights):
-    app = make_app(PROBE_MAX_IN_FLIGHT=1, PREDICT_WAIT_S=0.05)
+    app = make_app(PROBE_MAX_IN_FLIGHT=1, PROBE_WAIT_S=0.05)
     store = app.extensions["store"]
     store.create_run(RUN, parse_config(CONFIG).to_dict())
     store.finish_run(RUN, "done", {}, weights_npz_bytes=weights)
