@@ -64,6 +64,45 @@ class Network:
             for key in self.decayed:
                 grads[key] += self.weight_decay * self.params[key]
 
+    def input_gradient(self, x: np.ndarray, target, of: str = "score") -> np.ndarray:
+        """The gradient of each row's score or loss with respect to that row, in evaluation mode.
+
+        x : ndarray of shape (n, d); target : int, or int ndarray of shape (n,), a class per row.
+        ``of="score"``: d s_t(x_i) / d x_i, s the scores before the loss's output function (the logits
+        of a softmax); ``of="loss"``: d L(x_i, t_i) / d x_i, the data loss of row i alone (weight decay
+        does not depend on x).  Evaluation mode makes the rows independent (batch norm uses its running
+        statistics, dropout its test-time scale), so row i of the result depends on row i alone.
+        Returns an ndarray of shape (n, d).  Overwrites the layers' ``grads`` (a backward pass).
+        """
+        x = np.asarray(x)
+        if x.ndim != 2:
+            raise ValueError(f"x must have shape (n, d), got {x.shape}")
+        n = x.shape[0]
+        scores = self.forward(x, train=False)
+        t = np.broadcast_to(np.asarray(target), (n,))
+        if not np.issubdtype(t.dtype, np.integer) or t.size and (t.min() < 0 or t.max() >= scores.shape[1]):
+            raise ValueError(f"target must hold classes 0 to {scores.shape[1] - 1}, got {np.asarray(target)!r}")
+        if of == "score":
+            dout = np.zeros_like(scores)
+            dout[np.arange(n), t] = 1.0                       # d s_t / d s = one-hot of t
+        elif of == "loss":
+            self.loss_fn.forward(scores, t.astype(np.int64))
+            dout = self.loss_fn.backward() * n                # the mean's gradient, times n: each row's own
+        else:
+            raise ValueError(f"of must be 'score' or 'loss', got {of!r}")
+        # The first layer with weights skips its dx while training (nothing below needs it); here x does.
+        first = next((layer for layer in self.layers if hasattr(layer, "need_dx")), None)
+        skipped = first.need_dx if first is not None else True
+        try:
+            if first is not None:
+                first.need_dx = True
+            for layer in reversed(self.layers):
+                dout = layer.backward(dout)
+        finally:
+            if first is not None:
+                first.need_dx = skipped
+        return dout.reshape(x.shape)
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities of shape (n, k) in evaluation mode."""
         return self.loss_fn.predict(self.forward(x, train=False))

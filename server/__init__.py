@@ -16,7 +16,7 @@ def create_app(test_config=None):
     """
     # Imported here, as in Flask's tutorial: a training process that imports server.runs
     # does not load the web side with it.
-    from . import events, interactive, labs, predict, retention, routes, runs, security, sockets, store
+    from . import events, fairness, interactive, labs, predict, probe, retention, routes, runs, security, sockets, store
     from .settings import Settings
 
     settings = Settings.load(test_config)
@@ -28,11 +28,13 @@ def create_app(test_config=None):
     store.init_app(app)        # the run database: app.extensions["store"]
     sockets.init_app(app)      # this app's Socket.IO server: app.extensions["socketio"]
     runs.init_app(app)         # the run manager, emitting through it: app.extensions["runs"]
+    fairness.init_app(app)     # start rates and queue places per address (memory, or Redis)
     retention.init_app(app)    # finished runs older than RETENTION_DAYS deleted, at start and daily
     events.init_app(app)       # run:start, run:stop, run:watch
     labs.init_app(app)         # /labs pages, /api/labs, search:*
     predict.init_app(app)      # POST /api/predict and its model cache
+    probe.init_app(app)        # dreams, adversarial digits, surgery, robustness, morphing
     routes.init_app(app)       # the pages, /api/runs, JSON errors
     interactive.init_app(app)  # predictions before training, a few at a time
-    security.init_app(app)     # the Host/Origin guard around all of it; the run:start rate
+    security.init_app(app)     # the Host/Origin guard around all of it
     return app

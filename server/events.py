@@ -3,9 +3,10 @@
 Every handler answers through its ack and never raises: a bad payload gets
 `{error}` back instead of a silent disconnect. run:start {config, origin?} is
 checked in order: shape and size, the config (every field, the compute budget, the weights it
-would store: server/stored_weights.py), the origin (server/origin.py), the start rate (per
-connection and per address, see security.StartRateLimiter), then the per-client queue limit and
-the database.
+would store: server/stored_weights.py),
+the origin (server/origin.py), the queue limit per address and the start rate (per connection
+and per address; both server/fairness.py), then the per-connection queue limit and the
+database. A refused start holds no place in the queue and costs no start.
 
 Registered on the app's own Socket.IO server by init_app(app).
 """
@@ -71,21 +72,28 @@ def on_start(*args):
         log.error("could not look up the source of a re-run: %s", exc)
         return {"error": f"the run could not be recorded: {exc.public}"}
 
+    run_id = new_run_id()
+    queue = current_app.extensions["queue_limit"]
+    refusal = queue.acquire(request.remote_addr, run_id)
+    if refusal is not None:
+        return {"error": refusal}
     refusal = current_app.extensions["start_limiter"].acquire(request.sid, request.remote_addr)
     if refusal is not None:
+        queue.release(run_id)
         return {"error": refusal}
 
     manager = current_app.extensions["runs"]
-    run_id = new_run_id()
     # Join before the run exists, so not even its first event can be missed.
     join_room(run_id)
     try:
         manager.submit(config, request.sid, run_id=run_id, origin=origin)
     except (ClientLimitError, RuntimeError) as exc:
         leave_room(run_id)
+        queue.release(run_id)
         return {"error": str(exc)}
     except StoreError as exc:
         leave_room(run_id)
+        queue.release(run_id)
         log.error("could not record a new run: %s", exc)
         return {"error": f"the run could not be recorded: {exc.public}"}
     position = manager.position(run_id)

@@ -1,6 +1,9 @@
 """POST /api/predict: recognise an uploaded or drawn digit with the default model or a finished run's.
 
-- multipart field ``image`` (PNG, JPEG, GIF, BMP or WebP; at most 2 MB), optional field ``run_id``;
+- multipart field ``image`` (PNG, JPEG, GIF, BMP or WebP; at most 2 MB), optional fields ``run_id`` and
+  ``preprocess``: "auto" (the default: the digit is cropped, fitted and centred as MNIST's were) or "none"
+  (a 28x28 picture is the network's input as it is: grey, ink bright on black, 0-255 read as 0-1; a
+  dream or an adversarial digit sent back is seen pixel for pixel);
 - answers ``{prediction, probabilities: [10], input: 28x28 nested list (what the network sees, ink high),
   model: "default" | run_id}``;
 - every refusal is JSON ``{error}`` with a 4xx status (400 bad/missing file, 404 unknown run, 409 run
@@ -32,6 +35,7 @@ import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
 from nnengine.images import MAX_BYTES, PreprocessError, preprocess_bytes
+from nnengine.images.network_input import network_input
 from nnengine.models import DEFAULT_MODEL, ModelFileError, load_model, network_for_run, read_description
 
 __all__ = ["init_app", "predict_bp", "ModelCache", "LoadedModel"]
@@ -150,17 +154,35 @@ def _preprocess_error(exc: PreprocessError):
     return jsonify(error=exc.message), exc.status
 
 
-@predict_bp.post("/api/predict")
-def predict():
+PREPROCESS = ("auto", "none")
+
+
+def uploaded_picture() -> tuple[bytes, str]:
+    """The multipart field ``image`` (at most MAX_BYTES + 1 bytes read) and the form's ``preprocess``:
+    "auto" (absent: crop, fit and centre the digit) or "none" (a 28x28 network input as it is)."""
     upload = request.files.get("image")
     if upload is None:
         got = ", ".join(repr(k) for k in request.files) or "none"
         raise PredictError(f"send the picture as a multipart/form-data file field named 'image' "
                            f"(file fields received: {got})", 400)
-    data = upload.stream.read(MAX_BYTES + 1)
+    preprocess = (request.form.get("preprocess") or "auto").strip()
+    if preprocess not in PREPROCESS:
+        raise PredictError(f"preprocess must be 'auto' (crop, fit and centre the digit) or 'none' (a 28x28 "
+                           f"picture taken as the network's input as it is), got {preprocess[:40]!r}", 400)
+    return upload.stream.read(MAX_BYTES + 1), preprocess
+
+
+def network_picture(data: bytes, preprocess: str) -> np.ndarray:
+    """The (28, 28) input in [0, 1], ink high, that the network is shown for an uploaded picture."""
+    return network_input(data) if preprocess == "none" else preprocess_bytes(data)
+
+
+@predict_bp.post("/api/predict")
+def predict():
+    data, preprocess = uploaded_picture()
     run_id = (request.form.get("run_id") or "").strip() or None
     run = _find_run(run_id) if run_id and run_id != "default" else None
-    x = preprocess_bytes(data)
+    x = network_picture(data, preprocess)
     model = _run_model(run_id, run) if run is not None else _default_model()
     p = model.probabilities(x)
     return jsonify(

@@ -134,6 +134,9 @@ def delete_run(run_id):
         return jsonify(error=f"unknown run {run_id}"), 404
     if outcome == "active":
         return jsonify(error=f"run {run_id} is queued or running; stop it first, then delete it"), 409
+    # A deleted run is unknown to the store, which the queue limit reads as "maybe not submitted
+    # yet": its place would stay taken for a minute.
+    current_app.extensions["queue_limit"].release(run_id)
     return "", 204
 
 

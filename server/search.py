@@ -9,6 +9,9 @@ Registered by ``init_app(app)`` (from ``server.labs.init_app``); each search has
   workers}``, ``search:error {search_id, error}``
 - ``search:stop {search_id}`` -> ``{ok}``: no new trial starts; running trials finish first.
 
+``search:start`` is rate-limited per address (SEARCH_RATE_PER_ADDRESS, server/fairness.py); a start
+refused because a search is running costs the address nothing.
+
 A search stops by itself when the connection that started it goes away (its results are not stored).
 What a search may be is checked by ``nnengine.search.plan_search``, with this server's limits.
 """
@@ -32,6 +35,7 @@ from nnengine.search import SEARCH_BUDGET, SearchError, best, plan_search, searc
 log = logging.getLogger(__name__)
 
 TOP_N = search_lab.TOP
+SEARCH_BUSY = "a search is already running on this server (it uses every core); wait for it or stop it"
 
 
 def search_workers(app) -> int:
@@ -78,8 +82,7 @@ class SearchManager:
         job = _Search(search_id, client_sid, config, trials)
         with self._lock:
             if len(self._active) >= self.max_active:
-                raise RuntimeError("a search is already running on this server (it uses every core); "
-                                   "wait for it or stop it")
+                raise RuntimeError(SEARCH_BUSY)
             self._active[search_id] = job
         job.thread = threading.Thread(target=self._run, args=(job,), name=f"search-{search_id}", daemon=True)
         job.thread.start()
@@ -185,6 +188,11 @@ def on_search_start(*args):
     except (ConfigError, SearchError) as exc:
         return {"error": str(exc), "errors": exc.errors}
     manager = current_app.extensions["labs_search"]
+    if len(manager.active()) >= manager.max_active:  # refused before it is charged to the address
+        return {"error": SEARCH_BUSY}
+    refusal = current_app.extensions["search_limiter"].acquire(request.sid, request.remote_addr)
+    if refusal is not None:
+        return {"error": refusal}
     search_id = "s-" + secrets.token_urlsafe(9)
     join_room(search_id)
     try:

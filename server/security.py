@@ -11,14 +11,11 @@ This is WSGI middleware around the whole app rather than a before_request hook
 because Flask-SocketIO answers /socket.io/ in its own middleware, before Flask
 routing ever runs.
 
-Also here: StartRateLimiter, the token buckets that bound how often run:start
-may succeed per connection and per remote address. See docs/security.md.
+The start rates and the queue limit per address are in server/fairness.py (see
+docs/security.md).
 """
 
 import json
-import math
-import threading
-import time
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -105,119 +102,14 @@ class HostOriginGuard:
         return [body]
 
 
-# -- rate of run:start ------------------------------------------------------------
-
-def parse_rate(value):
-    """A start rate from config or the environment: (count, seconds), or None for no limit.
-
-    Accepts a pair, or text "COUNT/SECONDS" ("10/10" = 10 starts per 10 s); "off", "0" or
-    an empty value turn the limit off. Raises ValueError naming what is allowed.
-    """
-    if value is None:
-        return None
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"a start rate is (count, seconds), got {value!r}")
-        count, seconds = value
-    else:
-        text = str(value).strip().lower()
-        if text in ("", "0", "off", "none"):
-            return None
-        count, sep, seconds = text.partition("/")
-        if not sep:
-            raise ValueError(f"a start rate is written COUNT/SECONDS (e.g. 10/10) or 'off', got {value!r}")
-    try:
-        count, seconds = int(count), float(seconds)
-    except (TypeError, ValueError):
-        raise ValueError(f"a start rate is written COUNT/SECONDS (e.g. 10/10) or 'off', got {value!r}") from None
-    if count < 1 or not 0 < seconds < float("inf"):
-        raise ValueError(f"a start rate needs a count >= 1 and seconds > 0, got {value!r}")
-    return count, seconds
-
-
-class _Buckets:
-    """Token buckets by key: `count` tokens, refilled at count/seconds per second."""
-
-    def __init__(self, count, seconds, max_keys):
-        self.count = count
-        self.seconds = seconds
-        self.refill = count / seconds
-        self.max_keys = max_keys
-        self._state = {}  # key -> (tokens, time of that count)
-
-    def tokens(self, key, now):
-        tokens, then = self._state.get(key, (self.count, now))
-        return min(self.count, tokens + (now - then) * self.refill)
-
-    def wait(self, key, now):
-        """Seconds until one token is there (0 if it is there now)."""
-        missing = 1.0 - self.tokens(key, now)
-        return 0.0 if missing <= 0 else missing / self.refill
-
-    def take(self, key, now):
-        self._state[key] = (self.tokens(key, now) - 1.0, now)
-        if len(self._state) > self.max_keys:
-            self._prune(now)
-
-    def forget(self, key):
-        self._state.pop(key, None)
-
-    def _prune(self, now):
-        # A full bucket holds no memory worth keeping.
-        for key in [k for k in self._state if self.tokens(k, now) >= self.count]:
-            del self._state[key]
-        while len(self._state) > self.max_keys:  # still too many: drop the oldest
-            del self._state[min(self._state, key=lambda k: self._state[k][1])]
-
-
-class StartRateLimiter:
-    """How often run:start may succeed, per connection (sid) and per remote address.
-
-    Both limits are token buckets: a burst of up to COUNT starts, then one more every
-    SECONDS/COUNT. A start is charged to both buckets or to neither, so a refusal
-    never costs the client anything. `clock` is injectable for tests.
-    """
-
-    def __init__(self, per_client=(10, 10.0), per_address=(30, 10.0), clock=time.monotonic,
-                 max_keys=10_000):
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._client = _Buckets(*per_client, max_keys) if per_client else None
-        self._address = _Buckets(*per_address, max_keys) if per_address else None
-
-    def acquire(self, sid, address):
-        """None if the start may go ahead (and it is charged); else the refusal message."""
-        with self._lock:
-            now = self.clock()
-            for buckets, key, who in ((self._client, sid, "this connection"),
-                                      (self._address, address, f"address {address}")):
-                if buckets is None or key is None:
-                    continue
-                wait = buckets.wait(key, now)
-                if wait > 0:
-                    return (f"too many runs started: at most {buckets.count} every"
-                            f" {buckets.seconds:g} s from {who}; try again in {math.ceil(wait)} s")
-            for buckets, key in ((self._client, sid), (self._address, address)):
-                if buckets is not None and key is not None:
-                    buckets.take(key, now)
-        return None
-
-    def forget_client(self, sid):
-        if self._client is not None:
-            with self._lock:
-                self._client.forget(sid)
-
-
 # -- the app's wiring ---------------------------------------------------------------------------
 
 def init_app(app):
-    """The run:start limiter (app.extensions["start_limiter"]), and the guard around the whole app.
+    """The guard around the whole app.
 
     Call last: the guard must wrap every other middleware, Flask-SocketIO's included, so that
     /socket.io/ is guarded as well.
     """
-    app.extensions["start_limiter"] = StartRateLimiter(app.config["START_RATE"],
-                                                       app.config["START_RATE_PER_ADDRESS"])
     app.wsgi_app = HostOriginGuard(app.wsgi_app, app.config["ALLOWED_ORIGINS"])
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies > 0:

@@ -24,7 +24,9 @@ from types import MappingProxyType
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from .security import default_origins, normalize_origin, parse_rate
+from .fairness import limits_storage
+from .security import default_origins, normalize_origin
+from .start_limits import parse_rate
 from .store import check_database
 
 # Threads that serve requests (server/serving.py); bench/MEASUREMENTS.md has why 768.
@@ -204,11 +206,18 @@ class Settings:
     # -- a deployment's environment
     # None: the server's own host and port (security.default_origins).
     allowed_origins: tuple[str, ...] | None = _setting(origin_list, env="PLAYGROUND_ALLOWED_ORIGINS")
-    # run:start per connection: 10 starts, then one more every second.
+    # run:start per connection: at most 10 starts in any 10 s (a moving window, server/start_limits.py),
+    # so that one tab cannot take its address's whole budget.
     start_rate: tuple[int, float] | None = _setting(parse_rate, (10, 10.0), env="PLAYGROUND_START_RATE")
     # Per remote address: a classroom behind one NAT still starts together.
     start_rate_per_address: tuple[int, float] | None = _setting(parse_rate, (30, 10.0),
                                                                 env="PLAYGROUND_START_RATE_PER_ADDRESS")
+    # search:start per remote address: a search trains many networks on every core.
+    search_rate_per_address: tuple[int, float] | None = _setting(parse_rate, (6, 60.0),
+                                                                 env="PLAYGROUND_SEARCH_RATE_PER_ADDRESS")
+    # Where the start rates and the queue places are kept: memory:// or redis://HOST:PORT/N
+    # (None: the broker's Redis when there is one, else memory; server/fairness.py).
+    limits_storage: str | None = _setting(limits_storage, env="PLAYGROUND_LIMITS_STORAGE", omit_none=True)
     # Reverse proxies in front of the app whose X-Forwarded-For is believed.
     trusted_proxies: int = _setting(whole(0), 0, env="PLAYGROUND_TRUSTED_PROXIES")
     # Cap on the run database's size; None: the store's default (2000 MB for an SQLite file, none
@@ -229,6 +238,9 @@ class Settings:
 
     # -- limits and priorities
     max_queued_per_client: int = _setting(whole(1, 10_000), 4)
+    # The same per remote address, over all its connections (None: as many as one connection may
+    # have, so that reconnecting gains nothing; a class behind one NAT address needs more).
+    max_queued_per_address: int | None = _setting(whole(1, 10_000), env="PLAYGROUND_MAX_QUEUED_PER_ADDRESS")
     # Largest request body, in bytes.
     max_content_length: int = _setting(whole(1), 2 * 1024 * 1024)
     # Requests served before training: runs pause between batches, at most this long at a
@@ -252,6 +264,8 @@ class Settings:
         # Settings that follow from others (frozen: set once, here).
         if self.allowed_origins is None:
             object.__setattr__(self, "allowed_origins", tuple(default_origins(self.host, self.port)))
+        if self.max_queued_per_address is None:
+            object.__setattr__(self, "max_queued_per_address", self.max_queued_per_client)
         if self.run_isolation is None:
             object.__setattr__(self, "run_isolation", "thread" if self.testing else "process")
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))

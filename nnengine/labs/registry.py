@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import experiments, gradcheck_lab, histograms, paths, search_lab
+from . import experiments, gradcheck_lab, histograms, paths, probe_lab, search_lab
 from .functions import FUNCTIONS
 
 Settings = dict[str, Any]
@@ -188,6 +188,10 @@ _ALL = [
     Lab("inside", "Look inside a run", book_settings=False,
         summary="Per-layer histograms of a finished run's weights and activations, and what its first layer "
                 "learned, drawn as 28x28 images."),
+    Lab("probe", "Probe a network", book_settings=False, compute=probe_lab.compute, keys=probe_lab.KEYS,
+        summary="What a trained network learned: the digit each class dreams of, the smallest change that "
+                "fools it, which units it cannot do without, and where one digit turns into another.",
+        prints=probe_lab.PRINTS),
 ]
 
 LABS_BY_NAME: dict[str, Lab] = {lab.name: lab for lab in _ALL}

@@ -3,11 +3,15 @@
 A backend trains the runs it is given somewhere (this machine's processes: local.py; Celery
 workers fed through Redis: cluster.py) and knows which of them are still queued or running:
 
+    check_available()        raise RuntimeError (saying why) if no run can be taken now
+    new_stop_event()         the event a run's trainer checks between batches
     submit(run)              queue a run already recorded in the store (status 'queued')
     stop(run_id) -> bool     stop a queued or running run; False if it is neither
     position(run_id)         0 running, n >= 1 n-th in line, None not active
     active_count(client_sid) runs of that connection queued or running
     shutdown(wait=True)      stop taking runs; what stopping means is the backend's own
+    isolation, warmed_up     where runs train ("thread", "process", "cluster"); an Event set once
+                             the backend can start a run at once
 
 Every backend reports through a RunRecorder (recording.py): it stores a run's life and emits
 its events to the run's room.

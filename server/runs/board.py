@@ -26,7 +26,6 @@ Redis cannot be reached.
 
 import contextlib
 import json
-import threading
 
 import redis
 
@@ -321,28 +320,3 @@ def _stop(run_id):
 
 def _search(search_id):
     return f"{PREFIX}search:{search_id}"
-
-
-class Heartbeat:
-    """A thread that calls `beat()` every `every` seconds until stopped (a context manager).
-
-    `beat` raising QueueUnavailable is logged by the caller's beat and retried at the next one.
-    """
-
-    def __init__(self, beat, every, name):
-        self._beat = beat
-        self._every = every
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._done.set()
-        self._thread.join(self._every + 5)
-
-    def _loop(self):
-        while not self._done.wait(self._every):
-            self._beat()

@@ -40,6 +40,10 @@ class CeleryBackend:
         """Raises QueueUnavailable (a RuntimeError naming Redis) when runs cannot be queued."""
         self.board.ping()
 
+    def new_stop_event(self):
+        # The run's real stop signal is the Redis flag its worker listens for (board.request_stop).
+        return threading.Event()
+
     def submit(self, run):
         position = self.board.enqueue(run.run_id, run.client_sid)
         # Before the task exists: a worker's run:started must never be followed by this.

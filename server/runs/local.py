@@ -71,6 +71,9 @@ class LocalBackend:
 
     # -- the backend interface ---------------------------------------------------
 
+    def check_available(self):
+        """Always: this machine takes runs until it shuts down (submit says so then)."""
+
     def submit(self, run):
         with self._lock:
             if self._closed:

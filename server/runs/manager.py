@@ -41,7 +41,7 @@ class RunManager:
 
     @property
     def isolation(self):
-        return getattr(self.backend, "isolation", "cluster")
+        return self.backend.isolation
 
     @property
     def warmed_up(self):
@@ -68,14 +68,11 @@ class RunManager:
         its message says why), or StoreError when the run cannot be recorded.
         """
         run_id = run_id or new_run_id()
-        stop_event = getattr(self.backend, "new_stop_event", threading.Event)()
-        run = Run(run_id, config, client_sid, stop_event)
+        run = Run(run_id, config, client_sid, self.backend.new_stop_event())
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
-            check = getattr(self.backend, "check_available", None)
-            if check is not None:
-                check()  # before anything is stored: a refused run leaves no trace
+            self.backend.check_available()  # before anything is stored: a refused run leaves no trace
             if self.backend.active_count(client_sid) >= self.max_queued_per_client:
                 raise ClientLimitError(
                     f"you already have {self.max_queued_per_client} runs queued or running;"

@@ -15,6 +15,9 @@ from ..runs.board import HEARTBEAT_S
 
 log = logging.getLogger(__name__)
 
+# The longest the thread waits on the stop channel before it looks at the time again.
+POLL_S = 0.5
+
 
 class RunLease:
     def __init__(self, board, run, holder, on_lost):
@@ -32,8 +35,9 @@ class RunLease:
         return self
 
     def __exit__(self, *exc):
+        # Not joined: the thread may be waiting on the stop channel for up to POLL_S, and the run's
+        # end must not wait for it. It notices at its next wake-up, and renews nothing after this.
         self._done.set()
-        self._thread.join(HEARTBEAT_S + 5)
 
     def _watch(self):
         run_id = self.run.run_id
@@ -46,10 +50,10 @@ class RunLease:
                     # A stop sent before we listened is kept as a key.
                     if self.board.stop_requested(run_id):
                         self.run.stop_event.set()
-                message = pubsub.get_message(timeout=max(0.0, min(0.5, next_beat - time.monotonic())))
+                message = pubsub.get_message(timeout=max(0.0, min(POLL_S, next_beat - time.monotonic())))
                 if message is not None and message.get("type") == "message":
                     self.run.stop_event.set()
-                if time.monotonic() >= next_beat:
+                if time.monotonic() >= next_beat and not self._done.is_set():
                     next_beat = time.monotonic() + HEARTBEAT_S
                     if not self.board.renew(run_id, self.holder):
                         self._lost()
@@ -62,6 +66,8 @@ class RunLease:
         self._close(pubsub)
 
     def _lost(self):
+        if self._done.is_set():
+            return  # released meanwhile: the lease is gone because the run ended
         log.error("run %s: its lease ran out on this worker; the run is abandoned", self.run.run_id)
         self.run.abandoned.set()
         self.run.stop_event.set()
@@ -78,3 +84,28 @@ class RunLease:
             except Exception:
                 pass
         return None
+
+
+class Heartbeat:
+    """A thread that calls `beat()` every `every` seconds until stopped (a context manager).
+
+    `beat` must not raise: a failed beat is the caller's to log, and the next one comes anyway.
+    """
+
+    def __init__(self, beat, every, name):
+        self._beat = beat
+        self._every = every
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join(self._every + 5)
+
+    def _loop(self):
+        while not self._done.wait(self._every):
+            self._beat()

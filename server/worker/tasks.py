@@ -14,12 +14,12 @@ from nnengine.config import parse_config
 from nnengine.search import run_trial
 
 from ..runs.backend import Run
-from ..runs.board import HEARTBEAT_S, Heartbeat, QueueUnavailable
+from ..runs.board import HEARTBEAT_S, QueueUnavailable
 from ..runs.celery_app import SEARCH_TRIAL, TRAIN_RUN
 from ..runs.cluster import report_positions
 from ..runs.outcome import outcome_of
 from ..store import to_json_safe
-from .lease import RunLease
+from .lease import Heartbeat, RunLease
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 // Ties a run's socket events to the charts, the compare list and the status panel.
 // Used by the dashboard (Train) and the permalink page (watch a running run, Re-run).
+// It tells its page when a run ends through onFinished(runId, status, summary).
 
-import { getSocket } from "./socket.js";
+import { getRun } from "./api.js";
 import { pct } from "./format.js";
 
 const ACTIVE = new Set(["starting", "queued", "running"]);
@@ -13,12 +14,14 @@ const ACTIVE = new Set(["starting", "queued", "running"]);
 const TEXT_EVERY_MS = 200;
 
 export class Live {
-  /** parts: {charts, list, status}; socket is created on first use. */
-  constructor({ charts, list, status }) {
+  /** parts: {charts, list, status}; socket: a function returning the page's RunSocket (lazySocket),
+   * called on first use; onFinished(runId, status, summary) when a followed run ends. */
+  constructor({ charts, list, status, socket, onFinished = () => {} }) {
     this.charts = charts;
     this.list = list;
     this.status = status;
-    this._socket = null;
+    this.socketOf = socket;
+    this.onFinished = onFinished;
     this.timing = {};
     this.focusId = null;
     this.received = new Map(); // run id -> epoch records received over the socket
@@ -36,16 +39,7 @@ export class Live {
     });
   }
 
-  get socket() {
-    if (!this._socket) {
-      this._socket = getSocket();
-      this._socket.onConnection((state) => document.dispatchEvent(new CustomEvent("playground:connection", { detail: { state } })));
-    }
-    return this._socket;
-  }
-
-  /** Connect early (the dashboard): the first Train then does not wait for the handshake. */
-  connect() { return this.socket; }
+  get socket() { return this.socketOf(); }
 
   /**
    * Ask the server to train `config`. Resolves to the ack: {run_id, queue_position} or {error, errors}.
@@ -78,8 +72,16 @@ export class Live {
     return entry;
   }
 
+  /** Put a stored run on the charts and the list, following it if it still trains; throws as getRun does. */
+  async addStored(runId) {
+    if (this.list.get(runId)) return;
+    const run = await getRun(runId);
+    this.add(runId, { config: run.config, status: run.status, metrics: run.metrics || [], summary: run.summary });
+    if (run.status === "running" || run.status === "queued") this.watch(runId);
+  }
+
   /** Follow a run that is already on the server (permalink of a running run). */
-  async watch(runId, { config, short } = {}) {
+  async watch(runId) {
     this.subscribe(runId);
     const ack = await this.socket.watch(runId);
     if (ack.error) return ack;
@@ -101,11 +103,6 @@ export class Live {
   stop(runId) {
     if (!runId) return Promise.resolve({});
     return this.socket.stop(runId);
-  }
-
-  isActive(runId) {
-    const e = this.list.get(runId);
-    return Boolean(e && ACTIVE.has(e.status));
   }
 
   _queued(runId, position) {
@@ -150,7 +147,7 @@ export class Live {
     this.status.finished(runId, summary);
     this.socket.unsubscribe(runId);
     this.received.delete(runId);
-    document.dispatchEvent(new CustomEvent("playground:run-finished", { detail: { run_id: runId, status, summary } }));
+    this.onFinished(runId, status, summary);
   }
 
   _error(runId, message) {

@@ -50,11 +50,6 @@ export function originNodes(origin, { links = true } = {}) {
   return h("span", { class: "origin" }, String(origin.kind));
 }
 
-/** Plain text of originNodes (for option labels and titles). */
-export function originText(origin) {
-  return originNodes(origin, { links: false }).textContent;
-}
-
 /**
  * Stored runs for a run picker: the newest `own` of the dashboard's (with re-runs and untagged runs),
  * then the newest `perLab` of each lab that has runs, so that no lab's batches bury the others.

@@ -82,9 +82,17 @@ export class RunSocket {
   }
 }
 
-let shared = null;
-/** One connection per page. */
-export function getSocket() {
-  if (!shared) shared = new RunSocket();
-  return shared;
+/**
+ * The page's one connection, opened on first use (a run's page of a finished run never connects):
+ * a function that returns it. onConnection(state) hears "connected", "disconnected" and "error".
+ */
+export function lazySocket({ onConnection = null } = {}) {
+  let socket = null;
+  return () => {
+    if (!socket) {
+      socket = new RunSocket();
+      if (onConnection) socket.onConnection(onConnection);
+    }
+    return socket;
+  };
 }

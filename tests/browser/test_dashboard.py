@@ -463,7 +463,7 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(page, server, finis
 def test_a_queued_run_shows_its_queue_position_not_the_previous_runs_clock(page, server):
     open_dashboard(page, server)
     shown = page.evaluate("""async () => {
-        const { StatusPanel } = await import("/static/js/status.js");
+        const { StatusPanel } = await import("/static/js/components/status.js");
         const el = {};
         for (const k of ["line", "bar", "fill", "epoch", "time", "stop"]) el[k] = document.createElement(k === "stop" ? "button" : "div");
         const panel = new StatusPanel(el);
@@ -481,7 +481,7 @@ def test_times_read_in_seconds_a_run_at_chance_is_called_out_and_log_ticks_are_n
     open_dashboard(page, server)
     texts = page.evaluate("""async () => {
         const { duration } = await import("/static/js/format.js");
-        const { StatusPanel } = await import("/static/js/status.js");
+        const { StatusPanel } = await import("/static/js/components/status.js");
         const el = {};
         for (const k of ["line", "bar", "fill", "epoch", "time", "stop"]) el[k] = document.createElement(k === "stop" ? "button" : "div");
         const panel = new StatusPanel(el);

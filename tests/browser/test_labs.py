@@ -30,6 +30,7 @@ PAGES = {
     "search": ("/labs/search", "#chart-scatter .main-svg"),
     "gradcheck": ("/labs/gradcheck", "#results tbody tr"),
     "inside": ("/labs/inside", "#run-line a, #run-line:has-text('finished run')"),
+    "probe": ("/labs/probe", "#dream-rows[data-done]"),
 }
 
 

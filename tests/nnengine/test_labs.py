@@ -315,7 +315,7 @@ def test_narrow_takes_the_best_trials_by_validation_accuracy():
 # ---------------------------------------------------------------- registry and CLI
 
 def test_labs_index_lists_every_lab_once():
-    assert len(set(LAB_SLUGS)) == len(LABS) == 9
+    assert len(set(LAB_SLUGS)) == len(LABS) == 10
     assert all(lab["title"] and lab["summary"] for lab in LABS)
 
 

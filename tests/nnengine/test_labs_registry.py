@@ -13,11 +13,11 @@ from nnengine.labs.registry import COMMANDS, LABS_BY_NAME, RUN_LABS, computing_l
 def test_the_pages_and_the_computations_come_from_one_registry():
     assert [card["slug"] for card in LABS] == [lab.name for lab in LABS_BY_NAME.values() if lab.page]
     assert LAB_SLUGS == ("paths", "optimizers", "histograms", "init", "batchnorm", "overfitting", "search",
-                         "gradcheck", "inside")
+                         "gradcheck", "inside", "probe")
     assert set(COMMANDS) == set(LABS_BY_NAME) - {"inside"}
     assert set(RUN_LABS) == {"optimizers", "init", "batchnorm", "overfitting"}
     assert [card for card in LABS if card.get("book_settings") is False] == [
-        LABS_BY_NAME["gradcheck"].card(), LABS_BY_NAME["inside"].card()]
+        LABS_BY_NAME["gradcheck"].card(), LABS_BY_NAME["inside"].card(), LABS_BY_NAME["probe"].card()]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

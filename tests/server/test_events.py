@@ -164,7 +164,8 @@ def test_queue_positions_with_one_worker(make_app, gated_train):
 
 
 def test_the_per_client_limit(make_app, gated_train):
-    app = make_app(MAX_CONCURRENT_RUNS=1, MAX_QUEUED_PER_CLIENT=2)
+    # The address may hold more than one connection: this is the limit of a connection.
+    app = make_app(MAX_CONCURRENT_RUNS=1, MAX_QUEUED_PER_CLIENT=2, MAX_QUEUED_PER_ADDRESS=3)
     user = SocketUser(socket_client(app))
     other = SocketUser(socket_client(app))
     user.start(tiny_config())

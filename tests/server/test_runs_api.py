@@ -337,3 +337,13 @@ def test_the_app_opens_a_database_of_the_first_schema_with_its_runs(make_app, tm
     assert page.status_code == 200 and b"<title>Baseline net" in page.data
     assert client.get("/api/runs?q=baseline").get_json()["total"] == 1
     assert client.delete("/api/runs/old2").status_code == 204
+
+
+def test_a_deleted_runs_queue_place_is_free_at_once(app, client, user):
+    """An address that trained and deleted its whole queue's worth of runs may start again at once."""
+    limit = app.extensions["queue_limit"].limit
+    for _ in range(limit):
+        run_id = trained(user, "dashboard")
+        assert client.delete(f"/api/runs/{run_id}", headers={"Origin": "http://localhost:5000"}).status_code == 204
+    assert app.extensions["queue_limit"].places.runs_of("127.0.0.1") == {}
+    assert "run_id" in start(user, "dashboard")

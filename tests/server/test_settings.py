@@ -122,6 +122,7 @@ BAD_SETTINGS = [
     ("TESTING", "maybe"), ("SECRET_KEY", ""), ("HOST", 5), ("PORT", 70000),
     ("DATABASE", "mysql://u@h/runs"), ("MAX_CONCURRENT_RUNS", 0), ("THREADS", 1), ("BLAS_THREADS", -1),
     ("ALLOWED_ORIGINS", "lab.example"), ("START_RATE", "ten"), ("START_RATE_PER_ADDRESS", "5/-1"),
+    ("SEARCH_RATE_PER_ADDRESS", "6"), ("LIMITS_STORAGE", "memcached://h:1"), ("MAX_QUEUED_PER_ADDRESS", -2),
     ("TRUSTED_PROXIES", -1), ("DATABASE_MAX_MB", "lots"), ("LIST_RUNS", "maybe"), ("DEFAULT_MODEL", ""),
     ("RUN_ISOLATION", "fork"), ("MAX_QUEUED_PER_CLIENT", 0), ("MAX_CONTENT_LENGTH", 0),
     ("PRIORITY_PATHS", ["api/predict"]), ("PRIORITY_MAX_PAUSE_S", -1), ("PREDICT_MAX_IN_FLIGHT", 0),

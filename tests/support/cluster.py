@@ -75,12 +75,15 @@ class Process:
 
 
 class WebNode(Process):
-    def __init__(self, folder, name, broker, database, public_origin):
+    """`public_origin`: the origin of the proxy in front (None: clients connect to the node itself)."""
+
+    def __init__(self, folder, name, broker, database, public_origin, args=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__([sys.executable, "-m", "server", "--port", str(self.port), "--broker", broker,
-                          "--db", database], folder, name,
-                         env={"PLAYGROUND_ALLOWED_ORIGINS": public_origin, "PLAYGROUND_TRUSTED_PROXIES": "1"})
+                          "--db", database, *args], folder, name,
+                         env={"PLAYGROUND_ALLOWED_ORIGINS": public_origin or self.url,
+                              "PLAYGROUND_TRUSTED_PROXIES": "1" if public_origin else "0"})
 
     def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
@@ -153,7 +156,8 @@ class ClusterClient(Listener):
         sock = socket.create_connection(("127.0.0.1", nginx_port), timeout=5, source_address=(source, 0))
         # websocket-client takes an open socket: ours, bound to the client's address.
         super().__init__(f"http://127.0.0.1:{nginx_port}", websocket_extra_options={"socket": sock})
-        self.sio.on("run:queued", self._record("run:queued"))
+        for name in ("run:queued", "search:trial", "search:done", "search:error"):
+            self.sio.on(name, self._record(name))
 
     def start(self, config):
         return self.sio.call("run:start", {"config": config}, timeout=10)
@@ -165,6 +169,9 @@ class ClusterClient(Listener):
         with self.cond:
             return [data for event, data in self.events
                     if event == name and (run_id is None or data.get("run_id") == run_id)]
+
+    def call(self, event, data):
+        return self.sio.call(event, data, timeout=10)
 
     def wait_finished(self, run_id, timeout):
         self.wait(lambda events: any(name in ("run:done", "run:error") and data.get("run_id") == run_id
