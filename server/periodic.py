@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 class Periodic:
     """Call `chore()` every `every` seconds (the first time after `first` seconds: 0 = at once) on a
     daemon thread, from start() until stop(). A round that raises is logged, and the next one comes
-    as planned: a StoreError as one line, anything else with its traceback."""
+    as planned: a StoreError as one line (once, while every round fails the same way: a read-only
+    database is not news every few seconds), anything else with its traceback."""
 
     def __init__(self, every, chore, name, first=None):
         if not every > 0:
@@ -27,6 +28,7 @@ class Periodic:
         self.rounds = 0  # rounds done, failed ones included (for tests)
         self._stop = threading.Event()
         self._thread = None
+        self._failing = None  # what the rounds have been failing with, since the last that did not
 
     def start(self):
         if self._thread is None:
@@ -50,8 +52,13 @@ class Periodic:
         while not self._stop.wait(wait):
             try:
                 self.chore()
+                if self._failing is not None:
+                    log.info("%s: works again", self.name)
+                self._failing = None
             except StoreError as exc:
-                log.warning("%s: %s", self.name, exc)
+                if str(exc) != self._failing:
+                    log.warning("%s: %s", self.name, exc)
+                self._failing = str(exc)
             except Exception:
                 log.exception("%s failed", self.name)
             self.rounds += 1

@@ -86,11 +86,17 @@ def from_sqlite(exc, path, full_cause):
 
 
 def filesystem_cause(path):
-    """A StoreError for a full disk or a read-only mount under `path`, or None if neither."""
+    """A StoreError for a full disk or a read-only mount under `path`, or None if neither. The
+    file's own mount first: a file bind-mounted read-only sits in a folder that is not."""
     folder = os.path.dirname(os.path.abspath(path)) or "."
-    try:
-        stats = os.statvfs(folder)
-    except OSError:
+    stats = None
+    for place in (path, folder):
+        try:
+            stats = os.statvfs(place)
+            break
+        except OSError:
+            continue
+    if stats is None:
         return None
     if stats.f_flag & os.ST_RDONLY:
         return StoreError("the database is read-only (its filesystem is mounted read-only)", READ_ONLY,

@@ -50,7 +50,7 @@ def test_lab_page_draws_cleanly(server, page, name):
     path, ready = PAGES[name]
     watch = PageWatch(page, server)
     page.goto(server + path)
-    page.wait_for_selector(ready, state="attached", timeout=20000)
+    page.wait_for_selector(ready, state="attached", timeout=60000)
     page.wait_for_timeout(300)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -220,7 +220,7 @@ def test_lab_page_fits_a_phone(server, browser, name):
     try:
         page = context.new_page()
         page.goto(server + path)
-        page.wait_for_selector(ready, state="attached", timeout=20000)
+        page.wait_for_selector(ready, state="attached", timeout=60000)
         page.wait_for_timeout(300)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
