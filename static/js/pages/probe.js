@@ -2,8 +2,9 @@
 // morphing on the default model or any finished run, each panel a module of pages/probe/ over the
 // endpoints of server/probe.py (static/js/api.js).
 
-import { $, buildFields, h, linkTools, readSettings, showNotice, watchConnection, writeSettings } from "../labs/common.js";
-import { describeConfig, pct, when } from "../format.js";
+import { describeConfig, h, pct, when } from "../format.js";
+import { labPage } from "../labs/lab_page.js";
+import { settingsForm } from "../labs/settings_form.js";
 import { getExamples, getProbeInfo, listRuns } from "../api.js";
 import { adversarialPanel } from "./probe/adversarial.js";
 import { digitSource } from "./probe/digit_source.js";
@@ -14,14 +15,14 @@ import { surgeryPanel } from "./probe/surgery.js";
 
 const DEFAULTS = { run: "default", compare: "", steps: 200, start: "grey", l2: 1, smoothness: 0.5, target: "any", max_epsilon: 0.5 };
 const WITH_WEIGHTS = new Set(["done", "stopped"]);
+const $ = (id) => document.getElementById(id);
 const DIGIT_OPTIONS = [["any", "any other digit"], ...[...Array(10).keys()].map((d) => [String(d), `the digit ${d}`])];
 
 function main() {
-  watchConnection();
-  const lab = $("lab");
-  const { settings, error } = readSettings(DEFAULTS);
-  if (error) showNotice(`The settings in this link could not be read (${error}).`, "warning");
-  if (lab.dataset.runId) settings.run = lab.dataset.runId;          // /labs/probe/<run_id>
+  const lab = labPage({ book: DEFAULTS, readNotice: (error) => `The settings in this link could not be read (${error}).` });
+  const { settings } = lab;
+  const showNotice = (text, kind) => lab.notice(text, kind);
+  if (lab.info.runId) settings.run = lab.info.runId;                // /labs/probe/<run_id>
   const labels = { default: "The default model" };
   const label = (id) => labels[id] || `run ${id}`;
 
@@ -45,18 +46,18 @@ function main() {
     ...(settings.compare && settings.compare !== settings.run ? [{ id: settings.compare, label: label(settings.compare) }] : [])];
   const dream = () => dreams.show(networks(), { steps: settings.steps, start: settings.start, l2: settings.l2, smoothness: settings.smoothness });
 
-  const dreamForm = buildFields($("dream-fields"), [
+  const dreamForm = settingsForm($("dream-fields"), [
     { key: "steps", label: "Steps", min: 1, max: 2000, step: 10, integer: true },
     { key: "start", label: "Start from", type: "select", options: [["grey", "plain grey"], ["noise", "random noise"]] },
     { key: "l2", label: "L2 penalty", min: 0, max: 100, step: 0.5, help: "Pulls every pixel towards black: larger, darker dreams." },
     { key: "smoothness", label: "Smoothness penalty", min: 0, max: 100, step: 0.5, help: "Pulls each pixel towards its neighbours: larger, blurrier dreams." },
   ], settings, () => { save(); dream(); });
-  const attackForm = buildFields($("attack-fields"), [
+  const attackForm = settingsForm($("attack-fields"), [
     { key: "target", label: "Push the answer towards", type: "select", options: DIGIT_OPTIONS },
     { key: "max_epsilon", label: "Largest ε tried", min: 0.004, max: 1, step: 0.05, help: "1 would allow any picture at all." },
   ], settings, () => { save(); if (sources.attack.current) attack.attack(sources.attack.current); });
 
-  function save() { writeSettings(settings); }
+  const save = lab.save;
 
   const select = $("run-select"), compare = $("compare-select");
   select.addEventListener("change", () => {
@@ -112,8 +113,15 @@ function main() {
     sources.b.pick(7, 0);
   }
 
-  linkTools({ onReset: () => { Object.assign(settings, { ...structuredClone(DEFAULTS), run: settings.run, compare: settings.compare });
-    dreamForm.sync(); attackForm.sync(); save(); dream(); } });
+  // "Defaults": the dream and attack settings back to theirs; the networks on show stay
+  lab.onReset(() => {
+    settings.run = select.value || settings.run;
+    settings.compare = compare.value;
+    dreamForm.sync();
+    attackForm.sync();
+    save();
+    dream();
+  });
   load();
 }
 

@@ -1,6 +1,6 @@
 // The probe page's small Plotly charts: probability bars, and line charts with marked x positions.
 
-import { FONT, GRID, PLOTLY_CONFIG, colourOf } from "../../labs/common.js";
+import { FONT, GRID, PLOTLY_CONFIG, colourOf } from "../../plot_style.js";
 
 export const DIGITS = [...Array(10).keys()];
 
